@@ -1,0 +1,31 @@
+"""glassgen: learn and sample the long-time dynamics of glass-forming liquids.
+
+Public API (everything else is internal):
+
+- data model: :class:`Trajectory`, :class:`Ensemble`, :class:`Snapshot`
+- storage: :func:`read`, :func:`read_trajectory`, :func:`read_ensemble`,
+  :func:`write_trajectory`, :func:`write_ensemble`
+- periodic graphs: :func:`neighbour_graph`, :func:`neighbour_graph_batch`
+- errors: :class:`InputError`
+"""
+__version__ = "0.1.0"
+
+from .data import Ensemble, Snapshot, Trajectory  # noqa: E402
+from .errors import InputError  # noqa: E402
+from .h5md import read, read_ensemble, read_trajectory, write_ensemble, write_trajectory  # noqa: E402
+from .pbc import neighbour_graph, neighbour_graph_batch  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "Ensemble",
+    "Snapshot",
+    "Trajectory",
+    "InputError",
+    "read",
+    "read_ensemble",
+    "read_trajectory",
+    "write_ensemble",
+    "write_trajectory",
+    "neighbour_graph",
+    "neighbour_graph_batch",
+]
