@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -198,16 +200,21 @@ def test_np_uses_threads_without_launcher(tmp_path, monkeypatch):
     assert ens.meta["omp_threads"] == 2 and ens.meta["mpi_ranks"] == 1
 
 
-# Slow: MPICH ranks busy-poll, so on an oversubscribed shared machine this crawls (minutes instead of seconds).
-@pytest.mark.slow
 @pytest.mark.skipif(mpi_launcher() is None, reason="no mpiexec/mpirun")
 def test_np_runs_mpi_ranks_with_launcher(tmp_path):
     r, out = _mini(tmp_path, ensembles={"configurations": 1, "runs": 2})
     recipe = tmp_path / "mini.yaml"
     recipe.write_text(__import__("yaml").safe_dump(r.to_dict()))
-    p = subprocess.run([sys.executable, "-m", "glassgen.cli", "simulate", str(recipe), "-o", str(out), "--np", "2"],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-2000:]
+    # Own process group, so a hang (an MPI deadlock) cannot leave ranks behind.
+    p = subprocess.Popen([sys.executable, "-m", "glassgen.cli", "simulate", str(recipe), "-o", str(out), "--np", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    assert p.returncode == 0, err[-2000:]
     traj, ens = glassgen.read(out / "traj_000.h5"), glassgen.read(out / "ens_000.h5")
     assert traj.meta["mpi_ranks"] == 2 and ens.meta["mpi_ranks"] == 2
     assert np.abs(traj.positions.mean(1) - traj.positions[0].mean(0)).max() < 1e-10

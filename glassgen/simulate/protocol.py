@@ -208,8 +208,9 @@ class Simulation:
                     raise InputError(str(path), f"cannot resume: {writer.n_frames} frames on disk but checkpoint at frame {k}")
         else:
             k = 0
+            x0 = e.positions()  # a gather: every MPI rank must call it, not only the writer
             if writer is not None:
-                writer.append(0.0, e.positions())
+                writer.append(0.0, x0)
         e.command(*thermostat_commands(kind, r.temperature, r.temperature, r.thermostat_damp))
         for k in range(k + 1, len(steps)):
             e.run(int(steps[k] - steps[k - 1]))
