@@ -202,7 +202,11 @@ def test_np_uses_threads_without_launcher(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(mpi_launcher() is None, reason="no mpiexec/mpirun")
 def test_np_runs_mpi_ranks_with_launcher(tmp_path):
-    r, out = _mini(tmp_path, ensembles={"configurations": 1, "runs": 2})
+    # Short: MPICH ranks busy-poll, which is slow on an oversubscribed shared machine.
+    r, out = _mini(tmp_path, melt={"time": 0.5}, quench={"time": 0.5},
+                   equilibration={"tau_alpha": 0.5, "multiple": 2, "samples": 10},
+                   trajectories={"length": 1.0, "block": 0.5, "log_frames": 3},
+                   ensembles={"configurations": 1, "runs": 2, "t_max": 0.2, "frames": 3})
     recipe = tmp_path / "mini.yaml"
     recipe.write_text(__import__("yaml").safe_dump(r.to_dict()))
     # Own process group, so a hang (an MPI deadlock) cannot leave ranks behind.
