@@ -164,6 +164,15 @@ def test_resume_mid_trajectory_keeps_frames_and_momentum(tmp_path):
     assert np.abs(com - com[0]).max() < 1e-10
 
 
+def test_nvt_trajectory_records_thermostat_and_keeps_momentum(tmp_path):
+    r, out = _mini(tmp_path, trajectories={"ensemble": "nvt"}, ensembles={"configurations": 0})
+    simulate(r, out, progress=False)
+    traj = glassgen.read(out / "traj_000.h5")
+    assert traj.meta["ensemble"] == "NVT" and "Nose-Hoover" in traj.meta["thermostat"]
+    com = traj.positions.mean(axis=1)  # Nose-Hoover rescales all velocities alike: momentum stays zero
+    assert np.abs(com - com[0]).max() < 1e-10
+
+
 def test_openmp_engine_matches_single_thread():
     from glassgen import ka
     from glassgen.simulate.lammps_engine import Engine
@@ -172,6 +181,7 @@ def test_openmp_engine_matches_single_thread():
     for threads in (1, 2):
         e = Engine(threads=threads)
         e.setup(300, 240, ka.box_edge(300), 0.005, "lattice", (5, 6, 7))
+        assert np.bincount(e.species()).tolist() == [240, 60]  # lattice start: exact N_A, N_B
         e.run(1)
         results.append((int(e.lmp.extract_setting("nthreads")), e.thermo()["pe"], e.positions()))
         e.close()
