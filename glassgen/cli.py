@@ -55,6 +55,73 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
 # --- commands added by later modules go below, one block each ---------------------
 
 
+# --- flow (glassgen.flow): `glassgen fit` for tasks flow/diffusion, and `glassgen sample` ---
+# task -> (module, function); the function takes (recipe_path, device=, resume=, out=, max_minutes=).
+# The BOTAN module registers "propensity" in the same dict.
+FIT_TASKS = {"flow": ("glassgen.flow.train", "fit"), "diffusion": ("glassgen.flow.train", "fit")}
+
+
+@app.command()
+def fit(
+    recipe: Path = typer.Argument(..., help="YAML recipe; its 'task' key picks what is trained."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the training state in the output folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'out')."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop at the next checkpoint after this many minutes."),
+):
+    """Train a model from a recipe (task: flow = flow matching, diffusion = VP diffusion)."""
+    import importlib
+
+    import yaml
+
+    if not recipe.is_file():
+        raise InputError(str(recipe), "no such recipe file")
+    raw = yaml.safe_load(recipe.read_text()) or {}
+    task = raw.get("task") if isinstance(raw, dict) else None
+    if task not in FIT_TASKS:
+        raise InputError(str(recipe), f"unknown task {task!r} (known: {', '.join(sorted(FIT_TASKS))})")
+    module, func = FIT_TASKS[task]
+    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out,
+                                                             max_minutes=max_minutes)
+    typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
+
+
+@app.command()
+def sample(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ in LJ time units."),
+    n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output H5MD ensemble."),
+    method: str = typer.Option("heun", "--method", help="euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Uniform flow-time steps (default 16 unless --time-grid)."),
+    time_grid: str = typer.Option(None, "--time-grid", help="Comma-separated increasing flow times, e.g. 0,0.5,0.8,1."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+):
+    """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
+    from .atomic import check_writable
+    from .flow.sample import load_snapshot, sample as _sample, to_ensemble
+    from .h5md import write_ensemble
+
+    check_writable(output)
+    grid = None
+    if time_grid is not None:
+        try:
+            grid = [float(v) for v in time_grid.split(",")]
+        except ValueError:
+            raise InputError("--time-grid", f"not a comma-separated list of numbers: {time_grid!r}") from None
+    steps = ode_steps if (ode_steps is not None or grid is not None) else 16
+    snap = load_snapshot(snapshot)
+    disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
+                        seed=seed, batch_size=batch_size, device=device)
+    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,
+            "seed": -1 if seed is None else seed, "snapshot": str(snapshot)}
+    write_ensemble(output, to_ensemble(snap, lag, disp, meta))
+    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe})")
+
+
 def main() -> None:
     try:
         app()

@@ -76,9 +76,9 @@ class FlowModel(nn.Module):
 
         Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "species" (N,)}`` on the model's device.
         """
-        dev = next(self.parameters()).device
+        p = next(self.parameters())
         g = rotate_graph(graph, rot) if rot is not None else graph
-        g = {k: v.to(dev) for k, v in g.items()}
+        g = {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device) for k, v in g.items()}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             h, e = self.encoder.encode(g)
         mask = velocity_subgraph(g, self.velocity.cfg.cutoff)

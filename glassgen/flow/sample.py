@@ -92,3 +92,27 @@ def to_ensemble(snapshot, lag: float, displacements: np.ndarray, meta: dict | No
     initial = fold(snapshot.positions, snapshot.box)[0]
     pos = initial[None, None] + displacements[:, None]
     return Ensemble(snapshot.species, snapshot.box, initial, np.array([float(lag)]), pos, dict(meta or {}))
+
+
+def load_snapshot(path):
+    """The configuration to condition on: a BOTAN ``.npz`` (initial_positions; KA box at density 1.2),
+    the initial configuration of a glassgen ensemble, or the first frame of a trajectory."""
+    from pathlib import Path
+
+    from ..data import Snapshot
+
+    path = Path(path)
+    if path.suffix == ".npz":
+        from ..ka import box_edge
+
+        if not path.is_file():
+            raise InputError(str(path), "no such file")
+        z = np.load(path)
+        if "initial_positions" not in z or "types" not in z:
+            raise InputError(str(path), "a snapshot .npz needs 'types' and 'initial_positions'")
+        n = len(z["types"])
+        return Snapshot(z["types"], np.full(3, box_edge(n)), z["initial_positions"], {"source": str(path)})
+    from ..h5md import read
+
+    obj = read(path)
+    return obj.snapshot() if hasattr(obj, "snapshot") else obj.frame(0)

@@ -75,7 +75,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
             from ..checkpoint import load_model as load_botan
         except ImportError:
             raise InputError("recipe", "this install has no BOTAN encoder (glassgen.checkpoint)") from None
-        encoder = load_botan(enc.checkpoint)
+        encoder, _ = load_botan(enc.checkpoint)
         width = int(getattr(encoder.config, "width", 64))
     else:
         raise InputError("recipe", f"unknown encoder.kind {enc.kind!r}; choose local or botan")
@@ -131,8 +131,21 @@ def validation_loss(model, graphs, examples, n, seed=1234):
     return float(np.mean(tot))
 
 
-def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool = True) -> dict:
-    """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict."""
+def fit(recipe, device: str = "cpu", resume: bool = False, out=None, max_minutes: float | None = None) -> Path:
+    """``glassgen fit`` entry for tasks flow/diffusion; returns the output folder."""
+    recipe = load_recipe(recipe)
+    if out is not None:
+        recipe.out = str(out)
+    fit_flow(recipe, device=device, resume=resume, max_minutes=max_minutes)
+    return Path(recipe.out)
+
+
+def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool = True,
+             max_minutes: float | None = None) -> dict:
+    """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict.
+
+    ``max_minutes`` stops at the next checkpoint after that much wall time (resume later with ``resume``).
+    """
     from tqdm import tqdm
 
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
@@ -163,7 +176,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     if start and log_path.exists():
         with open(log_path) as f:
             rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start]
-    t0, last_val = time.perf_counter(), float("nan")
+    t0, last_val, done = time.perf_counter(), float("nan"), start
     bar = tqdm(range(start, t_cfg.steps), initial=start, total=t_cfg.steps, disable=not progress, desc=recipe.task)
     for step in bar:
         model.train()
@@ -204,7 +217,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
                 w = csv.DictWriter(f, fieldnames=list(row))
                 w.writeheader()
                 w.writerows(rows)
-    if not val and t_cfg.steps > start:
-        save_model(ema, out / "best.safetensors", {"step": t_cfg.steps})
-    return {"steps": t_cfg.steps, "best_val_loss": best, "seconds": time.perf_counter() - t0,
+            if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
+                break
+    if not val and done == t_cfg.steps:
+        save_model(ema, out / "best.safetensors", {"step": done})
+    return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
             "cache_misses": cache.misses if cache else None, "model": ema}
