@@ -153,7 +153,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     train = load_examples(recipe.data.train, recipe.data.lag)
     val = load_examples(recipe.data.val, recipe.data.lag) if recipe.data.val else []
-    model = build_model(recipe, prior_from_examples(train)).to(device)
+    with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
+        torch.manual_seed(t_cfg.seed)
+        model = build_model(recipe, prior_from_examples(train)).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     gen = torch.Generator().manual_seed(t_cfg.seed)

@@ -110,11 +110,13 @@ class EdgeInput(nn.Module):
 class VelocityLayer(MessagePassing):
     """One residual message-passing step with messages from node state, snapshot edges and relative motion.
 
-    m_ij = relu(A u_i + B u_j + C e⁰_ij + D d_ij + b),  d_ij = [z_j − z_i, |z_j − z_i|],
+    For the edge i → j (i = src sends, j = dst receives):
+    m_ij = relu(A u_j + B u_i + C e⁰_ij + D d_ij + b),  d_ij = [z_j − z_i, |z_j − z_i|],
     u_j ← u_j + MLP([u_j, W_m mean_{i→j} m_ij]).
 
     ``C e⁰ + b`` depends only on the snapshot (:meth:`static`, once per snapshot);
-    ``A u`` and ``B u`` are per-node products gathered onto edges, and W_m is applied
+    ``A u``, ``B u`` and the linear part of ``D d`` are per-node products gathered onto
+    edges (only |z_j − z_i| is per edge), and W_m is applied
     after the mean (it commutes with it), so the per-sample work on edges is gathers,
     adds and one ReLU — no per-edge matmul. With ``factored=False`` the message is
     one Linear on the per-edge concatenation [u_i, u_j, e⁰_ij, d_ij] followed by W_m
@@ -123,7 +125,8 @@ class VelocityLayer(MessagePassing):
     Args:
         hidden: H; dim: D; factored: see above.
 
-    Shapes: static(e0 (E,H)) -> (E,H); forward(u (B,N,H), s (E,H), d (B,E,D+1), edge_index (2,E), e0) -> (B,N,H).
+    Shapes: static(e0 (E,H)) -> (E,H);
+        forward(u (B,N,H), s (E,H), z (B,N,D), dlen (B,E,1), edge_index (2,E), e0 (E,H)) -> (B,N,H).
     """
 
     def __init__(self, hidden: int, dim: int = 3, factored: bool = True):
@@ -142,14 +145,18 @@ class VelocityLayer(MessagePassing):
     def static(self, e0):
         return e0 @ self._w()[2].T + self.lin.bias
 
-    def forward(self, u, s, d, edge_index, e0):
+    def forward(self, u, s, z, dlen, edge_index, e0):
         src, dst = edge_index
         if self.factored:
             wa, wb, _, wd = self._w()
-            m = torch.relu((u @ wa.T).index_select(-2, dst) + (u @ wb.T).index_select(-2, src) + s + d @ wd.T)
+            # D [z_j - z_i, |.|]: the linear part is a difference of per-node products too
+            wz = z @ wd[:, :-1].T
+            pre = (u @ wa.T + wz).index_select(-2, dst) + (u @ wb.T - wz).index_select(-2, src)
+            m = torch.relu(torch.addcmul(pre + s, dlen, wd[:, -1]))
             agg = self.lin_m(self.propagate(edge_index, m=m, size=(u.shape[-2], u.shape[-2])))
         else:
             b = u.shape[0]
+            d = torch.cat([z.index_select(-2, dst) - z.index_select(-2, src), dlen], dim=-1)
             cat = torch.cat([u.index_select(-2, dst), u.index_select(-2, src), e0.expand(b, -1, -1), d], dim=-1)
             agg = self.propagate(edge_index, m=self.lin_m(torch.relu(self.lin(cat))), size=(u.shape[-2], u.shape[-2]))
         return u + self.node(torch.cat([u, agg], dim=-1))
@@ -186,8 +193,8 @@ class VelocityNet(nn.Module):
         c = torch.cat([fourier(s.to(z.dtype), self.cfg.n_fourier, 2.0),
                        fourier(log_lag.to(z.dtype) / 10.0, self.cfg.n_fourier, 4.0)], dim=-1)
         u = self.node_in(prep["node"], z, c)
-        dz = z.index_select(-2, ei[1]) - z.index_select(-2, ei[0])
-        d = torch.cat([dz, dz.norm(dim=-1, keepdim=True)], dim=-1)
+        # edge i -> j runs src -> dst; z_j - z_i with j the receiving particle
+        dlen = (z.index_select(-2, ei[1]) - z.index_select(-2, ei[0])).norm(dim=-1, keepdim=True)
         for layer, st in zip(self.layers, prep["edge"]):
-            u = layer(u, st, d, ei, prep["e0"])
+            u = layer(u, st, z, dlen, ei, prep["e0"])
         return self.head(u)
