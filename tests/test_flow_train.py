@@ -90,3 +90,18 @@ def test_cli_fit_and_sample_write_an_ensemble(toy):
     res = runner.invoke(app, ["sample", str(tmp / "cli" / "best.safetensors"), str(tmp / "b.h5"), "--lag", "10",
                               "-o", str(out), "--time-grid", "0,x,1"])
     assert isinstance(res.exception, InputError)
+
+
+def test_frozen_encoder_is_cached_per_configuration_and_orientation(toy):
+    _, recipe = toy
+    r = load_recipe(recipe(6, "frozen", augment=False))
+    r.encoder.frozen = True
+    res = fit_flow(r, progress=False)
+    assert res["cache_misses"] == 1  # one configuration, one orientation: encoded once for 6 steps
+    enc0 = {k: v.clone() for k, v in res["model"].encoder.state_dict().items()}
+    r2 = load_recipe(recipe(6, "frozen_aug", augment=True))
+    r2.encoder.frozen = True
+    res2 = fit_flow(r2, progress=False)
+    assert 1 < res2["cache_misses"] <= 6
+    for k, v in res2["model"].encoder.state_dict().items():  # same seed, frozen: encoder untouched
+        torch.testing.assert_close(v, enc0[k], rtol=0, atol=0)
