@@ -88,8 +88,8 @@ def check_wrapped(x: np.ndarray, box: np.ndarray, name: str, source: str) -> np.
     if np.any(lo < -WRAP_TOLERANCE * box) or np.any(hi >= (1 + WRAP_TOLERANCE) * box):
         raise InputError(
             source,
-            f"{name} should be wrapped into the box {box.tolist()} but span "
-            f"[{lo.tolist()}, {hi.tolist()}]: wrong box, or unwrapped coordinates?",
+            f"{name} lie far outside the box {box.tolist()} (they span {lo.tolist()} to {hi.tolist()}) "
+            "although they should be wrapped: wrong box, or unwrapped coordinates?",
         )
     from .pbc import fold
 

@@ -241,7 +241,7 @@ class TrajectoryWriter:
             have = self.f["particles/all/species"].shape[0]
             if have != n:
                 raise InputError(str(self.partial), f"cannot resume: file has {have} particles, run has {n}")
-            self._resize(done)
+            self.truncate(done)
         else:
             self.f = h5py.File(self.partial, "w")
             _write_header(self.f, "trajectory", self.meta)
@@ -250,7 +250,8 @@ class TrajectoryWriter:
             self.f["parameters/glassgen"].attrs["n_complete"] = 0
         self.n_frames = int(self.f["parameters/glassgen"].attrs["n_complete"])
 
-    def _resize(self, k: int) -> None:
+    def truncate(self, k: int) -> None:
+        """Keep the first ``k`` frames (resume after a partly written step); also used to grow by one."""
         for name in ("box/edges", "position", "image"):
             for ds in ("value", "step", "time"):
                 self.f[f"particles/all/{name}/{ds}"].resize(k, axis=0)
@@ -271,7 +272,7 @@ class TrajectoryWriter:
             raise InputError(str(self.path), f"frame at t = {time} contains NaN/inf positions")
         wrapped, image = fold(x, self.box)
         k = self.n_frames
-        self._resize(k + 1)
+        self.truncate(k + 1)
         p = self.f["particles/all"]
         step = int(round(time / float(self.meta["dt"]))) if self.meta.get("dt") else k
         for name, val in (("box/edges", self.box), ("position", wrapped), ("image", image.astype(np.int32))):

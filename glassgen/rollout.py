@@ -1,0 +1,212 @@
+"""Chained generation: long trajectories from a one-step displacement sampler.
+
+x_{k+1} = x_k + Δ_k, with Δ_k drawn from the model conditioned on the configuration x_k (folded into the box
+for the model; the unwrapped x_k is kept exactly). This is a Markov chain in positions: sound when the lag
+τ is well beyond the velocity decorrelation time (≈ 0.3–1 LJ time for Kob–Andersen at T ≲ 1), so that x(t)
+alone determines the distribution of x(t+τ). See ``docs/rollout.md``.
+
+A *step function* is any callable
+
+    step_fn(positions, lag, seeds) -> displacements
+
+with ``positions`` (M,N,D) float64 (one configuration per trajectory, folded into the box), ``lag`` in LJ
+time, and ``seeds`` a list of M integers that fully determine the draw; it returns (M,N,D) displacements.
+Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give the identical trajectory.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import ka
+from .atomic import check_writable
+from .data import Snapshot, Trajectory
+from .errors import InputError
+from .h5md import TrajectoryWriter
+from .pbc import fold
+
+
+@dataclass
+class RolloutConfig:
+    """Chain settings. ``lag`` in LJ time; ``overlap_energy`` is a pair energy in ε_AA."""
+
+    steps: int
+    lag: float
+    n_trajectories: int = 1
+    seed: int = 0
+    max_resample: int = 5
+    overlap_energy: float = 20.0
+    monitor_every: int = 1
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise InputError("rollout", f"--steps must be at least 1; got {self.steps}")
+        if not np.isfinite(self.lag) or self.lag <= 0:
+            raise InputError("rollout", f"--lag must be a positive time in LJ units; got {self.lag}")
+        if self.n_trajectories < 1:
+            raise InputError("rollout", f"--trajectories must be at least 1; got {self.n_trajectories}")
+
+
+def step_seed(seed: int, step: int, traj: int, attempt: int = 0) -> int:
+    """Independent, reproducible seed for one draw (SeedSequence hashing avoids correlated streams)."""
+    return int(np.random.SeedSequence([seed, step, traj, attempt]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def monitors(positions: np.ndarray, species: np.ndarray, box: np.ndarray) -> dict:
+    """Physical health of one configuration: KA energy per particle, largest pair energy, minimum distances."""
+    from .pbc import neighbour_graph
+
+    g = neighbour_graph(positions, box, float(ka.CUTOFF.max()))
+    src, dst = g["edge_index"]
+    e_pair = ka.pair_energy(g["edge_len"], species[src], species[dst])
+    e_particle = 0.5 * np.bincount(src, weights=e_pair, minlength=len(species))
+    out = {"e_pot": float(e_particle.mean()), "max_pair_energy": float(e_pair.max()) if e_pair.size else 0.0}
+    for a, b, name in ((0, 0, "AA"), (0, 1, "AB"), (1, 1, "BB")):
+        m = (species[src] == a) & (species[dst] == b)
+        out[f"rmin_{name}"] = float(g["edge_len"][m].min()) if m.any() else float("inf")
+    return out
+
+
+def _paths(out: Path, m: int) -> list[Path]:
+    if m == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{k:03d}{out.suffix or '.h5'}") for k in range(m)]
+
+
+class _Log:
+    """CSV log of monitors and resampling; rows past the resume point are dropped."""
+
+    FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", "e_pot", "max_pair_energy",
+              "rmin_AA", "rmin_AB", "rmin_BB"]
+
+    def __init__(self, path: Path, resume_step: int | None):
+        rows = []
+        if resume_step is not None and path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        self.f = open(path, "w", newline="")
+        self.w = csv.DictWriter(self.f, fieldnames=self.FIELDS)
+        self.w.writeheader()
+        self.w.writerows(rows)
+        self.f.flush()
+
+    def write(self, row: dict) -> None:
+        self.w.writerow({k: row.get(k, "") for k in self.FIELDS})
+
+    def flush(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def rollout(step_fn, init: Snapshot, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
+            meta: dict | None = None) -> list[Path]:
+    """Chain ``cfg.steps`` draws of ``step_fn`` from ``init`` into ``cfg.n_trajectories`` H5MD trajectories.
+
+    Frames are written (and flushed) after every step to ``OUT.h5.partial`` files; they become ``OUT.h5``
+    (or ``OUT_000.h5``, ``OUT_001.h5``, ... for several trajectories) when the chain is complete. With
+    ``resume=True`` an interrupted rollout continues from its last step complete in every trajectory and
+    gives the same files as an uninterrupted one. A step whose largest pair energy exceeds
+    ``cfg.overlap_energy`` is redrawn up to ``cfg.max_resample`` times; every redraw, and every overlap kept
+    after the last attempt, is counted in ``OUT.log.csv``.
+
+    Returns the paths of the trajectory files.
+    """
+    out = check_writable(out)
+    species, box = init.species, init.box
+    m = cfg.n_trajectories
+    paths = _paths(out, m)
+    if resume and all(p.exists() for p in paths) and not any(p.with_name(p.name + ".partial").exists() for p in paths):
+        return paths  # finished before: nothing to redo
+    meta = dict(meta or {}, lag=cfg.lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
+                generated=True)
+    meta.pop("dt", None)
+    writers = [TrajectoryWriter(p, species, box, meta, resume=resume) for p in paths]
+    done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
+    fresh = done == 0
+    for w in writers:
+        w.truncate(done)
+        if fresh:
+            w.append(0.0, init.positions)
+    done = max(done, 1)
+    x = np.stack([w.last_positions() for w in writers])
+    log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
+    if fresh:
+        for j in range(m):
+            log.write({"step": 0, "trajectory": j, "time": 0.0, "resampled": 0, **monitors(x[j], species, box)})
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
+    try:
+        for k in range(done, cfg.steps + 1):
+            x = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag)
+            for w, xj in zip(writers, x):
+                w.append(k * cfg.lag, xj)
+            log.flush()
+            if bar is not None:
+                bar.update(1)
+    except BaseException:
+        for w in writers:
+            w.f.close()  # keep the .partial files for --resume
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+    for w in writers:
+        w.close()
+    return paths
+
+
+def _one_step(step_fn, x, k, cfg, species, box, log, time):
+    wrapped = fold(x, box)[0]
+    seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
+    delta = np.asarray(step_fn(wrapped, cfg.lag, seeds), dtype=np.float64)
+    if delta.shape != x.shape or not np.all(np.isfinite(delta)):
+        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
+                         f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
+    new = x + delta
+    for j in range(len(x)):
+        mon, attempt = monitors(new[j], species, box), 0
+        while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
+            attempt += 1
+            d = np.asarray(step_fn(wrapped[j:j + 1], cfg.lag, [step_seed(cfg.seed, k, j, attempt)]))[0]
+            new[j] = x[j] + d
+            mon = monitors(new[j], species, box)
+        overlap = mon["max_pair_energy"] > cfg.overlap_energy
+        if k % cfg.monitor_every == 0 or attempt or overlap:
+            log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
+                       "accepted_overlap": int(overlap), **mon})
+    return new
+
+
+def summarise_log(path) -> dict:
+    """Counts from a rollout log: steps, redraws, overlaps kept, energy range."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise InputError(str(path), "empty rollout log")
+    e = np.array([float(r["e_pot"]) for r in rows])
+    return {
+        "rows": len(rows),
+        "resampled": int(sum(int(r["resampled"] or 0) for r in rows)),
+        "overlaps_kept": int(sum(int(r["accepted_overlap"] or 0) for r in rows)),
+        "e_pot_first": float(e[0]),
+        "e_pot_last": float(e[-1]),
+        "e_pot_min": float(e.min()),
+        "e_pot_max": float(e.max()),
+    }
+
+
+def trajectory_from_chain(init: Snapshot, displacements: np.ndarray, lag: float) -> Trajectory:
+    """In-memory trajectory from a (K,N,D) stack of displacements (for tests and small jobs)."""
+    x = init.positions + np.concatenate([np.zeros((1,) + init.positions.shape), np.cumsum(displacements, 0)])
+    return Trajectory(init.species, init.box, lag * np.arange(len(x)), x, dict(init.meta))

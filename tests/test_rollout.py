@@ -1,0 +1,130 @@
+"""Chained rollout: exact bookkeeping, seeds, resume, overlap monitor."""
+import csv
+
+import h5py
+import numpy as np
+import pytest
+
+from glassgen import ka
+from glassgen.baselines import brownian_step_fn
+from glassgen.data import Snapshot
+from glassgen.errors import InputError
+from glassgen.h5md import read_trajectory
+from glassgen.rollout import RolloutConfig, monitors, rollout, step_seed, summarise_log
+
+
+def lattice_snapshot(n_side=6, spacing=0.95):
+    """Simple-cubic KA-like configuration: no overlaps, species 80:20."""
+    g = np.arange(n_side) * spacing
+    x = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3) + 0.1
+    n = len(x)
+    species = (np.arange(n) >= ka.n_species_a(n)).astype(int)
+    return Snapshot(species, np.full(3, n_side * spacing), x)
+
+
+def stored(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[f"particles/all/{k}/value"][()] for k in ("position", "image")}
+
+
+def test_unwrapped_bookkeeping_is_exact_across_many_crossings(tmp_path):
+    snap = lattice_snapshot()
+    step = brownian_step_fn(snap.species, [3.0, 4.0])  # ~ box-sized jumps: crossings every step
+    cfg = RolloutConfig(steps=25, lag=1.0, seed=7, overlap_energy=np.inf)
+    (path,) = rollout(step, snap, cfg, tmp_path / "r.h5", progress=False)
+    traj = read_trajectory(path)
+    # the same draws, summed independently
+    x = snap.positions.copy()
+    expected = [x.copy()]
+    for k in range(1, 26):
+        wrapped = x % snap.box
+        x = x + step(wrapped[None], 1.0, [step_seed(7, k, 0)])[0]
+        expected.append(x.copy())
+    expected = np.array(expected)
+    assert np.abs(expected - snap.positions).max() > 3 * snap.box[0]
+    np.testing.assert_allclose(traj.positions, expected, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(traj.times, np.arange(26.0))
+    assert traj.meta["generated"] is True and traj.meta["lag"] == 1.0
+
+
+def test_fixed_seed_reproduces_and_other_seed_differs(tmp_path):
+    snap = lattice_snapshot(6)
+    step = brownian_step_fn(snap.species, [0.001, 0.001])
+    a = rollout(step, snap, RolloutConfig(steps=4, lag=1.0, seed=3, n_trajectories=2), tmp_path / "a.h5", progress=False)
+    b = rollout(step, snap, RolloutConfig(steps=4, lag=1.0, seed=3, n_trajectories=2), tmp_path / "b.h5", progress=False)
+    c = rollout(step, snap, RolloutConfig(steps=4, lag=1.0, seed=4, n_trajectories=2), tmp_path / "c.h5", progress=False)
+    assert [p.name for p in a] == ["a_000.h5", "a_001.h5"]
+    np.testing.assert_array_equal(stored(a[1])["position"], stored(b[1])["position"])
+    assert not np.array_equal(stored(a[1])["position"], stored(c[1])["position"])
+    assert not np.array_equal(stored(a[0])["position"], stored(a[1])["position"])
+
+
+def test_resume_after_interrupt_gives_identical_files(tmp_path):
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [0.002, 0.003])
+    cfg = RolloutConfig(steps=8, lag=2.0, seed=11, n_trajectories=2)
+    ref = rollout(base, snap, cfg, tmp_path / "ref.h5", progress=False)
+
+    calls = {"n": 0}
+
+    def dying(positions, lag, seeds):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return base(positions, lag, seeds)
+
+    with pytest.raises(KeyboardInterrupt):
+        rollout(dying, snap, cfg, tmp_path / "run.h5", progress=False)
+    assert not (tmp_path / "run_000.h5").exists()
+    assert (tmp_path / "run_000.h5.partial").exists()
+    got = rollout(base, snap, cfg, tmp_path / "run.h5", resume=True, progress=False)
+    for r, g in zip(ref, got):
+        for k, v in stored(r).items():
+            np.testing.assert_array_equal(v, stored(g)[k])
+    with open(tmp_path / "run.log.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert sorted(steps) == sorted(list(range(9)) * 2)  # no step lost or logged twice
+
+
+def test_overlap_monitor_fires_and_resamples(tmp_path):
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [1e-4, 1e-4])
+    assert monitors(snap.positions, snap.species, snap.box)["max_pair_energy"] < 20
+    planted = {"n": 0}
+
+    def plant_once(positions, lag, seeds):
+        d = base(positions, lag, seeds)
+        if planted["n"] == 0:  # first draw of step 1 puts particle 1 on top of particle 0
+            d[0, 1] = positions[0, 0] - positions[0, 1] + [0.3, 0, 0]
+        planted["n"] += 1
+        return d
+
+    rollout(plant_once, snap, RolloutConfig(steps=2, lag=1.0, seed=0), tmp_path / "p.h5", progress=False)
+    with open(tmp_path / "p.log.csv") as f:
+        rows = list(csv.DictReader(f))
+    step1 = [r for r in rows if r["step"] == "1"][0]
+    assert int(step1["resampled"]) == 1 and step1["accepted_overlap"] == "0"
+    assert float(step1["rmin_AA"]) > 0.5
+
+    def always_overlap(positions, lag, seeds):
+        d = base(positions, lag, seeds)
+        d[:, 1] = positions[:, 0] - positions[:, 1] + [0.3, 0, 0]
+        return d
+
+    rollout(always_overlap, snap, RolloutConfig(steps=1, lag=1.0, max_resample=3), tmp_path / "q.h5", progress=False)
+    s = summarise_log(tmp_path / "q.log.csv")
+    assert s["resampled"] == 3 and s["overlaps_kept"] == 1
+
+
+def test_bad_settings_and_bad_sampler_output(tmp_path):
+    with pytest.raises(InputError, match="--steps"):
+        RolloutConfig(steps=0, lag=1.0)
+    with pytest.raises(InputError, match="--lag"):
+        RolloutConfig(steps=1, lag=-1.0)
+    snap = lattice_snapshot(6)
+
+    def nan_step(positions, lag, seeds):
+        return np.full(positions.shape, np.nan)
+
+    with pytest.raises(InputError, match="NaN"):
+        rollout(nan_step, snap, RolloutConfig(steps=1, lag=1.0), tmp_path / "n.h5", progress=False)
