@@ -168,3 +168,15 @@ def test_sample_methods_shapes_and_nfe(method):
     d, nfe = sample(model("diffusion"), snapshot(), 10.0, 3, method=method, ode_steps=2, seed=0, batch_size=2)
     assert d.shape == (3, 64, 3) and np.all(np.isfinite(d))
     assert nfe == {"euler": 2, "rk4": 8, "euler_maruyama": 2}.get(method, nfe) and nfe >= 2
+
+
+def test_rollout_step_function_is_seeded_per_draw():
+    from glassgen.flow.sample import step_function
+
+    snap = snapshot()
+    fn = step_function(model(), snap.species, snap.box, method="euler", ode_steps=2)
+    x = np.stack([snap.positions, snapshot(1).positions])
+    a, b = fn(x, 10.0, [3, 4]), fn(x[::-1], 10.0, [4, 3])
+    assert a.shape == (2, 64, 3)
+    np.testing.assert_array_equal(a, b[::-1])
+    assert not np.allclose(fn(x, 10.0, [5, 4])[0], a[0])

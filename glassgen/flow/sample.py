@@ -116,3 +116,20 @@ def load_snapshot(path):
 
     obj = read(path)
     return obj.snapshot() if hasattr(obj, "snapshot") else obj.frame(0)
+
+
+def step_function(model, species, box, method: str = "heun", ode_steps=8, time_grid=None, **kw):
+    """A :mod:`glassgen.rollout` step function ``(positions (M,N,D), lag, seeds) -> (M,N,D)`` from a flow model.
+
+    Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
+    chain is reproducible draw by draw (what rollout's resume needs).
+    """
+    from ..data import Snapshot
+
+    model = _as_model(model)
+
+    def step_fn(positions, lag, seeds):
+        return np.stack([sample(model, Snapshot(species, box, x), lag, 1, method=method, ode_steps=ode_steps,
+                                time_grid=time_grid, seed=int(s), **kw)[0][0] for x, s in zip(positions, seeds)])
+
+    return step_fn
