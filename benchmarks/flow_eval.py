@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--ode-steps", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--n-energy", type=int, default=4, help="configurations per side for energy / min distances")
+    ap.add_argument("--symmetry", action="store_true", help="also the symmetry error over the box's 48 symmetries")
     a = ap.parse_args()
     model = load_model(a.checkpoint)
     print(f"{a.checkpoint}: {a.n} samples, {a.method} x {a.ode_steps} steps, threads {torch.get_num_threads()}")
@@ -67,6 +68,13 @@ def main():
              "W1": fm.w1(gen[:16], md[:16], sp), "W1_floor": fm.w1(md[:16], md[16:32], sp),
              "E_gen": e_gen, "E_md": e_md, "E_init": mean_energy(x0, sp, box),
              "minpair_gen": mp_gen, "minpair_md": mp_md}
+        if a.symmetry:
+            from glassgen.flow.symmetry import model_velocity, symmetry_error
+
+            t = time.perf_counter()
+            g_enc = model.graph(sp, x0, box)
+            r["sym_err"] = symmetry_error(model_velocity(model, a.lag), g_enc, box, n_samples=1, scale=0.4)
+            r["sym_s"] = time.perf_counter() - t
         rows.append(r)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = ["pearson_node", "pearson_edge", "Fs_gen", "Fs_md", "a2_gen", "a2_md", "W1", "W1_floor", "E_gen", "E_md"]
