@@ -55,14 +55,11 @@ def unfold(wrapped, image, box):
 
 def minimum_image(dx, box):
     """Minimum-image version of difference vectors ``dx`` (numpy or torch), components in [-L/2, L/2]."""
-    try:
+    if type(dx).__module__.startswith("torch"):  # not importing torch (seconds) for numpy callers
         import torch
 
-        if isinstance(dx, torch.Tensor):
-            b = torch.as_tensor(box, dtype=dx.dtype, device=dx.device)
-            return dx - b * torch.round(dx / b)
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
+        b = torch.as_tensor(box, dtype=dx.dtype, device=dx.device)
+        return dx - b * torch.round(dx / b)
     box = np.asarray(box, dtype=np.float64)
     return dx - box * np.round(dx / box)
 
