@@ -30,7 +30,7 @@ def open_text(path):
     return open(path, encoding="utf-8", errors="replace")
 
 
-def parse_box(value, source: str = "--box") -> np.ndarray | None:
+def parse_box(value, source: str | None = None) -> np.ndarray | None:
     """Box edges from ``15.05``, ``"15 15 20"``, ``"15,15,20"`` or a sequence; one number means a cube.
 
     Shapes:
@@ -43,16 +43,16 @@ def parse_box(value, source: str = "--box") -> np.ndarray | None:
         try:
             edges = [float(p) for p in parts]
         except ValueError:
-            raise InputError(source, f"box must be one edge length or three, e.g. 15.05 or '15,15,20'; got {value!r}") from None
+            raise InputError(source, f"--box must be one edge length or three, e.g. 15.05 or '15,15,20'; got {value!r}") from None
     else:
         edges = np.atleast_1d(np.asarray(value, dtype=np.float64)).tolist()
     if len(edges) == 1:
         edges = edges * 3
     if len(edges) != 3:
-        raise InputError(source, f"box must be one edge length or three; got {len(edges)} numbers")
+        raise InputError(source, f"--box must be one edge length or three; got {len(edges)} numbers")
     box = np.asarray(edges, dtype=np.float64)
     if not np.all(np.isfinite(box)) or np.any(box <= 0):
-        raise InputError(source, f"box edges must be finite and positive; got {box.tolist()}")
+        raise InputError(source, f"--box edges must be finite and positive; got {box.tolist()}")
     return box
 
 

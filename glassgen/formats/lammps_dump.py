@@ -51,6 +51,14 @@ class _Lines:
         return lines
 
 
+def _number(lines: _Lines, frame: int, what: str, kind):
+    text = lines.next(frame, f"the {what}")
+    try:
+        return kind(text)
+    except ValueError:
+        raise InputError(lines.source, f"line {lines.n}: the {what} {text[:30]!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
 def _box(lines: _Lines, header: str, frame: int) -> tuple[np.ndarray, np.ndarray]:
     flags = header.split()[3:]
     if any(f in ("xy", "xz", "yz", "abc", "origin") for f in flags):
@@ -82,9 +90,13 @@ def _atoms(lines: _Lines, cols: list[str], n: int, frame: int) -> np.ndarray:
             if len(line.split()) != len(cols):
                 raise InputError(lines.source, f"line {first + k} (frame {frame}) has {len(line.split())} values, expected {len(cols)} ({' '.join(cols)}); truncated?")
     try:
-        return np.array(tokens, dtype=np.float64).reshape(n, len(cols))
+        values = np.array(tokens, dtype=np.float64).reshape(n, len(cols))
     except ValueError:
         raise InputError(lines.source, f"frame {frame} (lines {first}-{lines.n}): non-numeric atom values") from None
+    if not np.all(np.isfinite(values)):
+        bad = first + int(np.argmax(~np.all(np.isfinite(values), axis=1)))
+        raise InputError(lines.source, f"line {bad} (frame {frame}): NaN/inf atom values")
+    return values
 
 
 def _frames(path):
@@ -107,21 +119,15 @@ def _frames(path):
                 raise InputError(source, f"line {lines.n}: expected an 'ITEM:' line; got {line[:40]!r} (not a LAMMPS text dump?)")
             item = line[5:].strip()
             if item.startswith("TIMESTEP"):
-                try:
-                    cur["step"] = int(lines.next(frame, "the timestep"))
-                except ValueError:
-                    raise InputError(source, f"line {lines.n}: timestep is not an integer") from None
+                cur["step"] = _number(lines, frame, "timestep", int)
             elif item.startswith("TIME"):
-                cur["time"] = float(lines.next(frame, "the time"))
+                cur["time"] = _number(lines, frame, "time", float)
             elif item.startswith("UNITS"):
                 units = lines.next(frame, "the units")
                 if units != "lj":
                     raise InputError(source, f"line {lines.n}: units {units!r}; glassgen works in LJ units (units lj)")
             elif item.startswith("NUMBER OF ATOMS"):
-                try:
-                    cur["n"] = int(lines.next(frame, "the number of atoms"))
-                except ValueError:
-                    raise InputError(source, f"line {lines.n}: number of atoms is not an integer") from None
+                cur["n"] = _number(lines, frame, "number of atoms", int)
             elif item.startswith("BOX BOUNDS"):
                 cur["lo"], cur["box"] = _box(lines, line, frame)
             elif item.startswith("ATOMS"):
@@ -188,7 +194,7 @@ def read_lammps_dump(path, dt: float | None = None, strict: bool = False) -> Tra
         pos_cols, scaled, unwrapped, images = layout
         x = data[:, pos_cols] * fr["box"] if scaled else data[:, pos_cols] - fr["lo"]
         if images is not None:
-            fold_checked(x, fr["box"], f"wrapped coordinates of frame {k}", source)
+            fold_checked(x, fr["box"], f"x y z columns of frame {k}", source)
             x = x + data[:, images] * fr["box"]
         steps.append(fr["step"])
         times.append(fr.get("time"))
@@ -216,7 +222,7 @@ def read_lammps_dump(path, dt: float | None = None, strict: bool = False) -> Tra
 
     _, _, unwrapped, images = layout
     if not unwrapped and images is None:
-        pos = fold_checked(pos, box, "wrapped coordinates", source)
+        pos = fold_checked(pos, box, "x y z columns", source)
         if pos.shape[0] > 1:
             if strict:
                 raise InputError(source, "wrapped coordinates without image flags (ix iy iz): cannot unwrap exactly; dump xu yu zu or ix iy iz")

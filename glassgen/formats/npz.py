@@ -42,10 +42,14 @@ PRESETS = {
 
 
 def _load(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic == b"\x93NUMPY":
+        raise InputError(str(path), "is a single .npy array, expected an .npz archive with keys " + ", ".join(KEYS))
+    if not magic.startswith(b"PK\x03\x04"):  # np.load would try to unpickle anything else
+        raise InputError(str(path), "not a readable .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise InputError(str(path), "is a single .npy array, expected an .npz archive with keys " + ", ".join(KEYS))
             missing = [k for k in KEYS if k not in f.files]
             if missing:
                 raise InputError(str(path), f"missing key(s) {', '.join(missing)}; a BOTAN npz has {', '.join(KEYS)} (found: {', '.join(f.files) or 'none'})")
@@ -111,7 +115,7 @@ def read_npz(path, box=None, time: float | None = None, preset: str | None = Non
     n = a["types"].shape[0]
     assumptions = []
 
-    edges = parse_box(box)
+    edges = parse_box(box, str(path))
     if edges is None:
         rho = density if density is not None else p.get("density")
         if rho is None:
