@@ -52,6 +52,13 @@ def test_format_from_content_and_override(tmp_path):
     np.testing.assert_array_equal(read(tmp_path / "a.h5").positions, read(tmp_path / "b.out").positions)
 
 
+def test_file_into_existing_folder(tmp_path):
+    np.savez(tmp_path / "c_tc07.npz", **botan_like(n=20))
+    (tmp_path / "out").mkdir()
+    _ok("convert", "--preset", "botan", tmp_path / "c_tc07.npz", tmp_path / "out")
+    assert read_ensemble(tmp_path / "out" / "c_tc07.h5").times.tolist() == [4120.0]
+
+
 def test_folder_convert_and_resume(tmp_path):
     src = tmp_path / "npz"
     src.mkdir()

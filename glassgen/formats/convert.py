@@ -232,4 +232,6 @@ def convert_path(src, dst, **kwargs) -> list[Path]:
         return convert_folder(src, dst, **kwargs)
     kwargs.pop("resume", None)
     kwargs.pop("progress", None)
+    if Path(dst).is_dir():  # into an existing folder, under the input's name
+        dst = Path(dst) / (_stem(Path(src)) + OUTPUT_EXTENSION.get(kwargs.get("format_out") or "h5md", ""))
     return [convert(src, dst, **kwargs)]
