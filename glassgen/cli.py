@@ -55,6 +55,30 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
 # --- commands added by later modules go below, one block each ---------------------
 
 
+# --- formats (glassgen/formats): glassgen convert ---------------------------------
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="Input file, or a folder of input files (e.g. BOTAN npz)."),
+    dst: Path = typer.Argument(..., help="Output file, or output folder when SRC is a folder."),
+    format_in: str = typer.Option(None, "--format-in", help="h5md, npz, lammps-dump, xyz or lammps-data (default: from content/extension)."),
+    format_out: str = typer.Option(None, "--format-out", help="h5md, npz, xyz or lammps-data (default: from extension; h5md for folders)."),
+    preset: str = typer.Option(None, "--preset", help="npz input: 'botan' = density 1.2, time 4120, T 0.44, KA 3D."),
+    box: str = typer.Option(None, "--box", help="npz input: box edge L, or three edges 'Lx,Ly,Lz'."),
+    density: float = typer.Option(None, "--density", help="npz input: number density; box edge (N/density)^(1/3)."),
+    time: float = typer.Option(None, "--time", help="npz input: the lag of 'positions' in LJ time units."),
+    dt: float = typer.Option(None, "--dt", help="LAMMPS input: MD time step; time = timestep * dt (default 0.005)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to unwrap wrapped multi-frame input without image flags."),
+    frame: int = typer.Option(None, "--frame", help="Write only this frame of a trajectory (negative counts from the end)."),
+    resume: bool = typer.Option(False, "--resume", help="Folder input: keep outputs that already exist."),
+):
+    """Convert between H5MD, BOTAN npz, LAMMPS dump/data and extended XYZ (see docs/converters.md)."""
+    from .formats import convert_path
+
+    outputs = convert_path(src, dst, format_in=format_in, format_out=format_out, frame=frame, resume=resume,
+                           preset=preset, box=box, density=density, time=time, dt=dt, strict=strict)
+    typer.echo(f"wrote {outputs[0]}" if len(outputs) == 1 and not src.is_dir() else f"wrote {len(outputs)} files into {dst}")
+
+
 def main() -> None:
     try:
         app()
