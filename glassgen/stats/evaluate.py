@@ -1,0 +1,246 @@
+"""``glassgen evaluate``: every statistic of a generated data set next to its MD reference.
+
+Inputs are H5MD files or folders of them (matched by file name), both ensembles or both
+trajectories. Each statistic gets the generated and reference values, their difference,
+bootstrap errors, the MD-vs-MD noise floor (half splits of the reference) and a verdict
+against the tolerances of :data:`glassgen.stats.compare.TOLERANCES`. Report layout and
+tolerance reasons: docs/statistics.md.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_path, check_writable
+from ..data import Ensemble
+from ..errors import InputError
+from ..h5md import read
+from ..pbc import minimum_image
+from . import compare as C
+from .dynamics import per_sample_curves, tau_alpha
+from .features import Options, config_features
+from .report import curves_of, per_configuration, summary_lines  # noqa: F401  (re-exported)
+from .uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap_weights, expected_correlation, floor_scale, half_splits, rms
+
+STRUCTURE_KEYS = {"g_AA_peak", "g_AA_rpeak", "g_AA_l1", "S_A_peak", "energy", "min_AA", "min_AB", "min_BB"}
+
+
+def _files(path) -> list:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".h5", ".h5md"))
+        if not files:
+            raise InputError(str(path), "folder holds no .h5/.h5md files")
+        return files
+    return [path]
+
+
+def match_files(generated, reference) -> list:
+    """Pairs (gen file, ref file): two files, or two folders matched by file name."""
+    g, r = Path(generated), Path(reference)
+    if g.is_dir() != r.is_dir():
+        raise InputError(str(g), "GENERATED and REFERENCE must both be files or both be folders")
+    gf, rf = _files(g), _files(r)
+    if not g.is_dir():
+        return [(gf[0], rf[0])]
+    by_name = {p.name: p for p in rf}
+    missing = [p.name for p in gf if p.name not in by_name]
+    if missing:
+        raise InputError(str(r), f"no reference file for {', '.join(missing[:5])} (files are matched by name)")
+    return [(p, by_name[p.name]) for p in gf]
+
+
+def _check_pair(gen, ref) -> None:
+    src = str(gen.meta.get("source"))
+    if type(gen) is not type(ref):
+        raise InputError(src, f"is a {type(gen).__name__.lower()} but the reference is a {type(ref).__name__.lower()}")
+    if gen.species.shape != ref.species.shape or np.any(gen.species != ref.species):
+        raise InputError(src, "species differ from the reference (same particles in the same order are required)")
+    if not np.allclose(gen.box, ref.box, rtol=1e-9):
+        raise InputError(src, f"box {gen.box.tolist()} differs from the reference box {ref.box.tolist()}")
+    if isinstance(gen, Ensemble) and np.abs(minimum_image(gen.initial - ref.initial, gen.box)).max() > 1e-6:
+        raise InputError(src, "initial configuration differs from the reference's (iso-configurational comparison)")
+
+
+def _common(a, b, rtol=1e-6):
+    return np.array([x for x in a if np.any(np.abs(b - x) <= rtol * x)])
+
+
+def choose_times(gen, ref, times=None) -> list:
+    """Evaluation lags: the common ensemble times, or for trajectories the common lags nearest
+    τ_α,A(reference) and τ_α/10 (at most a quarter of either span, so many origins remain)."""
+    if isinstance(ref, Ensemble):
+        common = _common(ref.times, gen.times)
+    else:
+        lg, lr = gen.times[1:] - gen.times[0], ref.times[1:] - ref.times[0]
+        common = _common(lr[lr <= lr[-1] / 4], lg[lg <= lg[-1] / 4])
+    if common.size == 0:
+        raise InputError(str(gen.meta.get("source")), "no lag time in common with the reference")
+    if times:
+        bad = [t for t in times if _common([t], common).size == 0]
+        if bad:
+            raise InputError(str(ref.meta.get("source")), f"times {bad} are not lags of both data sets (available: {common.tolist()[:12]})")
+        return sorted(float(t) for t in times)
+    if isinstance(ref, Ensemble):
+        return common.tolist()
+    c = per_sample_curves(ref, 0, n_lags=32, max_origins=32)
+    tau = tau_alpha(c["times"], [v.mean() for v in c["fs"]])
+    top = tau if np.isfinite(tau) else common[-1]
+    pick = {float(common[np.argmin(np.abs(np.log(common / x)))]) for x in (top / 10, top)}
+    return sorted(pick)
+
+
+def _key(k) -> str:
+    return f"{k[0]}[{k[1]}]" + (f"@t={k[2]:g}" if k[2] is not None else "")
+
+
+def _row(k, gen, ref, halves, boots, size_g, size_r, rel_exp=None):
+    kind, abs_tol, rel_tol, unit = C.TOLERANCES[k[0]]
+    scale = floor_scale(size_g, size_r)
+    if kind in ("value", "at_least"):
+        floor = rms(halves) * scale
+    elif kind == "distance":
+        ref = float(np.nanmean(halves)) * scale if np.isfinite(halves).any() else float("nan")
+        floor = ref
+    else:  # correlation: ref is the expectation for two MD ensembles, floor the split-to-split spread
+        ref = float(np.nanmean(rel_exp)) if np.isfinite(rel_exp).any() else float("nan")
+        floor = float(np.nanstd(halves, ddof=1)) if np.isfinite(halves).sum() > 1 else float("nan")
+    diff = gen - ref
+    cands = [abs_tol] + ([C.K_FLOOR * floor] if np.isfinite(floor) else [])
+    if kind in ("value", "at_least") and np.isfinite(ref):
+        cands.append(rel_tol * abs(ref))
+    tol = max(cands)
+    if not np.isfinite(gen) or (kind != "distance" and not np.isfinite(ref)) or tol <= 0:
+        verdict = "n/a"
+    elif kind == "distance":
+        verdict = "pass" if gen <= tol else "fail"
+    elif kind == "at_least":
+        verdict = "pass" if gen >= ref - tol else "fail"
+    else:
+        verdict = "pass" if abs(diff) <= tol else "fail"
+    se = {n: (float(v) if v is not None and np.isfinite(v) else None) for n, v in zip(("se_generated", "se_reference", "se_difference"), boots)}
+    nf = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
+    return {"statistic": k[0], "species": k[1], "time": k[2], "kind": kind, "unit": unit, "generated": nf(gen),
+            "reference": nf(ref), "difference": nf(diff), **se, "noise_floor": nf(floor), "tolerance": nf(tol), "verdict": verdict}
+
+
+def evaluate(generated, reference, outdir, opt: Options | None = None, times=None, seed: int = 0,
+             n_splits: int = N_SPLITS, n_boot: int = N_BOOT, plots: bool = True, progress: bool = True) -> dict:
+    """Compare GENERATED with REFERENCE, write ``OUTDIR/report.json`` (+ PNGs) and return the report."""
+    from tqdm import tqdm
+
+    opt = opt or Options()
+    outdir = Path(outdir)
+    check_writable(outdir / "report.json")
+    pairs = match_files(generated, reference)
+    n_struct = max(2, min(opt.n_structure, -(-opt.structure_frames // len(pairs))))
+    fopt = replace(opt, n_structure=n_struct)
+    fg, fr, eval_times = [], [], None
+    for gp, rp in tqdm(pairs, desc="features", disable=not progress, unit="config"):
+        gen, ref = read(gp), read(rp)
+        _check_pair(gen, ref)
+        if eval_times is None:
+            eval_times = choose_times(gen, ref, times)
+        fg.append(config_features(gen, eval_times, fopt, gp.name))
+        fr.append(config_features(ref, eval_times, fopt, rp.name))
+        for side in (fg, fr):
+            if not np.allclose(side[-1]["curves"]["A"]["times"], side[0]["curves"]["A"]["times"]):
+                raise InputError(side[-1]["source"], "frame/lag times differ from the other files on the same side")
+        del gen, ref
+    f0 = fr[0]
+    pg = [C.config_parts(f, q=opt.q, a=opt.a) for f in fg]
+    pr = [C.config_parts(f, q=opt.q, a=opt.a) for f in fr]
+    rel = [C.relational_parts(a, b) for a, b in zip(fg, fr)]
+    Pg, Pr = C.pool(pg), C.pool(pr)
+    G, R = C.finalize(Pg, fg[0]), C.finalize(Pr, f0)
+    REL = C.finalize_relational(C.pool(rel), Pg, Pr, f0)
+
+    # MD-vs-MD: half splits of every reference configuration's blocks
+    size_g = np.mean([f["size"] for f in fg]), np.mean([len(f["structure"]["block"]) for f in fg])
+    size_r = np.mean([f["size"] for f in fr]), np.mean([len(f["structure"]["block"]) for f in fr])
+    splits = [half_splits(f["n_blocks"], n_splits, seed + i) for i, f in enumerate(fr)]
+    n_done = min(len(s) for s in splits)
+    halves, rel_h, rel_exp = [], [], []
+    for k in tqdm(range(n_done), desc="half splits", disable=not progress):
+        ha = [C.config_parts(f, s[k][0], opt.q, opt.a) for f, s in zip(fr, splits)]
+        hb = [C.config_parts(f, s[k][1], opt.q, opt.a) for f, s in zip(fr, splits)]
+        hr = [C.relational_parts(f, f, s[k][0], s[k][1]) for f, s in zip(fr, splits)]
+        A, B = C.finalize(C.pool(ha), f0), C.finalize(C.pool(hb), f0)
+        halves.append({key: A[key] - B[key] for key in A})
+        rel_h.append(C.finalize_relational(C.pool(hr), C.pool(ha), C.pool(hb), f0))
+        exp = []
+        for f, s, h in zip(fr, splits, hr):  # correlations: attenuation-corrected per configuration
+            hs = 0.5 * (s[k][0].sum() + s[k][1].sum())
+            exp.append({kk: expected_correlation(v, hs, fg[0]["size"], f["size"]) for kk, v in h.items() if kk.endswith(("pearson", "spearman"))})
+        rel_exp.append(C.finalize_relational(C.pool(exp), C.pool(ha), C.pool(hb), f0) if exp[0] else {})
+
+    # bootstrap: configurations when several are pooled, blocks of runs/origins otherwise
+    rng_seed = seed + 1000
+    boot_g, boot_r, boot_rel = [], [], []
+    if len(fg) > 1:
+        rng = np.random.default_rng(rng_seed)
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(fg), len(fg))
+            Pgb, Prb = C.pool(pg, idx), C.pool(pr, idx)
+            boot_g.append(C.finalize(Pgb, fg[0]))
+            boot_r.append(C.finalize(Prb, f0))
+            boot_rel.append(C.finalize_relational(C.pool(rel, idx), Pgb, Prb, f0))
+        how = "configurations"
+    else:
+        wg, wr = bootstrap_weights(fg[0]["n_blocks"], n_boot // 2, rng_seed), bootstrap_weights(f0["n_blocks"], n_boot // 2, rng_seed + 1)
+        for a, b in zip(wg, wr):
+            boot_g.append(C.finalize(C.config_parts(fg[0], a, opt.q, opt.a), fg[0]))
+            boot_r.append(C.finalize(C.config_parts(f0, b, opt.q, opt.a), f0))
+        how = "runs" if f0["kind"] == "ensemble" else "time-origin blocks"
+
+    rows = []
+    for key in list(G) + list(REL):
+        s_i = 1 if key[0] in STRUCTURE_KEYS else 0
+        h = np.array([d.get(key, np.nan) for d in (rel_h if key in REL else halves)])
+        if key in REL:
+            gen = REL[key]
+            b = [bootstrap_se([d[key] for d in boot_rel])] if boot_rel else [None]
+            boots = (b[0], None, None)
+            ref = np.nan
+        else:
+            gen, ref = G[key], R[key]
+            bg = np.array([d[key] for d in boot_g])
+            br = np.array([d[key] for d in boot_r])
+            boots = (bootstrap_se(bg), bootstrap_se(br), bootstrap_se(bg - br) if len(fg) > 1 else None)
+        ex = np.array([d.get(key, np.nan) for d in rel_exp]) if key in REL else None
+        rows.append(_row(key, gen, ref, h, boots, size_g[s_i], size_r[s_i], ex))
+
+    report = {
+        "glassgen_version": __version__, "generated": str(generated), "reference": str(reference), "kind": f0["kind"],
+        "configurations": [f["name"] for f in fr], "eval_times": eval_times,
+        "headline_time": eval_times[-1] if f0["kind"] == "ensemble" else max(eval_times),
+        "options": asdict(fopt), "k_floor": C.K_FLOOR, "n_splits": n_done, "n_boot": len(boot_g), "bootstrap": how,
+        "sizes": {"generated": list(size_g), "reference": list(size_r)},
+        "statistics": rows, "per_configuration": per_configuration(fg, fr, pg, pr, rel, eval_times),
+        "curves": {"generated": curves_of(Pg, fg[0]), "reference": curves_of(Pr, f0)},
+    }
+    verdicts = [r["verdict"] for r in rows]
+    report.update(verdict="pass" if "fail" not in verdicts else "fail", n_pass=verdicts.count("pass"),
+                  n_fail=verdicts.count("fail"), n_na=verdicts.count("n/a"))
+    outdir.mkdir(parents=True, exist_ok=True)
+    if plots:
+        from .plots import make_plots
+
+        report["plots"] = make_plots(outdir, fg, fr, Pg, Pr, report)
+    with atomic_path(outdir / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=1, allow_nan=False, default=_json))
+    return report
+
+
+def _json(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
