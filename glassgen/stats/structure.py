@@ -75,17 +75,31 @@ def rdf(positions, box, species=None, pair=(None, None), r_max: float = RDF_R_MA
         species: (N,) ids; ``pair=(a, b)`` selects the partial g_ab, None = all particles.
         r_max: must be below half the smallest box edge.
     """
+    r, gs = rdf_partials(positions, box, species, [tuple(pair)], r_max, bins)
+    return r, gs[tuple(pair)]
+
+
+def rdf_partials(positions, box, species=None, pairs=None, r_max: float = RDF_R_MAX, bins: int = RDF_BINS):
+    """Several partial g_ab(r) from one neighbour search per frame → ``(r, {(a, b): g})``.
+
+    ``pairs`` defaults to every species pair (a ≤ b); see :func:`rdf` for the arguments.
+    """
     x = np.asarray(positions, dtype=np.float64)
     x = x[None] if x.ndim == 2 else x
     s = np.zeros(x.shape[1], np.int64) if species is None else np.asarray(species)
+    if pairs is None:
+        ids = np.unique(s).tolist()
+        pairs = [(a, b) for a in ids for b in ids if a <= b]
     edges = rdf_edges(r_max, bins)
-    counts = sum(rdf_counts(neighbour_graph(f, box, r_max), s, [pair], edges)[0] for f in x)
-    a, b = pair
-    n_a = int(np.sum(s == a)) if a is not None else s.size
-    n_b = int(np.sum(s == b)) if b is not None else s.size
-    if n_a == 0 or n_b == 0:
-        raise InputError(None, f"no particles for species pair {pair}")
-    return 0.5 * (edges[1:] + edges[:-1]), rdf_from_counts(counts, len(x), n_a, n_b, a == b, box, edges)
+    counts = sum(rdf_counts(neighbour_graph(f, box, r_max), s, pairs, edges) for f in x)
+    out = {}
+    for k, (a, b) in enumerate(pairs):
+        n_a = int(np.sum(s == a)) if a is not None else s.size
+        n_b = int(np.sum(s == b)) if b is not None else s.size
+        if n_a == 0 or n_b == 0:
+            raise InputError(None, f"no particles for species pair {(a, b)}")
+        out[(a, b)] = rdf_from_counts(counts[k], len(x), n_a, n_b, a == b, box, edges)
+    return 0.5 * (edges[1:] + edges[:-1]), out
 
 
 def reciprocal_vectors(box, q_max: float = 12.0, max_per_shell: int = 48, seed: int = 0):
