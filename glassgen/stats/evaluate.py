@@ -44,6 +44,9 @@ def _files(path) -> list:
 def match_files(generated, reference) -> list:
     """Pairs (gen file, ref file): two files, or two folders matched by file name."""
     g, r = Path(generated), Path(reference)
+    for p in (g, r):
+        if not p.exists():
+            raise InputError(str(p), "no such file or folder")
     if g.is_dir() != r.is_dir():
         raise InputError(str(g), "GENERATED and REFERENCE must both be files or both be folders")
     gf, rf = _files(g), _files(r)
@@ -60,8 +63,11 @@ def _check_pair(gen, ref) -> None:
     src = str(gen.meta.get("source"))
     if type(gen) is not type(ref):
         raise InputError(src, f"is a {type(gen).__name__.lower()} but the reference is a {type(ref).__name__.lower()}")
-    if gen.species.shape != ref.species.shape or np.any(gen.species != ref.species):
-        raise InputError(src, "species differ from the reference (same particles in the same order are required)")
+    if isinstance(gen, Ensemble):
+        if gen.species.shape != ref.species.shape or np.any(gen.species != ref.species):
+            raise InputError(src, "species differ from the reference (same particles in the same order are required)")
+    elif not np.array_equal(*(np.bincount(x, minlength=max(gen.species.max(), ref.species.max()) + 1) for x in (gen.species, ref.species))):
+        raise InputError(src, f"composition {np.bincount(gen.species).tolist()} differs from the reference's {np.bincount(ref.species).tolist()}")
     if not np.allclose(gen.box, ref.box, rtol=1e-9):
         raise InputError(src, f"box {gen.box.tolist()} differs from the reference box {ref.box.tolist()}")
     if isinstance(gen, Ensemble) and np.abs(minimum_image(gen.initial - ref.initial, gen.box)).max() > 1e-6:
