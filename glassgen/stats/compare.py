@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import alpha2_from_moments, diffusion_constant, isotropic_kernel, tau_alpha
+from .dynamics import alpha2_from_moments, diffusion_constant, tau_alpha
 from .propensity import mobility_first_shell, pearson, spearman
 from .structure import first_peak, rdf_from_counts
 from .uncertainty import sorted_samples, wasserstein1_sorted
@@ -35,23 +35,22 @@ K_FLOOR = 3.0  # tolerance in units of the MD-vs-MD noise floor
 PEAK_Q = (5.0, 10.0)  # σ⁻¹ window holding the first peak of S_A(q)
 
 
-def _wmean(x, w, axis=0):
+def _wmean(x, w):
+    """Weighted mean over the first axis (NaN when all weights are 0)."""
     x = np.asarray(x, dtype=np.float64)
     ws = w.sum()
     if ws <= 0:
-        return np.full(x.shape[:axis] + x.shape[axis + 1:], np.nan)
-    return np.tensordot(w, x, axes=([0], [axis])) / ws
+        return np.full(x.shape[1:], np.nan)
+    return (w @ x.reshape(x.shape[0], -1)).reshape(x.shape[1:]) / ws
 
 
-def _moments(u, w, q, a, dim):
-    r2 = u * u
-    per = {"m2": r2.mean(1), "m4": (r2 * r2).mean(1), "fs": isotropic_kernel(q * u, dim).mean(1), "Q": (u < a).mean(1)}
+def _moments(per: dict, n: int, w) -> dict:
     out = {k: _wmean(v, w) for k, v in per.items()}
-    out["chi4"] = u.shape[1] * (_wmean(per["Q"] ** 2, w) - out["Q"] ** 2)
+    out["chi4"] = n * (_wmean(per["Q"] ** 2, w) - out["Q"] ** 2)
     return out
 
 
-def config_parts(f: dict, w=None, q: float = 7.25, a: float = 0.3) -> dict:
+def config_parts(f: dict, w=None) -> dict:
     """Additive parts of one configuration for block weights ``w`` (None: all ones)."""
     w = np.ones(f["n_blocks"]) if w is None else np.asarray(w, dtype=np.float64)
     p = {}
@@ -63,14 +62,14 @@ def config_parts(f: dict, w=None, q: float = 7.25, a: float = 0.3) -> dict:
     for e, lag in enumerate(f["lags"]):
         sw = w[lag["block"]]
         for sp, u in lag["u"].items():
-            for key, val in _moments(u, sw, q, a, f["dim"]).items():
+            for key, val in _moments(lag["per"][sp], u.shape[1], sw).items():
                 p[f"lag{e}:{sp}:{key}"] = val
             if f["kind"] == "ensemble":
                 prop = _wmean(u, sw)
                 p[f"lag{e}:{sp}:prop_mean"], p[f"lag{e}:{sp}:prop_std"] = float(np.mean(prop)), float(np.std(prop))
         pw = w[lag["pair_block"]]
         if lag["edge"] is not None:
-            p[f"lag{e}:edge_mean"] = float(np.mean(_wmean(lag["edge"], pw)))
+            p[f"lag{e}:edge_mean"] = float(_wmean(lag["edge_sample_mean"], pw))  # equal pairs per sample
         p[f"lag{e}:mob_cu"], p[f"lag{e}:mob_cv"] = mobility_first_shell(lag["mob"], pw) if pw.sum() > 0 else (np.nan,) * 2
         p[f"lag{e}:bond_broken"] = float(_wmean(lag["bond"], pw))
     s = f["structure"]

@@ -102,6 +102,19 @@ def choose_times(gen, ref, times=None) -> list:
     return sorted(pick)
 
 
+def statistics(obj, times=None, opt: Options | None = None) -> dict:
+    """Every one-sided statistic of one Ensemble or Trajectory (no reference needed).
+
+    Returns:
+        ``{"values": {"fs[A]@t=4120": ...}, "curves": {species: {...}}, "eval_times": [...]}``.
+    """
+    opt = opt or Options()
+    eval_times = choose_times(obj, obj, times)
+    f = config_features(obj, eval_times, opt)
+    p = C.config_parts(f)
+    return {"values": {_key(k): v for k, v in C.finalize(p, f).items()}, "curves": curves_of(p, f), "eval_times": eval_times}
+
+
 def _key(k) -> str:
     return f"{k[0]}[{k[1]}]" + (f"@t={k[2]:g}" if k[2] is not None else "")
 
@@ -160,8 +173,8 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
                 raise InputError(side[-1]["source"], "frame/lag times differ from the other files on the same side")
         del gen, ref
     f0 = fr[0]
-    pg = [C.config_parts(f, q=opt.q, a=opt.a) for f in fg]
-    pr = [C.config_parts(f, q=opt.q, a=opt.a) for f in fr]
+    pg = [C.config_parts(f) for f in fg]
+    pr = [C.config_parts(f) for f in fr]
     rel = [C.relational_parts(a, b) for a, b in zip(fg, fr)]
     Pg, Pr = C.pool(pg), C.pool(pr)
     G, R = C.finalize(Pg, fg[0]), C.finalize(Pr, f0)
@@ -174,8 +187,8 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
     n_done = min(len(s) for s in splits)
     halves, rel_h, rel_exp = [], [], []
     for k in tqdm(range(n_done), desc="half splits", disable=not progress):
-        ha = [C.config_parts(f, s[k][0], opt.q, opt.a) for f, s in zip(fr, splits)]
-        hb = [C.config_parts(f, s[k][1], opt.q, opt.a) for f, s in zip(fr, splits)]
+        ha = [C.config_parts(f, s[k][0]) for f, s in zip(fr, splits)]
+        hb = [C.config_parts(f, s[k][1]) for f, s in zip(fr, splits)]
         hr = [C.relational_parts(f, f, s[k][0], s[k][1]) for f, s in zip(fr, splits)]
         A, B = C.finalize(C.pool(ha), f0), C.finalize(C.pool(hb), f0)
         halves.append({key: A[key] - B[key] for key in A})
@@ -201,8 +214,8 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
     else:
         wg, wr = bootstrap_weights(fg[0]["n_blocks"], n_boot // 2, rng_seed), bootstrap_weights(f0["n_blocks"], n_boot // 2, rng_seed + 1)
         for a, b in zip(wg, wr):
-            boot_g.append(C.finalize(C.config_parts(fg[0], a, opt.q, opt.a), fg[0]))
-            boot_r.append(C.finalize(C.config_parts(f0, b, opt.q, opt.a), f0))
+            boot_g.append(C.finalize(C.config_parts(fg[0], a), fg[0]))
+            boot_r.append(C.finalize(C.config_parts(f0, b), f0))
         how = "runs" if f0["kind"] == "ensemble" else "time-origin blocks"
 
     rows = []

@@ -17,7 +17,7 @@ from .. import ka
 from ..data import Ensemble
 from ..errors import InputError
 from ..pbc import neighbour_graph
-from .dynamics import DEFAULT_Q, OVERLAP_A, per_sample_curves, species_mask
+from .dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, per_sample_curves, species_mask
 from .propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
                          initial_pairs, mobility_sums)
 from .structure import rdf_counts, rdf_edges, structure_factor
@@ -84,9 +84,9 @@ def _structure(frames, species, box, opt: Options) -> dict:
     return res
 
 
-def _pair_stats(dr, x0, species, box, opt: Options) -> dict:
+def _pair_stats(dr, x0, species, box, opt: Options, pairs: dict | None = None) -> dict:
     """Edge changes, mobility sums and bond breaking for samples sharing one origin ``x0``."""
-    pairs = initial_pairs(x0, box, opt.pair_r_max)
+    pairs = initial_pairs(x0, box, opt.pair_r_max) if pairs is None else pairs
     mask_a = species == 0
     edges = {k: v[(pairs["r"] < opt.r0) & mask_a[pairs["i"]] & mask_a[pairs["j"]]] for k, v in pairs.items()}
     bins = int(round(MOBILITY_BINS * opt.pair_r_max / 3.0))
@@ -128,6 +128,7 @@ def config_features(obj, eval_times, opt: Options, name: str = "") -> dict:
         c["block"] = [blocks_of(o) for o in c.pop("origin")]
         f["curves"][species_name(s)] = c
     masks = {species_name(s): species_mask(species, s) for s in sp_ids}
+    pairs0 = initial_pairs(obj.initial, obj.box, opt.pair_r_max) if ens else None  # one search for all lags
     for t in eval_times:
         if ens:
             k = int(np.argmin(np.abs(obj.times - t)))
@@ -140,11 +141,14 @@ def config_features(obj, eval_times, opt: Options, name: str = "") -> dict:
             if origins.size == 0:
                 raise InputError(src, f"no pair of frames {t:g} apart")
             dr = obj.positions[targets] - obj.positions[origins]
-        lag = {"time": float(t), "block": blocks_of(origins),
-               "u": {n: np.linalg.norm(dr[:, m], axis=-1) for n, m in masks.items()}}
+        u = {n: np.linalg.norm(dr[:, m], axis=-1) for n, m in masks.items()}
+        # per-sample moments do not depend on how samples are weighted later: compute them once
+        per = {n: {"m2": (v * v).mean(1), "m4": (v ** 4).mean(1), "fs": isotropic_kernel(opt.q * v, obj.dim).mean(1),
+                   "Q": (v < opt.a).mean(1)} for n, v in u.items()}
+        lag = {"time": float(t), "block": blocks_of(origins), "u": u, "per": per}
         if ens:
-            p = _pair_stats(dr, obj.initial, species, obj.box, opt)
-            lag.update(edge=p["edge"], mob=p["mob"], bond=p["bond"], pair_block=lag["block"])
+            p = _pair_stats(dr, obj.initial, species, obj.box, opt, pairs0)
+            lag.update(edge=p["edge"], edge_sample_mean=p["edge"].mean(axis=1), mob=p["mob"], bond=p["bond"], pair_block=lag["block"])
         else:  # every origin has its own neighbour graph: use a few, evenly spread
             pick = np.unique(np.linspace(0, origins.size - 1, min(opt.n_pair_origins, origins.size)).round().astype(int))
             ps = [_pair_stats(dr[q:q + 1], obj.positions[origins[q]], species, obj.box, opt) for q in pick]

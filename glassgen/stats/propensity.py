@@ -125,13 +125,11 @@ def mobility_sums(dr, pairs: dict, mask, r_max: float = MOBILITY_R_MAX, bins: in
     b = np.clip(np.searchsorted(edges, r, side="right") - 1, 0, bins - 1)
     u = np.linalg.norm(dr, axis=-1)
     du = u - u[:, mask].mean(axis=1, keepdims=True)
-    prod_u = du[:, i] * du[:, j]
-    prod_v = np.einsum("spd,spd->sp", dr[:, i], dr[:, j])
     s = dr.shape[0]
     num_u, num_v = np.zeros((s, bins)), np.zeros((s, bins))
-    for k in range(s):  # bincount per sample: O(S·P) with no (S,P,bins) temporaries
-        num_u[k] = np.bincount(b, prod_u[k], bins)
-        num_v[k] = np.bincount(b, prod_v[k], bins)
+    for k in range(s):  # one sample at a time: memory O(P), no (S, P, D) temporaries
+        num_u[k] = np.bincount(b, du[k, i] * du[k, j], bins)
+        num_v[k] = np.bincount(b, np.einsum("pd,pd->p", dr[k, i], dr[k, j]), bins)
     count = np.broadcast_to(np.bincount(b, minlength=bins).astype(float), (s, bins)).copy()
     return {"edges": edges, "num_u": num_u, "num_v": num_v, "count": count,
             "den_u": (du[:, mask] ** 2).mean(axis=1), "den_v": (u[:, mask] ** 2).mean(axis=1)}
