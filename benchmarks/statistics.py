@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--frames", type=int, default=1000)
     args = ap.parse_args()
     rows = []
+    statistics(make_ensemble(2, 512, 2, 0))  # warm-up: module imports and first-call costs stay out of the timings
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ens = make_ensemble(args.runs, args.particles, args.lags, 1)

@@ -4,7 +4,7 @@ Functions take a :class:`glassgen.Trajectory` (time-origin averages over log-spa
 or a :class:`glassgen.Ensemble` (averages over runs at its lag times); the ``*_samples``
 and raw-array helpers take (..., N, D) displacement arrays directly.
 """
-from .dynamics import (DEFAULT_Q, OVERLAP_A, alpha2_from_moments, chi4_from_overlap, curves, diffusion_constant,
+from .dynamics import (DEFAULT_Q, OVERLAP_A, alpha2_from_moments, chi4_from_overlap, curves, diffusion_constant, displacement_curves,
                        fs_samples, isotropic_kernel, moments_samples, msd, msd_samples, non_gaussian, overlap_chi4,
                        overlap_samples, radial_density, self_intermediate_scattering, species_mask, tau_alpha,
                        trajectory_lags, van_hove)
@@ -17,7 +17,7 @@ from .uncertainty import bootstrap_se, expected_correlation, floor_scale, half_s
 
 __all__ = [
     "DEFAULT_Q", "OVERLAP_A", "BOTAN_R0",
-    "alpha2_from_moments", "chi4_from_overlap", "curves", "diffusion_constant", "fs_samples", "isotropic_kernel",
+    "alpha2_from_moments", "chi4_from_overlap", "curves", "diffusion_constant", "displacement_curves", "fs_samples", "isotropic_kernel",
     "moments_samples", "msd", "msd_samples", "non_gaussian", "overlap_chi4", "overlap_samples", "radial_density",
     "self_intermediate_scattering", "species_mask", "tau_alpha", "trajectory_lags", "van_hove",
     "botan_edges", "bond_breaking_samples", "edge_change_samples", "edge_target", "initial_pairs",

@@ -189,6 +189,21 @@ def curves(obj, species=0, q: float = DEFAULT_Q, a: float = OVERLAP_A, n_lags: i
             "n_samples": np.array([v.size for v in c["Q"]])}
 
 
+def displacement_curves(dr, species=None, sel=0, q: float = DEFAULT_Q, a: float = OVERLAP_A) -> dict:
+    """MSD, F_s, α₂, Q, χ₄ straight from displacements, averaged over the leading (run) axis.
+
+    Shapes: dr (R, F, N, D) (or (R, N, D) for one lag) → dict of (F,) (or scalar) arrays.
+    ``species`` (N,) with ``sel`` picks particles (``sel=None`` or no species: all).
+    """
+    dr = np.asarray(dr, dtype=np.float64)
+    mask = None if species is None or sel is None else species_mask(species, sel)
+    m2, m4 = moments_samples(dr, mask)
+    qs = overlap_samples(dr, a, mask)
+    n = dr.shape[-2] if mask is None else int(mask.sum())
+    return {"msd": m2.mean(0), "fs": fs_samples(dr, q, mask).mean(0), "alpha2": alpha2_from_moments(m2.mean(0), m4.mean(0), dr.shape[-1]),
+            "Q": qs.mean(0), "chi4": chi4_from_overlap(qs, n)}
+
+
 def msd(obj, species=None, **kw):
     """Mean-squared displacement [σ²] → ``(times, msd)``; species None = all particles."""
     c = curves(obj, species, **kw)

@@ -26,6 +26,11 @@ from .features import Options, config_features
 from .report import curves_of, per_configuration, summary_lines  # noqa: F401  (re-exported)
 from .uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap_weights, expected_correlation, floor_scale, half_splits, rms
 
+NA_NOTES = {
+    "tau_alpha": "F_s does not cross 1/e between the first and last lag (τ_α is NaN)",
+    "D": "fewer than 2 lags in the last decade of lag times: no diffusive slope",
+    "w1": "no MD-vs-MD floor (the reference has a single run/block)",
+}
 STRUCTURE_KEYS = {"g_AA_peak", "g_AA_rpeak", "g_AA_l1", "S_A_peak", "energy", "min_AA", "min_AB", "min_BB"}
 
 
@@ -146,7 +151,8 @@ def _row(k, gen, ref, halves, boots, size_g, size_r, rel_exp=None):
     se = {n: (float(v) if v is not None and np.isfinite(v) else None) for n, v in zip(("se_generated", "se_reference", "se_difference"), boots)}
     nf = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
     return {"statistic": k[0], "species": k[1], "time": k[2], "kind": kind, "unit": unit, "generated": nf(gen),
-            "reference": nf(ref), "difference": nf(diff), **se, "noise_floor": nf(floor), "tolerance": nf(tol), "verdict": verdict}
+            "reference": nf(ref), "difference": nf(diff), **se, "noise_floor": nf(floor), "tolerance": nf(tol), "verdict": verdict,
+            "note": NA_NOTES.get(k[0], "not computable for these inputs") if verdict == "n/a" else None}
 
 
 def evaluate(generated, reference, outdir, opt: Options | None = None, times=None, seed: int = 0,

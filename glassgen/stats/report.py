@@ -50,6 +50,8 @@ def summary_lines(report: dict, all_times: bool = False) -> list:
         t = "" if r["time"] is None else f"{r['time']:g}"
         lines.append(f"{r['statistic']:<14}{r['species']:<8}{t:>8}  {_fmt(r['generated']):>10}{_fmt(r['reference']):>10}"
                      f"{_fmt(r['difference']):>10}{_fmt(r['noise_floor']):>10}  {r['verdict']}")
+    notes = sorted({f"{r['statistic']}[{r['species']}]: {r['note']}" for r in report["statistics"] if r.get("note")})
+    lines += [f"  n/a {n}" for n in notes]
     pc = report["per_configuration"]
     kind = "propensity" if report["kind"] == "ensemble" else "dr"
     lines.append("")
