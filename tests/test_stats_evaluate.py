@@ -11,6 +11,7 @@ from glassgen.data import Ensemble, Trajectory
 from glassgen.errors import InputError
 from glassgen.h5md import write_ensemble, write_trajectory
 from glassgen.stats.evaluate import evaluate
+from glassgen.stats.features import Options
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 DYNAMIC = {"msd", "fs", "alpha2", "Q", "chi4", "w1", "prop_mean", "prop_std", "pearson", "spearman", "edge_pearson", "edge_mean"}
@@ -140,11 +141,12 @@ def test_botan_gaussian_fake_fails_and_halves_pass(tmp_path):
         kw = dict(species=e.species, box=e.box, initial=e.initial, times=e.times)
         write_ensemble(tmp_path / "a" / f"c{c}.h5", Ensemble(positions=e.positions[:16], **kw))
         write_ensemble(tmp_path / "b" / f"c{c}.h5", Ensemble(positions=e.positions[16:], **kw))
-    fake = evaluate(tmp_path / "fake", tmp_path / "md", tmp_path / "o1", progress=False, plots=False, n_boot=50)
+    opt = Options(n_structure=2)  # structure is not what this test is about: keep it cheap
+    fake = evaluate(tmp_path / "fake", tmp_path / "md", tmp_path / "o1", opt, progress=False, plots=False, n_boot=50)
     w1, a2, fs = _rows(fake, "w1")[0], _rows(fake, "alpha2")[0], _rows(fake, "fs")[0]
     assert w1["verdict"] == "fail" and a2["verdict"] == "fail" and fake["verdict"] == "fail"
     assert 0.07 < w1["generated"] < 0.11 and 0.005 < w1["noise_floor"] < 0.015
     assert 0.4 < a2["generated"] < 0.6 and 1.5 < a2["reference"] < 1.9
     assert 0.18 < fs["generated"] < 0.22 and 0.31 < fs["reference"] < 0.36
-    halves = evaluate(tmp_path / "a", tmp_path / "b", tmp_path / "o2", progress=False, plots=False, n_boot=50)
+    halves = evaluate(tmp_path / "a", tmp_path / "b", tmp_path / "o2", opt, progress=False, plots=False, n_boot=50)
     assert halves["verdict"] == "pass", [r for r in halves["statistics"] if r["verdict"] == "fail"]

@@ -125,7 +125,8 @@ def finalize(p: dict, f: dict) -> dict:
     out[("g_AA_peak", "A", None)], out[("g_AA_rpeak", "A", None)] = first_peak(r, gaa)
     qs = f["structure"]["q"]
     win = (qs > PEAK_Q[0]) & (qs < PEAK_Q[1])
-    out[("S_A_peak", "A", None)] = float(np.nanmax(p["sq"][win])) if win.any() else np.nan
+    sq = p["sq"][win]
+    out[("S_A_peak", "A", None)] = float(np.nanmax(sq)) if np.isfinite(sq).any() else np.nan  # NaN: a half without frames
     out[("energy", "all", None)] = p["energy"]
     for name in ("AA", "AB", "BB"):
         out[(f"min_{name}", name, None)] = p[f"min:{name}"]
@@ -188,5 +189,6 @@ def finalize_relational(rel: dict, pg: dict, pr: dict, f: dict) -> dict:
             out[("edge_pearson", "A", t)] = float(rel[f"lag{e}:edge_pearson"])
     r, gg = rdf_curve(pg, f)
     _, gr = rdf_curve(pr, f)
-    out[("g_AA_l1", "A", None)] = float(np.nanmean(np.abs(gg - gr)))
+    d = np.abs(gg - gr)
+    out[("g_AA_l1", "A", None)] = float(np.mean(d)) if np.isfinite(d).all() else np.nan
     return out

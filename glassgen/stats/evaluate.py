@@ -259,13 +259,18 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
 
         report["plots"] = make_plots(outdir, fg, fr, Pg, Pr, report)
     with atomic_path(outdir / "report.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=1, allow_nan=False, default=_json))
+        tmp.write_text(json.dumps(_clean(report), indent=1, allow_nan=False))
     return report
 
 
-def _json(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
+def _clean(v):
+    """JSON-ready copy: numpy scalars/arrays to Python, NaN/inf to null (strict JSON)."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v if v is None or isinstance(v, (str, int, bool)) else str(v)
