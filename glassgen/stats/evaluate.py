@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .. import __version__
 from ..atomic import atomic_path, check_writable
@@ -155,11 +156,55 @@ def _row(k, gen, ref, halves, boots, size_g, size_r, rel_exp=None):
             "note": NA_NOTES.get(k[0], "not computable for these inputs") if verdict == "n/a" else None}
 
 
+def _half_splits(fg, fr, n_splits, seed, progress=False):
+    """MD vs MD: split every reference configuration's blocks in halves and compare the halves.
+
+    Returns per split: differences half A − half B of the one-sided statistics, the relational
+    statistics of A against B, and the correlations two MD ensembles of the generated and
+    reference sizes are expected to reach (attenuation-corrected per configuration).
+    """
+    f0 = fr[0]
+    splits = [half_splits(f["n_blocks"], n_splits, seed + i) for i, f in enumerate(fr)]
+    halves, rel_h, rel_exp = [], [], []
+    for k in tqdm(range(min(len(s) for s in splits)), desc="half splits", disable=not progress):
+        ha = [C.config_parts(f, s[k][0]) for f, s in zip(fr, splits)]
+        hb = [C.config_parts(f, s[k][1]) for f, s in zip(fr, splits)]
+        hr = [C.relational_parts(f, f, s[k][0], s[k][1]) for f, s in zip(fr, splits)]
+        pa, pb = C.pool(ha), C.pool(hb)
+        a, b = C.finalize(pa, f0), C.finalize(pb, f0)
+        halves.append({key: a[key] - b[key] for key in a})
+        rel_h.append(C.finalize_relational(C.pool(hr), pa, pb, f0))
+        exp = []
+        for f, s, h in zip(fr, splits, hr):
+            hs = 0.5 * (s[k][0].sum() + s[k][1].sum())
+            exp.append({kk: expected_correlation(v, hs, fg[0]["size"], f["size"]) for kk, v in h.items() if kk.endswith(("pearson", "spearman"))})
+        rel_exp.append(C.finalize_relational(C.pool(exp), pa, pb, f0) if exp[0] else {})
+    return halves, rel_h, rel_exp
+
+
+def _bootstrap(fg, fr, pg, pr, rel, n_boot, seed):
+    """Bootstrap replicates: configurations (paired) when several are pooled, else blocks of each side."""
+    f0 = fr[0]
+    boot_g, boot_r, boot_rel = [], [], []
+    if len(fg) > 1:
+        rng = np.random.default_rng(seed)
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(fg), len(fg))
+            pgb, prb = C.pool(pg, idx), C.pool(pr, idx)
+            boot_g.append(C.finalize(pgb, fg[0]))
+            boot_r.append(C.finalize(prb, f0))
+            boot_rel.append(C.finalize_relational(C.pool(rel, idx), pgb, prb, f0))
+        return boot_g, boot_r, boot_rel, "configurations"
+    wg, wr = bootstrap_weights(fg[0]["n_blocks"], n_boot // 2, seed), bootstrap_weights(f0["n_blocks"], n_boot // 2, seed + 1)
+    for a, b in zip(wg, wr):
+        boot_g.append(C.finalize(C.config_parts(fg[0], a), fg[0]))
+        boot_r.append(C.finalize(C.config_parts(f0, b), f0))
+    return boot_g, boot_r, boot_rel, ("runs" if f0["kind"] == "ensemble" else "time-origin blocks")
+
+
 def evaluate(generated, reference, outdir, opt: Options | None = None, times=None, seed: int = 0,
              n_splits: int = N_SPLITS, n_boot: int = N_BOOT, plots: bool = True, progress: bool = True) -> dict:
     """Compare GENERATED with REFERENCE, write ``OUTDIR/report.json`` (+ PNGs) and return the report."""
-    from tqdm import tqdm
-
     opt = opt or Options()
     outdir = Path(outdir)
     check_writable(outdir / "report.json")
@@ -175,7 +220,8 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
         fg.append(config_features(gen, eval_times, fopt, gp.name))
         fr.append(config_features(ref, eval_times, fopt, rp.name))
         for side in (fg, fr):
-            if not np.allclose(side[-1]["curves"]["A"]["times"], side[0]["curves"]["A"]["times"]):
+            ta, tb = side[-1]["curves"]["A"]["times"], side[0]["curves"]["A"]["times"]
+            if ta.shape != tb.shape or not np.allclose(ta, tb, rtol=1e-6):
                 raise InputError(side[-1]["source"], "frame/lag times differ from the other files on the same side")
         del gen, ref
     f0 = fr[0]
@@ -186,43 +232,10 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
     G, R = C.finalize(Pg, fg[0]), C.finalize(Pr, f0)
     REL = C.finalize_relational(C.pool(rel), Pg, Pr, f0)
 
-    # MD-vs-MD: half splits of every reference configuration's blocks
     size_g = np.mean([f["size"] for f in fg]), np.mean([len(f["structure"]["block"]) for f in fg])
     size_r = np.mean([f["size"] for f in fr]), np.mean([len(f["structure"]["block"]) for f in fr])
-    splits = [half_splits(f["n_blocks"], n_splits, seed + i) for i, f in enumerate(fr)]
-    n_done = min(len(s) for s in splits)
-    halves, rel_h, rel_exp = [], [], []
-    for k in tqdm(range(n_done), desc="half splits", disable=not progress):
-        ha = [C.config_parts(f, s[k][0]) for f, s in zip(fr, splits)]
-        hb = [C.config_parts(f, s[k][1]) for f, s in zip(fr, splits)]
-        hr = [C.relational_parts(f, f, s[k][0], s[k][1]) for f, s in zip(fr, splits)]
-        A, B = C.finalize(C.pool(ha), f0), C.finalize(C.pool(hb), f0)
-        halves.append({key: A[key] - B[key] for key in A})
-        rel_h.append(C.finalize_relational(C.pool(hr), C.pool(ha), C.pool(hb), f0))
-        exp = []
-        for f, s, h in zip(fr, splits, hr):  # correlations: attenuation-corrected per configuration
-            hs = 0.5 * (s[k][0].sum() + s[k][1].sum())
-            exp.append({kk: expected_correlation(v, hs, fg[0]["size"], f["size"]) for kk, v in h.items() if kk.endswith(("pearson", "spearman"))})
-        rel_exp.append(C.finalize_relational(C.pool(exp), C.pool(ha), C.pool(hb), f0) if exp[0] else {})
-
-    # bootstrap: configurations when several are pooled, blocks of runs/origins otherwise
-    rng_seed = seed + 1000
-    boot_g, boot_r, boot_rel = [], [], []
-    if len(fg) > 1:
-        rng = np.random.default_rng(rng_seed)
-        for _ in range(n_boot):
-            idx = rng.integers(0, len(fg), len(fg))
-            Pgb, Prb = C.pool(pg, idx), C.pool(pr, idx)
-            boot_g.append(C.finalize(Pgb, fg[0]))
-            boot_r.append(C.finalize(Prb, f0))
-            boot_rel.append(C.finalize_relational(C.pool(rel, idx), Pgb, Prb, f0))
-        how = "configurations"
-    else:
-        wg, wr = bootstrap_weights(fg[0]["n_blocks"], n_boot // 2, rng_seed), bootstrap_weights(f0["n_blocks"], n_boot // 2, rng_seed + 1)
-        for a, b in zip(wg, wr):
-            boot_g.append(C.finalize(C.config_parts(fg[0], a), fg[0]))
-            boot_r.append(C.finalize(C.config_parts(f0, b), f0))
-        how = "runs" if f0["kind"] == "ensemble" else "time-origin blocks"
+    halves, rel_h, rel_exp = _half_splits(fg, fr, n_splits, seed, progress)
+    boot_g, boot_r, boot_rel, how = _bootstrap(fg, fr, pg, pr, rel, n_boot, seed + 1000)
 
     rows = []
     for key in list(G) + list(REL):
@@ -244,8 +257,8 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
     report = {
         "glassgen_version": __version__, "generated": str(generated), "reference": str(reference), "kind": f0["kind"],
         "configurations": [f["name"] for f in fr], "eval_times": eval_times,
-        "headline_time": eval_times[-1] if f0["kind"] == "ensemble" else max(eval_times),
-        "options": asdict(fopt), "k_floor": C.K_FLOOR, "n_splits": n_done, "n_boot": len(boot_g), "bootstrap": how,
+        "headline_time": eval_times[-1],
+        "options": asdict(fopt), "k_floor": C.K_FLOOR, "n_splits": len(halves), "n_boot": len(boot_g), "bootstrap": how,
         "sizes": {"generated": list(size_g), "reference": list(size_r)},
         "statistics": rows, "per_configuration": per_configuration(fg, fr, pg, pr, rel, eval_times),
         "curves": {"generated": curves_of(Pg, fg[0]), "reference": curves_of(Pr, f0)},
