@@ -79,6 +79,34 @@ def convert(
     typer.echo(f"wrote {outputs[0]}" if len(outputs) == 1 and not src.is_dir() else f"wrote {len(outputs)} files into {dst}")
 
 
+# --- glassgen.stats: evaluate (issue 4) ----------------------------------------------
+@app.command()
+def evaluate(
+    generated: Path = typer.Argument(..., help="Generated ensemble/trajectory: an H5MD file or a folder of them."),
+    reference: Path = typer.Argument(..., help="MD reference, same kind; folders are matched by file name."),
+    outdir: Path = typer.Option(..., "-o", "--outdir", help="Folder for report.json and the PNG plots."),
+    times: str = typer.Option("", "--times", help="Comma-separated lag times [LJ τ] to compare (default: all common ensemble times; trajectories: near τ_α and τ_α/10)."),
+    q: float = typer.Option(7.25, "--q", help="Wave number of F_s [σ⁻¹]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the half splits and bootstrap."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG figures."),
+    all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
+):
+    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
+    from .stats.evaluate import evaluate as run_evaluate, summary_lines
+    from .stats.features import Options
+
+    try:
+        lags = [float(x) for x in times.split(",") if x.strip()]
+    except ValueError:
+        raise InputError("--times", f"expected comma-separated numbers; got {times!r}") from None
+    report = run_evaluate(generated, reference, outdir, Options(q=q), times=lags or None, seed=seed, plots=plots)
+    for line in summary_lines(report, all_times):
+        typer.echo(line)
+    typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
+    if report["verdict"] != "pass":
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()
