@@ -122,6 +122,58 @@ def sample(
     typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe})")
 
 
+# --- formats (glassgen/formats): glassgen convert ---------------------------------
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="Input file, or a folder of input files (e.g. BOTAN npz)."),
+    dst: Path = typer.Argument(..., help="Output file, or output folder when SRC is a folder."),
+    format_in: str = typer.Option(None, "--format-in", help="h5md, npz, lammps-dump, xyz or lammps-data (default: from content/extension)."),
+    format_out: str = typer.Option(None, "--format-out", help="h5md, npz, xyz or lammps-data (default: from extension; h5md for folders)."),
+    preset: str = typer.Option(None, "--preset", help="npz input: 'botan' = density 1.2, time 4120, T 0.44, KA 3D."),
+    box: str = typer.Option(None, "--box", help="npz input: box edge L, or three edges 'Lx,Ly,Lz'."),
+    density: float = typer.Option(None, "--density", help="npz input: number density; box edge (N/density)^(1/3)."),
+    time: float = typer.Option(None, "--time", help="npz input: the lag of 'positions' in LJ time units."),
+    dt: float = typer.Option(None, "--dt", help="LAMMPS input: MD time step; time = timestep * dt (default 0.005)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to unwrap wrapped multi-frame input without image flags."),
+    frame: int = typer.Option(None, "--frame", help="Write only this frame of a trajectory (negative counts from the end)."),
+    resume: bool = typer.Option(False, "--resume", help="Folder input: keep outputs that already exist."),
+):
+    """Convert between H5MD, BOTAN npz, LAMMPS dump/data and extended XYZ (see docs/converters.md)."""
+    from .formats import convert_path
+
+    outputs = convert_path(src, dst, format_in=format_in, format_out=format_out, frame=frame, resume=resume,
+                           preset=preset, box=box, density=density, time=time, dt=dt, strict=strict)
+    typer.echo(f"wrote {outputs[0]}" if len(outputs) == 1 and not src.is_dir() else f"wrote {len(outputs)} files into {dst}")
+
+
+# --- glassgen.stats: evaluate (issue 4) ----------------------------------------------
+@app.command()
+def evaluate(
+    generated: Path = typer.Argument(..., help="Generated ensemble/trajectory: an H5MD file or a folder of them."),
+    reference: Path = typer.Argument(..., help="MD reference, same kind; folders are matched by file name."),
+    outdir: Path = typer.Option(..., "-o", "--outdir", help="Folder for report.json and the PNG plots."),
+    times: str = typer.Option("", "--times", help="Comma-separated lag times [LJ τ] to compare (default: all common ensemble times; trajectories: near τ_α and τ_α/10)."),
+    q: float = typer.Option(7.25, "--q", help="Wave number of F_s [σ⁻¹]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the half splits and bootstrap."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG figures."),
+    all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
+):
+    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
+    from .stats.evaluate import evaluate as run_evaluate, summary_lines
+    from .stats.features import Options
+
+    try:
+        lags = [float(x) for x in times.split(",") if x.strip()]
+    except ValueError:
+        raise InputError("--times", f"expected comma-separated numbers; got {times!r}") from None
+    report = run_evaluate(generated, reference, outdir, Options(q=q), times=lags or None, seed=seed, plots=plots)
+    for line in summary_lines(report, all_times):
+        typer.echo(line)
+    typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
+    if report["verdict"] != "pass":
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()
