@@ -55,6 +55,47 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
 # --- commands added by later modules go below, one block each ---------------------
 
 
+# --- botan / train_propensity: `glassgen fit` (dispatch on the recipe's task) and `glassgen predict` ---
+# task -> (module, function); the function takes (recipe_path, device=, resume=, out=, max_minutes=).
+FIT_TASKS = {"propensity": ("glassgen.train_propensity", "fit")}
+
+
+@app.command()
+def fit(
+    recipe: Path = typer.Argument(..., help="YAML recipe; its 'task' key picks what is trained."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the output folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'out')."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop at the next checkpoint after this many minutes."),
+):
+    """Train a model from a recipe (task: propensity = supervised BOTAN)."""
+    import importlib
+
+    from .recipe import load_yaml
+
+    task = load_yaml(recipe).get("task")
+    if task not in FIT_TASKS:
+        raise InputError(str(recipe), f"unknown task {task!r} (known: {', '.join(sorted(FIT_TASKS))})")
+    module, func = FIT_TASKS[task]
+    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out, max_minutes=max_minutes)
+    typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A glassgen model checkpoint (.safetensors)."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble/trajectory, or a BOTAN .npz."),
+    output: Path = typer.Option(..., "--output", "-o", help="Per-particle propensity, .npz or .csv."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    density: float = typer.Option(1.2, "--density", help="Number density for .npz input (which stores no box)."),
+):
+    """Predict the propensity of every particle of one configuration."""
+    from .train_propensity import predict as _predict
+
+    prop = _predict(checkpoint, snapshot, output, device=device, density=density)
+    typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
+
+
 def main() -> None:
     try:
         app()
