@@ -118,6 +118,8 @@ def run_one(name, repeats, device):
         sync(); step.append(time.perf_counter() - t)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024)
+    if name == "compiled" and not device.startswith("cuda"):
+        peak = None  # the compile itself already set the process's peak RSS
     print(json.dumps(dict(name=name, edges=int(g["edge_index"].shape[1]), graph_ms=1e3 * float(np.median(t_graph)),
                           fwd=float(np.median(fwd)), step=float(np.median(step)), peak_mib=peak,
                           max_diff=diff, compile_s=compile_s)))
@@ -155,7 +157,7 @@ def main():
     for r in rows:
         extra = f"  (compile {r['compile_s']:.0f} s)" if r["compile_s"] else ""
         print(f"{r['name']:10s} {r['fwd']:10.3f} {r['step']:15.3f} {base['step'] / r['step']:8.2f}x "
-              f"{r['peak_mib']:9.0f} {r['max_diff']:11.2e}{extra}")
+              f"{'n/a' if r['peak_mib'] is None else format(r['peak_mib'], '.0f'):>9s} {r['max_diff']:11.2e}{extra}")
     print(f"load after {os.getloadavg()[0]:.2f}")
 
 

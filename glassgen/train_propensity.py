@@ -53,6 +53,7 @@ class TrainSection:
     eval_every: int = 70
     checkpoint_every: int = 70
     seed: int = 0
+    compile: bool = False  # torch.compile the training forward/backward (docs/botan.md: speed)
 
 
 @dataclass
@@ -170,6 +171,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     writer = csv.DictWriter(log, LOG_FIELDS)
     if new_log:
         writer.writeheader()
+    step_model = torch.compile(model, dynamic=True) if t.compile else model  # shares the parameters
     n, losses, t0 = len(train_items), [], time.perf_counter()
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="fit propensity", unit="step")
     for step in bar:
@@ -179,7 +181,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
             item = transform_graph(item, syms[torch.randint(len(syms), ())])
         p = 0.0 if step < t.pretrain_steps else t.p_node
         model.train()
-        losses.append(train_step(model, optimizer, item, p, t.grad_clip))
+        losses.append(train_step(step_model, optimizer, item, p, t.grad_clip))
         done = step + 1
         if done % t.eval_every == 0 or done == t.steps:
             model.eval()
