@@ -130,3 +130,27 @@ def test_fit_unknown_task_is_input_error(tmp_path):
     path.write_text("task: nonsense\n")
     res = CliRunner().invoke(app, ["fit", str(path)])
     assert isinstance(res.exception, InputError) and "unknown task" in str(res.exception)
+
+
+def test_h5md_folder_gives_the_same_training_data_as_npz(tmp_path):
+    from glassgen.h5md import write_ensemble
+    from glassgen.propensity import read_npz_ensemble
+    from glassgen.train_propensity import prepare
+
+    path = _recipe(tmp_path)
+    for i in (1, 2):
+        write_ensemble(tmp_path / "data" / f"conf_{i}.h5", read_npz_ensemble(tmp_path / "data" / f"conf_{i}.npz", time=4120.0))
+    recipe = load_recipe(path)
+    from_npz = prepare(recipe, [1, 2], "cpu")
+    recipe.data.pattern = "conf_{id}.h5"
+    from_h5 = prepare(recipe, [1, 2], "cpu")
+    for a, b in zip(from_npz, from_h5):
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    out = tmp_path / "p.npz"
+    CliRunner().invoke(app, ["fit", str(path), "--max-minutes", "0"])
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "run" / "last.safetensors"), str(tmp_path / "data" / "conf_1.h5"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    with np.load(out) as z:
+        assert z["propensity"].shape == (160,) and z["box"].shape == (3,)
