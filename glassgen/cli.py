@@ -55,34 +55,33 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
 # --- commands added by later modules go below, one block each ---------------------
 
 
-# --- flow (glassgen.flow): `glassgen fit` for tasks flow/diffusion, and `glassgen sample` ---
+# --- fit: one command, dispatch on the recipe's `task` through this plain dict -----------
 # task -> (module, function); the function takes (recipe_path, device=, resume=, out=, max_minutes=).
-# The BOTAN module registers "propensity" in the same dict.
-FIT_TASKS = {"flow": ("glassgen.flow.train", "fit"), "diffusion": ("glassgen.flow.train", "fit")}
+FIT_TASKS = {
+    "propensity": ("glassgen.train_propensity", "fit"),  # supervised BOTAN (docs/botan.md)
+    "flow": ("glassgen.flow.train", "fit"),  # flow matching (docs/generative.md)
+    "diffusion": ("glassgen.flow.train", "fit"),  # VP diffusion, same trainer
+}
 
 
 @app.command()
 def fit(
     recipe: Path = typer.Argument(..., help="YAML recipe; its 'task' key picks what is trained."),
     device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the training state in the output folder."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the output folder."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'out')."),
     max_minutes: float = typer.Option(None, "--max-minutes", help="Stop at the next checkpoint after this many minutes."),
 ):
-    """Train a model from a recipe (task: flow = flow matching, diffusion = VP diffusion)."""
+    """Train a model from a recipe: task propensity (supervised BOTAN), flow or diffusion."""
     import importlib
 
-    import yaml
+    from .recipe import load_yaml
 
-    if not recipe.is_file():
-        raise InputError(str(recipe), "no such recipe file")
-    raw = yaml.safe_load(recipe.read_text()) or {}
-    task = raw.get("task") if isinstance(raw, dict) else None
+    task = load_yaml(recipe).get("task")
     if task not in FIT_TASKS:
         raise InputError(str(recipe), f"unknown task {task!r} (known: {', '.join(sorted(FIT_TASKS))})")
     module, func = FIT_TASKS[task]
-    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out,
-                                                             max_minutes=max_minutes)
+    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out, max_minutes=max_minutes)
     typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
 
 
@@ -172,6 +171,22 @@ def evaluate(
     typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
     if report["verdict"] != "pass":
         raise typer.Exit(1)
+
+
+# --- botan: glassgen predict ------------------------------------------------------------
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A glassgen model checkpoint (.safetensors)."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble/trajectory, or a BOTAN .npz."),
+    output: Path = typer.Option(..., "--output", "-o", help="Per-particle propensity, .npz or .csv."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    density: float = typer.Option(1.2, "--density", help="Number density for .npz input (which stores no box)."),
+):
+    """Predict the propensity of every particle of one configuration."""
+    from .train_propensity import predict as _predict
+
+    prop = _predict(checkpoint, snapshot, output, device=device, density=density)
+    typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
 
 
 def main() -> None:
