@@ -16,7 +16,6 @@ Relative data paths are resolved against the recipe's folder.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,35 +73,12 @@ class FitRecipe:
     train: TrainSpec = field(default_factory=TrainSpec)
 
 
-def _build(cls, raw, where: str, source: str):
-    if not isinstance(raw, dict):
-        raise InputError(source, f"{where or 'recipe'} must be a mapping; got {type(raw).__name__}")
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    kw = {}
-    for k, v in raw.items():
-        key = f"{where}.{k}" if where else str(k)
-        if k not in names:
-            raise InputError(source, f"unknown recipe key {key!r}")
-        sub = names[k].default_factory if names[k].default_factory is not dataclasses.MISSING else None
-        if sub is not None and dataclasses.is_dataclass(sub):
-            kw[k] = _build(sub, v, key, source)
-        else:
-            kw[k] = v
-    return cls(**kw)
-
-
 def load_recipe(path) -> FitRecipe:
     """Read a YAML recipe; relative data/out paths are resolved against its folder."""
-    import yaml
+    from ..recipe import from_dict, load_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "no such recipe file")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise InputError(str(path), f"invalid YAML: {e}") from None
-    r = _build(FitRecipe, raw, "", str(path))
+    r = from_dict(FitRecipe, load_yaml(path), str(path))
     if r.task not in ("flow", "diffusion"):
         raise InputError(str(path), f"task {r.task!r} is not a generative task (flow, diffusion)")
     base = path.resolve().parent
