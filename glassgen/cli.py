@@ -189,6 +189,40 @@ def predict(
     typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
 
 
+# --- rollout (glassgen.rollout): chained generation ---------------------------------------
+@app.command()
+def rollout(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    init: Path = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz."),
+    steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output H5MD trajectory (OUT_000.h5, ... for several)."),
+    trajectories: int = typer.Option(1, "--trajectories", help="M independent trajectories from the same start."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the identical trajectory."),
+    method: str = typer.Option("heun", "--method", help="Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw."),
+    max_resample: int = typer.Option(5, "--max-resample", help="Redraws allowed for a step that creates an overlap."),
+    overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+):
+    """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
+    from .flow.sample import load_snapshot, step_function
+    from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
+
+    cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
+                        overlap_energy=overlap_energy)
+    snap = load_snapshot(init)
+    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
+    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": str(init)}
+    meta.update({k: v for k, v in snap.meta.items() if k in ("temperature", "density", "potential")})
+    paths = run_rollout(step, snap, cfg, out, resume=resume, meta=meta)
+    s = summarise_log(out.with_name(out.stem + ".log.csv"))
+    typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})")
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, "
+               f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
+
+
 def main() -> None:
     try:
         app()

@@ -105,3 +105,44 @@ def test_frozen_encoder_is_cached_per_configuration_and_orientation(toy):
     assert 1 < res2["cache_misses"] <= 6
     for k, v in res2["model"].encoder.state_dict().items():  # same seed, frozen: encoder untouched
         torch.testing.assert_close(v, enc0[k], rtol=0, atol=0)
+
+
+def test_unknown_recipe_key_names_the_key(tmp_path):
+    from glassgen.errors import InputError
+    from glassgen.flow.recipe import load_recipe
+
+    (tmp_path / "r.yaml").write_text("task: flow\ndata: {train: [a.h5]}\nmodel: {hiden: 3}\n")
+    with pytest.raises(InputError, match="unknown recipe key 'model.hiden'"):
+        load_recipe(tmp_path / "r.yaml")
+
+
+def test_cli_rollout_chains_a_trained_model_reproducibly(tmp_path):
+    """fit -> rollout: files, times, exact start, same seed same chain, log of monitors."""
+    rng = np.random.default_rng(1)
+    n_side, box = 6, 6.6
+    g = np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) * (box / n_side) + 0.3
+    species = (np.arange(len(g)) % 5 == 0).astype(int)
+    d = 0.05 * rng.normal(size=(6, 1, len(g), 3))
+    write_ensemble(tmp_path / "a.h5", Ensemble(species, np.full(3, box), g, np.array([2.0]), g[None, None] + d))
+    r = {"task": "flow", "out": "m", "data": {"train": ["a.h5"], "val": ["a.h5"]},
+         "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2},
+         "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "eval_every": 2, "val_samples": 2}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(tmp_path / "r.yaml")]).exit_code == 0
+    args = ["rollout", str(tmp_path / "m" / "best.safetensors"), "--init", str(tmp_path / "a.h5"), "--steps", "3",
+            "--lag", "2", "--trajectories", "2", "--ode-steps", "2", "--seed", "5"]
+    for name in ("x", "y"):
+        res = runner.invoke(app, args + ["-o", str(tmp_path / f"{name}.h5")])
+        assert res.exit_code == 0, res.output
+        assert "redraws" in res.output
+    from glassgen import read_trajectory
+
+    a, b = read_trajectory(tmp_path / "x_000.h5"), read_trajectory(tmp_path / "y_000.h5")
+    np.testing.assert_allclose(a.times, [0, 2, 4, 6])
+    np.testing.assert_allclose(a.positions[0], g, atol=1e-12)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    assert not np.array_equal(a.positions, read_trajectory(tmp_path / "x_001.h5").positions)
+    assert np.abs(a.positions[-1] - g).max() > 0
+    rows = list(csv.DictReader(open(tmp_path / "x.log.csv")))
+    assert {int(r["step"]) for r in rows} == {0, 1, 2, 3}
