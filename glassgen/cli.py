@@ -189,6 +189,19 @@ def predict(
     typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
 
 
+# --- quickstart: the whole pipeline on an embedded default -------------------------------
+@app.command()
+def quickstart(
+    out: Path = typer.Option(Path("glassgen-quickstart"), "-o", "--out", help="Output folder (rerun to resume)."),
+    train_steps: int = typer.Option(None, "--train-steps", help="Training steps of the demo model (default 150)."),
+):
+    """MD (LAMMPS, tiny preset) -> train a flow model -> sample -> evaluate vs MD -> rollout, in minutes."""
+    from .quickstart import run
+
+    paths = run(out, echo=typer.echo, train_steps=train_steps)
+    typer.echo("done: " + ", ".join(f"{k} {v}" for k, v in paths.items()))
+
+
 # --- rollout (glassgen.rollout): chained generation ---------------------------------------
 @app.command()
 def rollout(
