@@ -236,6 +236,35 @@ def rollout(
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
 
 
+# --- simulate (glassgen.simulate): reference MD with LAMMPS --------------------------
+@app.command()
+def simulate(
+    recipe: Path = typer.Argument(None, help="Recipe YAML (keys and units: docs/simulate.md)."),
+    preset: str = typer.Option(None, "--preset", help="Use a shipped recipe instead: tiny, demo, ka3d-T0.44."),
+    out: Path = typer.Option(None, "-o", "--out", help="Output folder (default: ./simulate-NAME)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT; finished work is kept."),
+    np_: int = typer.Option(1, "--np", min=1, help="K MPI ranks when mpiexec/mpirun exists, else K OpenMP threads."),
+):
+    """Kob–Andersen MD with LAMMPS: equilibrate, then write H5MD trajectories and iso-configurational ensembles."""
+    from .simulate import load_preset, load_recipe, mpi_launcher, simulate as run, simulate_mpi
+    from .simulate.protocol import check_output
+
+    if (recipe is None) == (preset is None):
+        raise InputError("glassgen simulate", "give either a RECIPE file or --preset NAME")
+    r = load_preset(preset) if preset else load_recipe(recipe)
+    out = out if out is not None else Path(f"simulate-{r.name}")
+    check_output(r, out, resume)
+    launcher = mpi_launcher() if np_ > 1 else None
+    if launcher:
+        typer.echo(f"running LAMMPS on {np_} MPI ranks ({launcher})", err=True)
+        code = simulate_mpi(preset or str(recipe), preset is not None, out, np_, resume, launcher)
+        if code:
+            raise typer.Exit(code)
+    else:
+        run(r, out, resume=resume, threads=np_)
+    typer.echo(f"done: {out}")
+
+
 def main() -> None:
     try:
         app()
