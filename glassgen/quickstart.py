@@ -76,6 +76,8 @@ def run(out, echo=print, train_steps: int | None = None, threads: int = 2) -> di
     report = evaluate(gen.parent, ref_one.parent, out / "evaluate", Options(), plots=True)
     for line in summary_lines(report, False):
         echo(line)
+    echo("(a model trained for a minute on 4 MD runs of 300 particles is expected to FAIL most rows; the table is "
+         "the yardstick a real model is held to: docs/statistics.md)")
 
     echo(f"[4/4] rollout: 10 chained steps of lag 1.0 -> {out / 'rollout.h5'}")
     from .flow.sample import step_function
