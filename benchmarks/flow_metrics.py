@@ -1,35 +1,34 @@
-"""Small ensemble metrics for the flow benchmarks (kept here until glassgen.stats lands on main).
+"""Per-configuration ensemble metrics for the flow benchmarks, as thin calls into glassgen.stats.
 
-All take displacements (R,N,3) of one configuration (LJ units) and species (N,).
+All take displacements (R,N,3) of one configuration (LJ units) and species (N,); A = species 0.
 """
 import numpy as np
-from scipy.stats import pearsonr, wasserstein_distance
+
+from glassgen.stats import pearson
+from glassgen.stats.dynamics import fs_samples, moments_samples
+from glassgen.stats.propensity import propensity_from_displacements as propensity  # noqa: F401
+from glassgen.stats.uncertainty import wasserstein1
 
 Q = 7.25  # wave number of the first peak of S(q), A particles
 
 
-def propensity(d):
-    return np.linalg.norm(d, axis=-1).mean(0)
-
-
 def fs(d, species, q=Q):
-    r = np.linalg.norm(d[:, species == 0], axis=-1)
-    return float(np.mean(np.sinc(q * r / np.pi)))  # sin(qr)/(qr), isotropic 3D
+    return float(np.mean(fs_samples(d, q, mask=species == 0)))
 
 
-def alpha2(d, species):
-    r2 = (d[:, species == 0] ** 2).sum(-1)
-    return float(3 * np.mean(r2**2) / (5 * np.mean(r2) ** 2) - 1)
+def alpha2(d, species, dim=3):
+    r2, r4 = moments_samples(d, mask=species == 0)
+    return float(dim * r4.mean() / ((dim + 2) * r2.mean() ** 2) - 1)
 
 
 def w1(da, db, species):
     a = np.linalg.norm(da[:, species == 0], axis=-1).ravel()
     b = np.linalg.norm(db[:, species == 0], axis=-1).ravel()
-    return float(wasserstein_distance(a, b))
+    return float(wasserstein1(a, b))
 
 
 def pearson_a(x, y, species):
-    return float(pearsonr(x[species == 0], y[species == 0])[0])
+    return float(pearson(x[species == 0], y[species == 0]))
 
 
 def edge_target(d, vec0, edge_index):
