@@ -7,6 +7,7 @@ Public API (everything else is internal):
   :func:`write_trajectory`, :func:`write_ensemble`
 - periodic graphs: :func:`neighbour_graph`, :func:`neighbour_graph_batch`
 - errors: :class:`InputError`
+- generation: :func:`sample` (displacement fields from a flow checkpoint; imports torch on first use)
 """
 __version__ = "0.1.0"
 
@@ -28,4 +29,13 @@ __all__ = [
     "write_trajectory",
     "neighbour_graph",
     "neighbour_graph_batch",
+    "sample",
 ]
+
+
+def __getattr__(name):  # PEP 562: `glassgen.sample` without importing torch at `import glassgen`
+    if name == "sample":
+        from .flow.sample import sample
+
+        return sample
+    raise AttributeError(f"module 'glassgen' has no attribute {name!r}")

@@ -55,6 +55,187 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
 # --- commands added by later modules go below, one block each ---------------------
 
 
+# --- fit: one command, dispatch on the recipe's `task` through this plain dict -----------
+# task -> (module, function); the function takes (recipe_path, device=, resume=, out=, max_minutes=).
+FIT_TASKS = {
+    "propensity": ("glassgen.train_propensity", "fit"),  # supervised BOTAN (docs/botan.md)
+    "flow": ("glassgen.flow.train", "fit"),  # flow matching (docs/generative.md)
+    "diffusion": ("glassgen.flow.train", "fit"),  # VP diffusion, same trainer
+}
+
+
+@app.command()
+def fit(
+    recipe: Path = typer.Argument(..., help="YAML recipe; its 'task' key picks what is trained."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the output folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'out')."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop at the next checkpoint after this many minutes."),
+):
+    """Train a model from a recipe: task propensity (supervised BOTAN), flow or diffusion."""
+    import importlib
+
+    from .recipe import load_yaml
+
+    task = load_yaml(recipe).get("task")
+    if task not in FIT_TASKS:
+        raise InputError(str(recipe), f"unknown task {task!r} (known: {', '.join(sorted(FIT_TASKS))})")
+    module, func = FIT_TASKS[task]
+    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out, max_minutes=max_minutes)
+    typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
+
+
+@app.command()
+def sample(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ in LJ time units."),
+    n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output H5MD ensemble."),
+    method: str = typer.Option("heun", "--method", help="euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Uniform flow-time steps (default 16 unless --time-grid)."),
+    time_grid: str = typer.Option(None, "--time-grid", help="Comma-separated increasing flow times, e.g. 0,0.5,0.8,1."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+):
+    """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
+    from .atomic import check_writable
+    from .flow.sample import load_snapshot, sample as _sample, to_ensemble
+    from .h5md import write_ensemble
+
+    check_writable(output)
+    grid = None
+    if time_grid is not None:
+        try:
+            grid = [float(v) for v in time_grid.split(",")]
+        except ValueError:
+            raise InputError("--time-grid", f"not a comma-separated list of numbers: {time_grid!r}") from None
+    steps = ode_steps if (ode_steps is not None or grid is not None) else 16
+    snap = load_snapshot(snapshot)
+    disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
+                        seed=seed, batch_size=batch_size, device=device)
+    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,
+            "seed": -1 if seed is None else seed, "snapshot": str(snapshot)}
+    write_ensemble(output, to_ensemble(snap, lag, disp, meta))
+    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe})")
+
+
+# --- formats (glassgen/formats): glassgen convert ---------------------------------
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="Input file, or a folder of input files (e.g. BOTAN npz)."),
+    dst: Path = typer.Argument(..., help="Output file, or output folder when SRC is a folder."),
+    format_in: str = typer.Option(None, "--format-in", help="h5md, npz, lammps-dump, xyz or lammps-data (default: from content/extension)."),
+    format_out: str = typer.Option(None, "--format-out", help="h5md, npz, xyz or lammps-data (default: from extension; h5md for folders)."),
+    preset: str = typer.Option(None, "--preset", help="npz input: 'botan' = density 1.2, time 4120, T 0.44, KA 3D."),
+    box: str = typer.Option(None, "--box", help="npz input: box edge L, or three edges 'Lx,Ly,Lz'."),
+    density: float = typer.Option(None, "--density", help="npz input: number density; box edge (N/density)^(1/3)."),
+    time: float = typer.Option(None, "--time", help="npz input: the lag of 'positions' in LJ time units."),
+    dt: float = typer.Option(None, "--dt", help="LAMMPS input: MD time step; time = timestep * dt (default 0.005)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to unwrap wrapped multi-frame input without image flags."),
+    frame: int = typer.Option(None, "--frame", help="Write only this frame of a trajectory (negative counts from the end)."),
+    resume: bool = typer.Option(False, "--resume", help="Folder input: keep outputs that already exist."),
+):
+    """Convert between H5MD, BOTAN npz, LAMMPS dump/data and extended XYZ (see docs/converters.md)."""
+    from .formats import convert_path
+
+    outputs = convert_path(src, dst, format_in=format_in, format_out=format_out, frame=frame, resume=resume,
+                           preset=preset, box=box, density=density, time=time, dt=dt, strict=strict)
+    typer.echo(f"wrote {outputs[0]}" if len(outputs) == 1 and not src.is_dir() else f"wrote {len(outputs)} files into {dst}")
+
+
+# --- glassgen.stats: evaluate (issue 4) ----------------------------------------------
+@app.command()
+def evaluate(
+    generated: Path = typer.Argument(..., help="Generated ensemble/trajectory: an H5MD file or a folder of them."),
+    reference: Path = typer.Argument(..., help="MD reference, same kind; folders are matched by file name."),
+    outdir: Path = typer.Option(..., "-o", "--outdir", help="Folder for report.json and the PNG plots."),
+    times: str = typer.Option("", "--times", help="Comma-separated lag times [LJ τ] to compare (default: all common ensemble times; trajectories: near τ_α and τ_α/10)."),
+    q: float = typer.Option(7.25, "--q", help="Wave number of F_s [σ⁻¹]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the half splits and bootstrap."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG figures."),
+    all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
+):
+    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
+    from .stats.evaluate import evaluate as run_evaluate, summary_lines
+    from .stats.features import Options
+
+    try:
+        lags = [float(x) for x in times.split(",") if x.strip()]
+    except ValueError:
+        raise InputError("--times", f"expected comma-separated numbers; got {times!r}") from None
+    report = run_evaluate(generated, reference, outdir, Options(q=q), times=lags or None, seed=seed, plots=plots)
+    for line in summary_lines(report, all_times):
+        typer.echo(line)
+    typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
+    if report["verdict"] != "pass":
+        raise typer.Exit(1)
+
+
+# --- botan: glassgen predict ------------------------------------------------------------
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A glassgen model checkpoint (.safetensors)."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble/trajectory, or a BOTAN .npz."),
+    output: Path = typer.Option(..., "--output", "-o", help="Per-particle propensity, .npz or .csv."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    density: float = typer.Option(1.2, "--density", help="Number density for .npz input (which stores no box)."),
+):
+    """Predict the propensity of every particle of one configuration."""
+    from .train_propensity import predict as _predict
+
+    prop = _predict(checkpoint, snapshot, output, device=device, density=density)
+    typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
+
+
+# --- quickstart: the whole pipeline on an embedded default -------------------------------
+@app.command()
+def quickstart(
+    out: Path = typer.Option(Path("glassgen-quickstart"), "-o", "--out", help="Output folder (rerun to resume)."),
+    train_steps: int = typer.Option(None, "--train-steps", help="Training steps of the demo model (default 150)."),
+):
+    """MD (LAMMPS, tiny preset) -> train a flow model -> sample -> evaluate vs MD -> rollout, in minutes."""
+    from .quickstart import run
+
+    paths = run(out, echo=typer.echo, train_steps=train_steps)
+    typer.echo("done: " + ", ".join(f"{k} {v}" for k, v in paths.items()))
+
+
+# --- rollout (glassgen.rollout): chained generation ---------------------------------------
+@app.command()
+def rollout(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    init: Path = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz."),
+    steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output H5MD trajectory (OUT_000.h5, ... for several)."),
+    trajectories: int = typer.Option(1, "--trajectories", help="M independent trajectories from the same start."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the identical trajectory."),
+    method: str = typer.Option("heun", "--method", help="Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw."),
+    max_resample: int = typer.Option(5, "--max-resample", help="Redraws allowed for a step that creates an overlap."),
+    overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+):
+    """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
+    from .flow.sample import load_snapshot, step_function
+    from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
+
+    cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
+                        overlap_energy=overlap_energy)
+    snap = load_snapshot(init)
+    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
+    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": str(init)}
+    meta.update({k: v for k, v in snap.meta.items() if k in ("temperature", "density", "potential")})
+    paths = run_rollout(step, snap, cfg, out, resume=resume, meta=meta)
+    s = summarise_log(out.with_name(out.stem + ".log.csv"))
+    typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})")
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, "
+               f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
+
+
 # --- simulate (glassgen.simulate): reference MD with LAMMPS --------------------------
 @app.command()
 def simulate(

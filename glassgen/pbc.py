@@ -55,14 +55,11 @@ def unfold(wrapped, image, box):
 
 def minimum_image(dx, box):
     """Minimum-image version of difference vectors ``dx`` (numpy or torch), components in [-L/2, L/2]."""
-    try:
+    if type(dx).__module__.startswith("torch"):  # not importing torch (seconds) for numpy callers
         import torch
 
-        if isinstance(dx, torch.Tensor):
-            b = torch.as_tensor(box, dtype=dx.dtype, device=dx.device)
-            return dx - b * torch.round(dx / b)
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
+        b = torch.as_tensor(box, dtype=dx.dtype, device=dx.device)
+        return dx - b * torch.round(dx / b)
     box = np.asarray(box, dtype=np.float64)
     return dx - box * np.round(dx / box)
 
@@ -90,8 +87,8 @@ def _vesin_pairs(x: np.ndarray, box: np.ndarray, cutoff: float):
         cell, periodic = np.diag(np.append(box, 4.0 * cutoff)), [True, True, False]
     else:
         raise InputError(None, f"only 2D and 3D boxes are supported; got D = {d}")
-    i, j, s = NeighborList(cutoff=float(cutoff), full_list=True).compute(pts, cell, periodic, quantities="ijS")
-    return i.astype(np.int64), j.astype(np.int64), s[:, :d].astype(np.int64)
+    i, j, s, vec = NeighborList(cutoff=float(cutoff), full_list=True).compute(pts, cell, periodic, quantities="ijSD")
+    return i.astype(np.int64), j.astype(np.int64), s[:, :d].astype(np.int64), vec[:, :d]
 
 
 def neighbour_graph(positions, box, cutoff: float, source: str | None = None) -> dict:
@@ -116,11 +113,14 @@ def neighbour_graph(positions, box, cutoff: float, source: str | None = None) ->
         raise InputError(source, "positions contain NaN/inf")
     check_cutoff(cutoff, box_np, source)
     wrapped, image = fold(x_np, box_np)
-    i, j, s = _vesin_pairs(wrapped, box_np, cutoff)
-    # vesin's shift refers to the folded coordinates; re-express it for the input ones.
-    s = s + image[i] - image[j]
-    order = np.lexsort((j, i))
-    i, j, s = i[order], j[order], s[order]
+    i, j, s, vec = _vesin_pairs(wrapped, box_np, cutoff)
+    # One int64 key is ~4x cheaper to sort than lexsort((j, i)); (i, j) pairs are
+    # unique because cutoff < L/2, so the order is fully determined.
+    order = np.argsort(i * x_np.shape[0] + j, kind="stable")
+    # np.take is several times faster than fancy indexing for (E,D) rows.
+    i, j, s = np.take(i, order), np.take(j, order), np.take(s, order, axis=0)
+    if image.any():  # vesin's shift refers to the folded coordinates; re-express it for the input ones.
+        s += np.take(image, i, axis=0) - np.take(image, j, axis=0)
     if is_torch:
         import torch
 
@@ -128,10 +128,13 @@ def neighbour_graph(positions, box, cutoff: float, source: str | None = None) ->
         ei = torch.from_numpy(np.stack([i, j])).to(dev)
         sh = torch.from_numpy(s).to(dev)
         b = torch.as_tensor(box_np, dtype=positions.dtype, device=dev)
-        vec = positions[ei[1]] - positions[ei[0]] + sh.to(positions.dtype) * b
+        # index_select is ~5x faster than advanced indexing on CPU and keeps autograd.
+        vec = positions.index_select(0, ei[1]) - positions.index_select(0, ei[0]) + sh.to(positions.dtype) * b
         return {"edge_index": ei, "shifts": sh, "edge_vec": vec, "edge_len": vec.norm(dim=-1)}
-    vec = x_np[j] - x_np[i] + s * box_np
-    return {"edge_index": np.stack([i, j]), "shifts": s, "edge_vec": vec, "edge_len": np.linalg.norm(vec, axis=-1)}
+    # vesin's vector is r_j - r_i of the folded coordinates plus its shift: the same
+    # minimum-image vector as x[j] - x[i] + s*box for the input ones (to rounding).
+    vec = np.take(vec, order, axis=0)
+    return {"edge_index": np.stack([i, j]), "shifts": s, "edge_vec": vec, "edge_len": np.sqrt(np.einsum("ed,ed->e", vec, vec))}
 
 
 def neighbour_graph_batch(positions: Sequence, boxes: Sequence, cutoff: float) -> dict:

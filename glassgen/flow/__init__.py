@@ -1,0 +1,1 @@
+"""Generative core: paths/objectives, ODE/SDE solvers, the conditional velocity network, sampling, training."""

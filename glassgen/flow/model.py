@@ -1,0 +1,147 @@
+"""The flow model: encoder + velocity network + prior, and its self-describing checkpoint.
+
+Checkpoint layout (``*.safetensors``): every weight and buffer of the model
+(``encoder.*``, ``velocity.*``, ``prior.log_lags``/``prior.log_scales``), and in
+the safetensors metadata ``format="glassgen-flow"``, ``glassgen_version``, and
+``config`` = JSON ``{"kind", "velocity", "encoder", "encoder_frozen", "n_lags",
+"n_species"}``: enough to rebuild the model without the training recipe.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import InputError
+from . import paths
+from .context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
+from .velocity import VelocityConfig, VelocityNet
+
+FORMAT = "glassgen-flow"
+
+
+def build_encoder(spec: dict) -> nn.Module:
+    """An encoder from its spec: ``{"kind": "local", ...}`` or ``{"kind": "botan", "config": {...}}``."""
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    if kind == "local":
+        return LocalEncoder(**spec)
+    if kind == "botan":
+        from ..botan import BOTAN, BOTANConfig  # lands with the BOTAN module
+
+        return BOTAN(BOTANConfig(**spec["config"]))
+    raise InputError("encoder", f"unknown encoder kind {kind!r}; choose 'local' or 'botan'")
+
+
+def encoder_spec(encoder) -> dict:
+    if isinstance(encoder, LocalEncoder):
+        return encoder.config()
+    cfg = encoder.config
+    return {"kind": "botan", "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg))}
+
+
+class FlowModel(nn.Module):
+    """p(Δr(τ) | snapshot): a Gaussian-path flow in prior units conditioned on encoder embeddings.
+
+    Args:
+        encoder: any module with ``cutoff`` and ``encode(graph)`` (see glassgen.flow.context).
+        velocity: VelocityConfig.
+        prior: PriorScale (per species and lag).
+        kind: ``"flow"`` (linear path) or ``"diffusion"`` (VP path, v-prediction).
+        encoder_frozen: the encoder gets no gradient (its embeddings may then be cached).
+    """
+
+    def __init__(self, encoder, velocity: VelocityConfig, prior: paths.PriorScale, kind: str = "flow",
+                 encoder_frozen: bool = False):
+        super().__init__()
+        if kind not in paths.KINDS:
+            raise InputError("model", f"unknown kind {kind!r}; choose one of {paths.KINDS}")
+        if velocity.cutoff > encoder_cutoff(encoder) + 1e-9:
+            raise InputError("model", f"velocity cutoff {velocity.cutoff} exceeds the encoder's {encoder_cutoff(encoder)}")
+        self.encoder, self.velocity, self.prior = encoder, VelocityNet(velocity), prior
+        self.kind, self.encoder_frozen = kind, bool(encoder_frozen)
+        if self.encoder_frozen:
+            self.encoder.requires_grad_(False)
+
+    # -- snapshot side -------------------------------------------------------------
+    def graph(self, species, positions, box, source=None) -> dict:
+        """The encoder's graph of a snapshot (built once per configuration; CPU tensors)."""
+        return build_graph(species, positions, box, encoder_cutoff(self.encoder), source)
+
+    def embed(self, graph: dict, rot: torch.Tensor | None = None) -> dict:
+        """Encoder embeddings restricted to the velocity graph, optionally after a box symmetry.
+
+        Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "species" (N,)}`` on the model's device.
+        """
+        p = next(self.parameters())
+        g = rotate_graph(graph, rot) if rot is not None else graph
+        g = {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device) for k, v in g.items()}
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            h, e = self.encoder.encode(g)
+        mask = velocity_subgraph(g, self.velocity.cfg.cutoff)
+        return {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "species": g["species"]}
+
+    # -- flow side -----------------------------------------------------------------
+    def velocity_fn(self, emb: dict, lag: torch.Tensor):
+        """Closure ``(t, x) -> v`` for B samples: t 0-d or (B,), x (B,N,D) physical displacement.
+
+        The network sees x in prior units; its output is scaled back and the centre of
+        mass removed, so v has zero mass-weighted mean per sample.
+        """
+        prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"])
+        lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
+        scale = self.prior(emb["species"], lag).to(emb["h"].device)
+        log_lag = lag.log().to(emb["h"].device)
+
+        def v(t, x):
+            b = x.shape[0]
+            t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
+            ll = log_lag.expand(b) if log_lag.numel() == 1 else log_lag
+            sc = scale.expand(b, -1, -1) if scale.shape[0] == 1 else scale
+            out = self.velocity(prep, x / sc.to(x.dtype), t, ll)
+            return paths.remove_com(out.to(x.dtype) * sc.to(x.dtype))
+
+        return v, scale
+
+    def config(self) -> dict:
+        return {"kind": self.kind, "velocity": self.velocity.cfg.to_dict(), "encoder": encoder_spec(self.encoder),
+                "encoder_frozen": self.encoder_frozen, "n_lags": int(self.prior.log_lags.numel()),
+                "n_species": int(self.prior.log_scales.shape[1])}
+
+
+def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
+    """Weights as safetensors, config and glassgen version in its metadata (atomic)."""
+    from safetensors.torch import save_file
+
+    from ..atomic import atomic_path
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "glassgen_version": __version__, "config": json.dumps(model.config())}
+    meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+
+
+def load_model(path, device="cpu") -> FlowModel:
+    """Rebuild a FlowModel from a checkpoint written by :func:`save_model`."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, FileNotFoundError) as e:
+        raise InputError(str(path), f"cannot read checkpoint: {e}") from None
+    except Exception as e:  # safetensors raises its own error type on corrupt headers
+        raise InputError(str(path), f"not a safetensors checkpoint ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(str(path), f"not a glassgen flow checkpoint (format {meta.get('format')!r})")
+    cfg = json.loads(meta["config"])
+    prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
+    model = FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
+                      cfg["encoder_frozen"])
+    model.load_state_dict(state)
+    return model.to(device).eval()

@@ -1,0 +1,227 @@
+"""Training loop of the flow model (``glassgen fit`` tasks ``flow`` and ``diffusion``).
+
+One step = one configuration (and one box symmetry, if augmenting) with
+``batch_size`` MD runs of it as data and as many noise draws / flow times: the
+encoder pass and the snapshot part of the velocity network are shared by the batch.
+
+Output folder: ``log.csv`` (step, loss, grad_norm, val_loss, seconds), ``last.safetensors``
+and ``best.safetensors`` (EMA weights; :func:`glassgen.flow.model.load_model`),
+``train_state.pt`` (raw weights, optimizer, EMA, generator state, step; plain tensors
+and numbers, ``torch.load(weights_only=True)``).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..errors import InputError
+from . import paths
+from .context import LocalEncoder, box_symmetries
+from .model import FlowModel, save_model
+from .recipe import FitRecipe, load_recipe
+from .velocity import VelocityConfig
+
+
+def load_examples(files, lag: float | None = None) -> list:
+    """Ensembles as training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
+
+    ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
+    ``lag``; their box is the Kob–Andersen box at density 1.2. Other files are glassgen
+    ensembles (H5MD), whose lags are in the file.
+    """
+    from ..data import Ensemble
+    from ..h5md import read_ensemble
+    from ..ka import box_edge
+
+    out = []
+    for f in files:
+        if str(f).endswith(".npz"):
+            if lag is None:
+                raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
+            if not Path(f).is_file():
+                raise InputError(str(f), "no such file")
+            z = np.load(f)
+            n = len(z["types"])
+            ens = Ensemble(z["types"], np.full(3, box_edge(n)), z["initial_positions"], np.array([float(lag)]),
+                           z["positions"][:, None], {"source": str(f)})
+        else:
+            ens = read_ensemble(f)
+        out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
+                    "disp": ens.displacements(), "source": str(f)})
+    return out
+
+
+def prior_from_examples(examples) -> paths.PriorScale:
+    items = [(lag, ex["species"], ex["disp"][:, k]) for ex in examples for k, lag in enumerate(ex["lags"])]
+    return paths.PriorScale.from_displacements(items)
+
+
+def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
+    enc = recipe.encoder
+    if enc.kind == "local":
+        encoder = LocalEncoder(n_species=prior.log_scales.shape[1], width=enc.width, cutoff=enc.cutoff)
+        width = enc.width
+    elif enc.kind == "botan":
+        if not enc.checkpoint:
+            raise InputError("recipe", "encoder.kind botan needs encoder.checkpoint (a supervised BOTAN checkpoint)")
+        try:
+            from ..checkpoint import load_model as load_botan
+        except ImportError:
+            raise InputError("recipe", "this install has no BOTAN encoder (glassgen.checkpoint)") from None
+        encoder, _ = load_botan(enc.checkpoint)
+        width = int(getattr(encoder.config, "width", 64))
+    else:
+        raise InputError("recipe", f"unknown encoder.kind {enc.kind!r}; choose local or botan")
+    m = recipe.model
+    vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
+                          n_fourier=m.n_fourier, factored=m.factored)
+    return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen)
+
+
+class EmbeddingCache:
+    """Frozen-encoder embeddings per (configuration, symmetry), least recently used dropped first."""
+
+    def __init__(self, size: int):
+        self.size, self.store, self.misses = size, OrderedDict(), 0
+
+    def get(self, key, make):
+        if key in self.store:
+            self.store.move_to_end(key)
+            return self.store[key]
+        self.misses += 1
+        val = {k: v.detach() for k, v in make().items()}
+        self.store[key] = val
+        if len(self.store) > self.size:
+            self.store.popitem(last=False)
+        return val
+
+
+def step_loss(model, emb, x1, lag, gen, kind):
+    """Flow loss of one batch: x1 (B,N,D) displacements of one configuration at one lag."""
+    v, scale = model.velocity_fn(emb, torch.tensor([float(lag)]))
+    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen)
+
+
+def _ema_update(ema, model, decay):
+    with torch.no_grad():
+        for pe, p in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(p, 1.0 - decay)
+        for be, b in zip(ema.buffers(), model.buffers()):
+            be.copy_(b)
+
+
+@torch.no_grad()
+def validation_loss(model, graphs, examples, n, seed=1234):
+    """Flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps)."""
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    tot = []
+    for g, ex in zip(graphs, examples):
+        emb = model.embed(g)
+        for k, lag in enumerate(ex["lags"]):
+            x1 = torch.as_tensor(ex["disp"][:n, k], dtype=torch.float32)
+            tot.append(step_loss(model, emb, x1.to(dev), lag, gen, model.kind).item())
+    return float(np.mean(tot))
+
+
+def fit(recipe, device: str = "cpu", resume: bool = False, out=None, max_minutes: float | None = None) -> Path:
+    """``glassgen fit`` entry for tasks flow/diffusion; returns the output folder."""
+    recipe = load_recipe(recipe)
+    if out is not None:
+        recipe.out = str(out)
+    fit_flow(recipe, device=device, resume=resume, max_minutes=max_minutes)
+    return Path(recipe.out)
+
+
+def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool = True,
+             max_minutes: float | None = None) -> dict:
+    """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict.
+
+    ``max_minutes`` stops at the next checkpoint after that much wall time (resume later with ``resume``).
+    """
+    from tqdm import tqdm
+
+    recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
+    t_cfg, out = recipe.train, Path(recipe.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train = load_examples(recipe.data.train, recipe.data.lag)
+    val = load_examples(recipe.data.val, recipe.data.lag) if recipe.data.val else []
+    with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
+        torch.manual_seed(t_cfg.seed)
+        model = build_model(recipe, prior_from_examples(train)).to(device)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
+    gen = torch.Generator().manual_seed(t_cfg.seed)
+    start, best = 0, float("inf")
+    state_path, log_path = out / "train_state.pt", out / "log.csv"
+    if resume and state_path.exists():
+        st = torch.load(state_path, weights_only=True)
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"])
+        start, best = int(st["step"]), float(st["best"])
+    elif resume:
+        raise InputError(str(state_path), "--resume given but there is no training state to resume from")
+    graphs = [model.graph(ex["species"], ex["initial"], ex["box"], ex["source"]) for ex in train]
+    val_graphs = [model.graph(ex["species"], ex["initial"], ex["box"], ex["source"]) for ex in val]
+    syms = [box_symmetries(ex["box"]) for ex in train]
+    cache = EmbeddingCache(t_cfg.cache_size) if recipe.encoder.frozen else None
+    rows = []
+    if start and log_path.exists():
+        with open(log_path) as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start]
+    t0, last_val, done = time.perf_counter(), float("nan"), start
+    bar = tqdm(range(start, t_cfg.steps), initial=start, total=t_cfg.steps, disable=not progress, desc=recipe.task)
+    for step in bar:
+        model.train()
+        c = int(torch.randint(len(train), (), generator=gen))
+        ex = train[c]
+        gi = int(torch.randint(len(syms[c]), (), generator=gen)) if t_cfg.augment else 0
+        rot = syms[c][gi]
+        if cache is not None:
+            emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot))
+        else:
+            emb = model.embed(graphs[c], rot)
+        k = int(torch.randint(len(ex["lags"]), (), generator=gen))
+        runs = torch.randperm(ex["disp"].shape[0], generator=gen)[: t_cfg.batch_size]
+        x1 = torch.as_tensor(ex["disp"][runs.numpy(), k], dtype=torch.float64) @ rot.T
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][k], gen, recipe.task)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
+        opt.step()
+        _ema_update(ema, model, t_cfg.ema_decay if step >= 10 else 0.0)
+        done = step + 1
+        row = {"step": done, "loss": f"{loss.item():.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
+               "seconds": f"{time.perf_counter() - t0:.2f}"}
+        if val and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
+            last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples)
+            row["val_loss"] = f"{last_val:.6g}"
+            if last_val < best:
+                best = last_val
+                save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val})
+        rows.append(row)
+        bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{last_val:.4f}")
+        if done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps:
+            save_model(ema, out / "last.safetensors", {"step": done})
+            with atomic_path(state_path) as tmp:
+                torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                            "generator": gen.get_state(), "step": done, "best": best}, tmp)
+            with atomic_path(log_path) as tmp, open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(row))
+                w.writeheader()
+                w.writerows(rows)
+            if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
+                break
+    if not val and done == t_cfg.steps:
+        save_model(ema, out / "best.safetensors", {"step": done})
+    return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
+            "cache_misses": cache.misses if cache else None, "model": ema}

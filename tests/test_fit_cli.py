@@ -1,0 +1,156 @@
+"""Checkpoints, recipes and the fit/predict commands end to end on a tiny synthetic data set."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from glassgen.botan import BOTAN, BOTANConfig, make_graph
+from glassgen.checkpoint import load_model, load_state, read_metadata, save_model, save_state
+from glassgen.cli import app
+from glassgen.errors import InputError
+from glassgen.train_propensity import load_recipe
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    cfg = BOTANConfig(width=16, steps=3, shared_weights=False)
+    model = BOTAN(cfg)
+    rng = np.random.default_rng(0)
+    box = np.full(3, 6.0)
+    graph = make_graph(rng.uniform(0, 6, (200, 3)), rng.integers(0, 2, 200), box)
+    save_model(tmp_path / "m.safetensors", model, {"step": 3})
+    loaded, info = load_model(tmp_path / "m.safetensors")
+    assert loaded.config == cfg and info == {"step": 3}
+    with torch.no_grad():
+        for a, b in zip(model(graph), loaded(graph)):
+            assert torch.equal(a, b)
+    meta = read_metadata(tmp_path / "m.safetensors")
+    assert json.loads(meta["config"])["width"] == 16 and meta["glassgen_version"]
+
+
+def test_checkpoint_from_another_format_version_is_a_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    model = BOTAN()
+    meta = {"format": "glassgen-checkpoint", "format_version": "99", "glassgen_version": "9.0", "model": "botan",
+            "config": "{}", "info": "{}"}
+    save_file(dict(model.state_dict()), str(tmp_path / "old.safetensors"), metadata=meta)
+    with pytest.raises(InputError, match="format version 99"):
+        load_model(tmp_path / "old.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="junk.safetensors"):
+        load_model(tmp_path / "junk.safetensors")
+
+
+def test_training_state_loads_with_weights_only(tmp_path):
+    model = BOTAN(BOTANConfig(width=8, steps=1))
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model(make_graph(np.random.default_rng(1).uniform(0, 6, (100, 3)), np.zeros(100, int), np.full(3, 6.0)))[0].sum().backward()
+    opt.step()
+    save_state(tmp_path / "s.pt", opt, 7, {"best": 0.5})
+    state = load_state(tmp_path / "s.pt")
+    assert state["step"] == 7 and state["extra"]["best"] == 0.5
+    opt2 = torch.optim.Adam(model.parameters(), 1e-3)
+    opt2.load_state_dict(state["optimizer"])
+    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+
+
+def _tiny_data(folder, ids, n=160, runs=4):
+    rng = np.random.default_rng(0)
+    box = (n / 1.2) ** (1 / 3)
+    for i in ids:
+        x0 = rng.uniform(0, box, (n, 3))
+        types = (rng.permutation(n) < n // 5).astype(np.int8)
+        np.savez(folder / f"conf_{i}.npz", types=types, initial_positions=x0,
+                 positions=x0 + 0.3 * rng.normal(size=(runs, n, 3)))
+
+
+def _recipe(tmp_path, **train):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    _tiny_data(data, [1, 2, 3, 4])
+    r = {"task": "propensity", "out": str(tmp_path / "run"),
+         "data": {"folder": "data", "pattern": "conf_{id}.npz", "train": [1, 2], "val": [3], "test": [4]},
+         "model": {"width": 8, "steps": 2},
+         "train": dict(dict(steps=6, pretrain_steps=2, eval_every=2, checkpoint_every=2), **train)}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(r))
+    return path
+
+
+def test_unknown_recipe_key_names_the_key(tmp_path):
+    path = _recipe(tmp_path)
+    r = yaml.safe_load(path.read_text())
+    r["train"]["learning_rate"] = 1e-3
+    path.write_text(yaml.safe_dump(r))
+    with pytest.raises(InputError, match="train.learning_rate"):
+        load_recipe(path)
+
+
+def test_shipped_recipe_parses():
+    from pathlib import Path
+
+    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "botan-propensity-T0.44.yaml")
+    assert recipe.model == BOTANConfig() and recipe.data.train == [1, 2, 3, 4, 5, 6, 7] and recipe.data.val == [8]
+
+
+def test_fit_resume_and_predict(tmp_path):
+    runner = CliRunner()
+    path = _recipe(tmp_path)
+    res = runner.invoke(app, ["fit", str(path), "--max-minutes", "0"])  # stops at the first checkpoint
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "run"
+    assert load_state(run / "last.state.pt")["step"] == 2
+    res = runner.invoke(app, ["fit", str(path)])
+    assert isinstance(res.exception, InputError)  # refuses to overwrite a run without --resume
+    res = runner.invoke(app, ["fit", str(path), "--resume"])
+    assert res.exit_code == 0, res.output
+    rows = (run / "log.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "4", "6"]
+    assert [float(r.split(",")[2]) for r in rows[1:]] == [0.0, 0.4, 0.4]  # edge-only pre-training first
+    assert (run / "best.safetensors").exists() and load_model(run / "best.safetensors")[1]["step"] in (4, 6)
+    out = tmp_path / "pred.csv"
+    res = runner.invoke(app, ["predict", str(run / "last.safetensors"), str(tmp_path / "data" / "conf_4.npz"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert table.shape == (160, 6) and np.all(np.isfinite(table[:, 5]))
+    # The written values are the model's node head on that configuration.
+    model, _ = load_model(run / "last.safetensors")
+    with np.load(tmp_path / "data" / "conf_4.npz") as z:
+        g = make_graph(z["initial_positions"], z["types"], np.full(3, (160 / 1.2) ** (1 / 3)), 2.0)
+    with torch.no_grad():
+        np.testing.assert_allclose(table[:, 5], model(g)[0].numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_fit_unknown_task_is_input_error(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("task: nonsense\n")
+    res = CliRunner().invoke(app, ["fit", str(path)])
+    assert isinstance(res.exception, InputError) and "unknown task" in str(res.exception)
+
+
+def test_h5md_folder_gives_the_same_training_data_as_npz(tmp_path):
+    from glassgen.h5md import write_ensemble
+    from glassgen.propensity import read_npz_ensemble
+    from glassgen.train_propensity import prepare
+
+    path = _recipe(tmp_path)
+    for i in (1, 2):
+        write_ensemble(tmp_path / "data" / f"conf_{i}.h5", read_npz_ensemble(tmp_path / "data" / f"conf_{i}.npz", time=4120.0))
+    recipe = load_recipe(path)
+    from_npz = prepare(recipe, [1, 2], "cpu")
+    recipe.data.pattern = "conf_{id}.h5"
+    from_h5 = prepare(recipe, [1, 2], "cpu")
+    for a, b in zip(from_npz, from_h5):
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    out = tmp_path / "p.npz"
+    CliRunner().invoke(app, ["fit", str(path), "--max-minutes", "0"])
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "run" / "last.safetensors"), str(tmp_path / "data" / "conf_1.h5"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    with np.load(out) as z:
+        assert z["propensity"].shape == (160,) and z["box"].shape == (3,)

@@ -1,0 +1,182 @@
+"""Flow model properties: per-graph time, COM projection, invariances, symmetries, checkpoints, sampler errors."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from glassgen import Snapshot
+from glassgen.errors import InputError
+from glassgen.flow import paths
+from glassgen.flow.context import LocalEncoder, box_symmetries, build_graph, rotate_graph
+from glassgen.flow.model import FlowModel, load_model, save_model
+from glassgen.flow.sample import sample
+from glassgen.flow.symmetry import group_averaged, model_velocity, symmetry_error
+from glassgen.flow.velocity import VelocityConfig
+
+L = 4.0
+
+
+def snapshot(seed=0):
+    rng = np.random.default_rng(seed)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    x = (g + 0.1 * rng.normal(size=g.shape)) % L
+    return Snapshot((np.arange(64) % 5 == 0).astype(int), np.full(3, L), x)
+
+
+def model(kind="flow", factored=True, seed=0):
+    torch.manual_seed(seed)
+    prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
+    return FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=2,
+                                                                       factored=factored), prior, kind)
+
+
+def velocity(m, snap, lag=10.0):
+    emb = m.embed(m.graph(snap.species, snap.positions, snap.box))
+    return m.velocity_fn(emb, torch.tensor([lag]))[0]
+
+
+@pytest.mark.parametrize("kind", paths.KINDS)
+def test_flow_time_is_per_graph_and_broadcast(kind):
+    t, tn = paths.sample_time(5, 7, torch.Generator().manual_seed(0))
+    assert tn.shape == (5, 7, 1) and torch.equal(tn[:, :, 0], t[:, None].expand(5, 7))
+    # With x1 = 0 the path is x_t = σ(t_b) x0 and the target velocity σ'(t_b) x0, so a field
+    # that uses the graph's own time t_b reproduces the target exactly; any mixing of
+    # times between graphs or nodes would leave a loss.
+    seen = []
+
+    def v(tb, xt):
+        seen.append(tb)
+        _, s, _, ds = paths.schedule(kind, tb[:, None, None])
+        return ds / s * xt
+
+    scale = torch.full((6, 9, 1), 0.3)
+    loss = paths.flow_loss(kind, v, torch.zeros(6, 9, 3), scale, torch.Generator().manual_seed(1))
+    assert seen[0].shape == (6,) and len(set(seen[0].tolist())) == 6
+    assert loss.item() < 1e-10
+    wrong = paths.flow_loss(kind, lambda tb, xt: v(tb.flip(0), xt), torch.zeros(6, 9, 3), scale,
+                            torch.Generator().manual_seed(1))
+    assert wrong.item() > 1e-3
+
+
+def test_remove_com_mass_weighted_and_prior_has_zero_com():
+    x = torch.randn(3, 10, 3, dtype=torch.float64)
+    mass = torch.rand(10, dtype=torch.float64) + 0.5
+    y = paths.remove_com(x, mass)
+    assert (mass[:, None] * y).sum(1).abs().max() < 1e-12
+    assert torch.allclose(y - x, (y - x)[:, :1].expand_as(x))  # a uniform shift per graph
+    noise = paths.draw_prior(torch.full((4, 50, 1), 0.2), (4, 50, 3), torch.Generator().manual_seed(0))
+    assert noise.mean(1).abs().max() < 1e-6
+
+
+def test_velocity_and_samples_have_zero_com():
+    m, snap = model(), snapshot()
+    v = velocity(m, snap)
+    out = v(torch.tensor(0.3), 0.1 * torch.randn(2, 64, 3))
+    assert out.mean(1).abs().max() < 1e-6 and out.abs().max() > 1e-3
+    d, _ = sample(m, snap, 10.0, 3, ode_steps=2, seed=0)
+    assert np.abs(d.mean(1)).max() < 1e-6
+
+
+def test_permutation_equivariance_and_translation_invariance():
+    m, snap = model(), snapshot()
+    x = 0.1 * torch.randn(2, 64, 3)
+    x = x - x.mean(1, keepdim=True)
+    ref = velocity(m, snap)(torch.tensor(0.4), x)
+    perm = np.random.default_rng(1).permutation(64)
+    p_snap = Snapshot(snap.species[perm], snap.box, snap.positions[perm])
+    out = velocity(m, p_snap)(torch.tensor(0.4), x[:, perm])
+    torch.testing.assert_close(out, ref[:, perm], atol=1e-5, rtol=1e-4)
+    t_snap = Snapshot(snap.species, snap.box, (snap.positions + np.array([1.3, -7.9, 2.2])) % L)
+    torch.testing.assert_close(velocity(m, t_snap)(torch.tensor(0.4), x), ref, atol=1e-5, rtol=1e-4)
+
+
+def test_factored_edge_layers_equal_concatenated():
+    a, snap = model(factored=True), snapshot()
+    b = model(factored=False)
+    b.load_state_dict(a.state_dict())
+    x = 0.1 * torch.randn(2, 64, 3)
+    torch.testing.assert_close(velocity(a, snap)(torch.tensor(0.7), x), velocity(b, snap)(torch.tensor(0.7), x),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_rotated_graph_equals_graph_of_rotated_configuration():
+    snap = snapshot()
+    g = build_graph(snap.species, snap.positions, snap.box, 1.5)
+    group = box_symmetries(snap.box)
+    assert len(group) == 48 and len({tuple(r.flatten().tolist()) for r in group}) == 48
+    for r in group:
+        assert torch.allclose(r @ r.T, torch.eye(3, dtype=r.dtype))
+        rg = rotate_graph(g, r)
+        fresh = build_graph(snap.species, snap.positions @ r.numpy().T, snap.box, 1.5)
+        assert torch.equal(fresh["edge_index"], rg["edge_index"])
+        torch.testing.assert_close(fresh["edge_vec"], rg["edge_vec"])
+        x, s = rg["positions"], rg["shifts"].double()
+        torch.testing.assert_close(x[rg["edge_index"][1]] - x[rg["edge_index"][0]] + s * L, rg["edge_vec"])
+
+
+def test_symmetry_error_detects_violation_and_group_average_is_exact():
+    m, snap = model(), snapshot()
+    g = m.graph(snap.species, snap.positions, snap.box)
+    make = model_velocity(m, 10.0)
+    raw = symmetry_error(make, g, snap.box)
+    assert raw > 1e-2  # an untrained, unaugmented network is not equivariant
+    group = box_symmetries(snap.box)[:8]  # the 8 sign flips: a subgroup, enough to test exactness cheaply
+    assert symmetry_error(group_averaged(make, group), g, snap.box, group=group) < 1e-5
+
+
+def test_prior_scale_estimate_and_lag_interpolation():
+    rng = np.random.default_rng(0)
+    species = np.array([0] * 300 + [1] * 100)
+    disp = rng.normal(size=(20, 400, 3)) * np.where(species == 0, 0.2, 0.5)[None, :, None]
+    p = paths.PriorScale.from_displacements([(5.0, species, disp), (500.0, species, 10 * disp)])
+    s = p(torch.tensor([0, 1]), torch.tensor([5.0, 50.0, 500.0, 1e5, 1e-3]))[..., 0]
+    np.testing.assert_allclose(s[0].numpy(), [0.2, 0.5], rtol=0.03)
+    np.testing.assert_allclose(s[1].numpy(), np.sqrt(10) * s[0].numpy(), rtol=1e-5)  # power law in between
+    np.testing.assert_allclose(s[3].numpy(), s[2].numpy(), rtol=1e-6)  # held beyond the data
+    np.testing.assert_allclose(s[4].numpy(), s[0].numpy(), rtol=1e-6)
+    with pytest.raises(InputError):
+        paths.PriorScale([1.0, 1.0], [[1.0], [1.0]])
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    m, snap = model("diffusion"), snapshot()
+    save_model(m, tmp_path / "m.safetensors")
+    m2 = load_model(tmp_path / "m.safetensors")
+    assert m2.kind == "diffusion" and m2.config() == m.config()
+    a, _ = sample(m, snap, 10.0, 2, method="midpoint", ode_steps=3, seed=5)
+    b, _ = sample(m2, snap, 10.0, 2, method="midpoint", ode_steps=3, seed=5)
+    np.testing.assert_array_equal(a, b)
+    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError):
+        load_model(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(ode_steps=2, time_grid=[0, 1]), dict(ode_steps=-1),
+                                dict(ode_steps=2, method="nope"), dict(ode_steps=2, lag=-1.0),
+                                dict(ode_steps=2, n_samples=0)])
+def test_sampler_argument_errors(kw):
+    args = dict(lag=10.0, n_samples=2)
+    args.update(kw)
+    with pytest.raises(InputError):
+        sample(model(), snapshot(), **args)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4", "dopri5", "euler_maruyama"])
+def test_sample_methods_shapes_and_nfe(method):
+    d, nfe = sample(model("diffusion"), snapshot(), 10.0, 3, method=method, ode_steps=2, seed=0, batch_size=2)
+    assert d.shape == (3, 64, 3) and np.all(np.isfinite(d))
+    assert nfe == {"euler": 2, "rk4": 8, "euler_maruyama": 2}.get(method, nfe) and nfe >= 2
+
+
+def test_rollout_step_function_is_seeded_per_draw():
+    from glassgen.flow.sample import step_function
+
+    snap = snapshot()
+    fn = step_function(model(), snap.species, snap.box, method="euler", ode_steps=2)
+    x = np.stack([snap.positions, snapshot(1).positions])
+    a, b = fn(x, 10.0, [3, 4]), fn(x[::-1], 10.0, [4, 3])
+    assert a.shape == (2, 64, 3)
+    np.testing.assert_array_equal(a, b[::-1])
+    assert not np.allclose(fn(x, 10.0, [5, 4])[0], a[0])
