@@ -66,7 +66,7 @@ def test_not_yaml_and_missing_file(tmp_path):
     bad.write_text("temperature: [1.0\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_recipe(bad)
-    with pytest.raises(InputError, match="no such recipe"):
+    with pytest.raises(InputError, match="recipe file not found"):
         load_recipe(tmp_path / "none.yaml")
     with pytest.raises(InputError, match="no such preset"):
         load_preset("huge")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .. import ka
 from ..errors import InputError
+from ..recipe import from_dict, load_yaml
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "recipes"
 MAX_DENSITY = 5.0  # far above any liquid or glass of LJ particles (fcc at contact is ~1.4)
@@ -130,27 +130,6 @@ class Recipe:
         return d
 
 
-_SECTIONS = {"system": System, "melt": Melt, "quench": Quench, "equilibration": Equilibration,
-             "trajectories": Trajectories, "ensembles": Ensembles}
-
-
-def _build(cls, data, where: str, src: str):
-    if not isinstance(data, dict):
-        raise InputError(src, f"'{where}' must be a mapping of keys to values; got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)} - {"source"}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        key = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise InputError(src, f"unknown recipe key '{key}' (allowed here: {', '.join(sorted(names))})")
-    kw = {}
-    for k, v in data.items():
-        if k in _SECTIONS and cls is Recipe:
-            kw[k] = _build(_SECTIONS[k], v or {}, k, src)
-        else:
-            kw[k] = v
-    return cls(**kw)
-
-
 def _num(src, key, v, lo=None, hi=None, integer=False, lo_open=True):
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     if integer:
@@ -230,19 +209,14 @@ def validate(r: Recipe) -> Recipe:
 
 def load_recipe(path) -> Recipe:
     """Read and validate a YAML recipe file."""
-    path = Path(path)
-    src = str(path)
-    if not path.is_file():
-        raise InputError(src, "no such recipe file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise InputError(src, f"not valid YAML: {str(e).splitlines()[0]}") from None
-    return recipe_from_dict(data or {}, src)
+    return recipe_from_dict(load_yaml(path), str(path))
 
 
 def recipe_from_dict(data: dict, source: str = "<in memory>") -> Recipe:
-    r = _build(Recipe, data, "", source)
+    """Map a recipe dict onto :class:`Recipe` (shared loader: unknown keys are errors) and validate it."""
+    if isinstance(data, dict) and "source" in data:
+        raise InputError(source, "unknown recipe key 'source' (it is set from the file name)")
+    r = from_dict(Recipe, data, source)
     r.source = source
     return validate(r)
 
