@@ -19,31 +19,20 @@ import torch
 
 from .data import Ensemble
 from .errors import InputError
+from .stats.propensity import pearson  # noqa: F401  (re-exported: training reports it)
 
 # Evaluation convention of the BOTAN paper: A particles (node), AA pairs closer than 1.35 (edge).
 EDGE_EVAL_CUTOFF = 1.35
 
 
 def read_npz_ensemble(path, density: float = 1.2, time: float = 4120.0) -> Ensemble:
-    """One BOTAN-format npz (``types``, ``initial_positions``, ``positions`` (R,N,D)) as an :class:`Ensemble`.
+    """One BOTAN-format npz as an :class:`Ensemble` (box from ``density``, ``time`` the lag of its frame).
 
-    The files carry neither box nor time: the cubic box follows from ``density``
-    (L = (N/ρ)^(1/D)) and ``time`` is the lag of the single frame.
+    Thin call of the converter's reader (``glassgen.formats.npz.read_npz``), which owns the npz checks.
     """
-    path = Path(path)
-    try:
-        with np.load(path) as z:
-            types, x0, x = z["types"], z["initial_positions"], z["positions"]
-    except (OSError, ValueError) as e:
-        raise InputError(str(path), f"not a readable npz file ({e})") from None
-    except KeyError as e:
-        raise InputError(str(path), f"missing array {e} (need types, initial_positions, positions)") from None
-    if x.ndim != 3:
-        raise InputError(str(path), f"positions must have shape (R,N,D); got {x.shape}")
-    n, d = x0.shape
-    box = np.full(d, (n / density) ** (1.0 / d))
-    meta = {"source": str(path), "density": density, "units": "lj"}
-    return Ensemble(types, box, x0, np.array([time]), x[:, None], meta)
+    from .formats.npz import read_npz
+
+    return read_npz(path, time=time, density=density)
 
 
 def read_ensembles(folder, names: list[str], density: float = 1.2, time: float = 4120.0) -> list[Ensemble]:
@@ -130,13 +119,6 @@ def transform_graph(graph: dict, mat: torch.Tensor) -> dict:
     out = dict(graph)
     out["edge_vec"] = graph["edge_vec"] @ mat.to(graph["edge_vec"]).T
     return out
-
-
-def pearson(a, b) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
 def eval_masks(species: torch.Tensor, edge_index: torch.Tensor, edge_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
