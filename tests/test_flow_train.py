@@ -116,14 +116,20 @@ def test_unknown_recipe_key_names_the_key(tmp_path):
         load_recipe(tmp_path / "r.yaml")
 
 
-def test_cli_rollout_chains_a_trained_model_reproducibly(tmp_path):
-    """fit -> rollout: files, times, exact start, same seed same chain, log of monitors."""
-    rng = np.random.default_rng(1)
+def lattice_ensemble(path, runs, seed):
+    """216 particles on a simple-cubic lattice in a 6.6 box (large enough for the 2.5σ KA monitors)."""
+    rng = np.random.default_rng(seed)
     n_side, box = 6, 6.6
     g = np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) * (box / n_side) + 0.3
     species = (np.arange(len(g)) % 5 == 0).astype(int)
-    d = 0.05 * rng.normal(size=(6, 1, len(g), 3))
-    write_ensemble(tmp_path / "a.h5", Ensemble(species, np.full(3, box), g, np.array([2.0]), g[None, None] + d))
+    d = 0.05 * rng.normal(size=(runs, 1, len(g), 3))
+    write_ensemble(path, Ensemble(species, np.full(3, box), g, np.array([2.0]), g[None, None] + d))
+    return g
+
+
+def test_cli_rollout_chains_a_trained_model_reproducibly(tmp_path):
+    """fit -> rollout: files, times, exact start, same seed same chain, log of monitors."""
+    g = lattice_ensemble(tmp_path / "a.h5", runs=6, seed=1)
     r = {"task": "flow", "out": "m", "data": {"train": ["a.h5"], "val": ["a.h5"]},
          "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2},
          "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "eval_every": 2, "val_samples": 2}}
@@ -156,12 +162,7 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     from glassgen.flow.model import load_model
     from glassgen.flow.sample import load_snapshot, sample
 
-    rng = np.random.default_rng(0)
-    box, n = 6.6, 6
-    g = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) * (box / n) + 0.3
-    sp = (np.arange(len(g)) % 5 == 0).astype(int)
-    d = 0.05 * rng.normal(size=(4, 1, len(g), 3))
-    write_ensemble(tmp_path / "a.h5", Ensemble(sp, np.full(3, box), g, np.array([2.0]), g[None, None] + d))
+    g = lattice_ensemble(tmp_path / "a.h5", runs=4, seed=0)
     torch.manual_seed(0)
     botan = BOTAN(BOTANConfig(width=8, steps=2))
     save_model(tmp_path / "botan.safetensors", botan)
