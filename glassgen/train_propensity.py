@@ -48,6 +48,7 @@ class TrainSection:
     pretrain_steps: int = 5000  # edge-only (p = 0) steps at the start
     p_node: float = 0.4
     lr: float = 1e-4
+    lr_final: float | None = None  # None: constant lr; else cosine decay from lr to lr_final over `steps`
     grad_clip: float = 1.0
     augment: bool = True  # random cube symmetry per step
     eval_every: int = 70
@@ -76,6 +77,8 @@ def load_recipe(path) -> PropensityRecipe:
     t = recipe.train
     if not (0 <= t.p_node <= 1) or t.steps < 1 or not (0 <= t.pretrain_steps <= t.steps):
         raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")
+    if not t.lr > 0 or (t.lr_final is not None and not t.lr_final > 0):
+        raise InputError(str(path), "train: lr and lr_final must be positive")
     return recipe
 
 
@@ -124,7 +127,18 @@ def evaluate(model, items: list[dict]) -> tuple[float, float]:
     return float(np.mean(node)), float(np.mean(edge))
 
 
-LOG_FIELDS = ["step", "epoch", "p_node", "train_loss", "val_node", "val_edge", "test_node", "test_edge", "elapsed_s"]
+LOG_FIELDS = ["step", "epoch", "p_node", "train_loss", "val_node", "val_edge", "test_node", "test_edge", "elapsed_s", "lr"]
+
+
+def learning_rate(t: TrainSection, step: int) -> float:
+    """Learning rate of optimiser step ``step`` (0-based): constant, or cosine from ``lr`` to ``lr_final``.
+
+    A pure function of the step, so a resumed run follows the same schedule.
+    """
+    if t.lr_final is None:
+        return t.lr
+    frac = min(step / max(t.steps - 1, 1), 1.0)
+    return t.lr_final + 0.5 * (t.lr - t.lr_final) * (1.0 + np.cos(np.pi * frac))
 
 
 def _order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -180,6 +194,8 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
         if t.augment:
             item = transform_graph(item, syms[torch.randint(len(syms), ())])
         p = 0.0 if step < t.pretrain_steps else t.p_node
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(t, step)
         model.train()
         losses.append(train_step(step_model, optimizer, item, p, t.grad_clip))
         done = step + 1
@@ -189,7 +205,8 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
             tn, te = evaluate(model, test_items) if test_items else (float("nan"), float("nan"))
             elapsed = elapsed0 + time.perf_counter() - t0
             writer.writerow(dict(step=done, epoch=done / n, p_node=p, train_loss=np.mean(losses), val_node=vn,
-                                 val_edge=ve, test_node=tn, test_edge=te, elapsed_s=round(elapsed, 1)))
+                                 val_edge=ve, test_node=tn, test_edge=te, elapsed_s=round(elapsed, 1),
+                                 lr=learning_rate(t, step)))
             log.flush()
             losses = []
             bar.set_postfix(val_node=f"{vn:.3f}", val_edge=f"{ve:.3f}")

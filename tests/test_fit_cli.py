@@ -97,6 +97,16 @@ def test_shipped_recipe_parses():
     assert recipe.model == BOTANConfig() and recipe.data.train == [1, 2, 3, 4, 5, 6, 7] and recipe.data.val == [8]
 
 
+def test_cosine_learning_rate_runs_from_lr_to_lr_final_and_constant_by_default():
+    from glassgen.train_propensity import TrainSection, learning_rate
+
+    t = TrainSection(steps=101, lr=1e-3, lr_final=1e-4)
+    lrs = [learning_rate(t, s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4) and lrs[50] == pytest.approx(5.5e-4)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert learning_rate(TrainSection(lr=3e-4), 77) == 3e-4
+
+
 def test_fit_resume_and_predict(tmp_path):
     runner = CliRunner()
     path = _recipe(tmp_path)

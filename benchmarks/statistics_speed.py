@@ -1,7 +1,7 @@
 """Time the full statistics set on an ensemble (32 runs × 4096 particles × 10 lags) and a
 4096-particle trajectory of 1000 frames, and a whole ``evaluate`` of each against a twin.
 
-    python benchmarks/statistics.py [--runs 32 --particles 4096 --lags 10 --frames 1000]
+    python benchmarks/statistics_speed.py [--runs 32 --particles 4096 --lags 10 --frames 1000]
 
 Synthetic KA-like data (perturbed simple-cubic lattice at density 1.2, 80:20 species,
 caged vibrations plus spatially varying hops), so nothing needs downloading. Prints wall
