@@ -206,11 +206,11 @@ def quickstart(
 @app.command()
 def rollout(
     checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
-    init: Path = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz."),
+    init: list[Path] = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz. Repeat to start trajectory j from the j-th."),
     steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
     lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
     out: Path = typer.Option(..., "-o", "--output", help="Output H5MD trajectory (OUT_000.h5, ... for several)."),
-    trajectories: int = typer.Option(1, "--trajectories", help="M independent trajectories from the same start."),
+    trajectories: int = typer.Option(None, "--trajectories", help="M independent trajectories (default: one per --init)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the identical trajectory."),
     method: str = typer.Option("heun", "--method", help="Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
     ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw."),
@@ -223,13 +223,17 @@ def rollout(
     from .flow.sample import load_snapshot, step_function
     from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
 
+    trajectories = trajectories or len(init)
+    if len(init) > 1 and trajectories != len(init):
+        raise InputError("rollout", f"{len(init)} --init files but --trajectories {trajectories}; give one start or one per trajectory")
     cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
                         overlap_energy=overlap_energy)
-    snap = load_snapshot(init)
+    snaps = [load_snapshot(p) for p in init]
+    snap = snaps[0]
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
-    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": str(init)}
-    meta.update({k: v for k, v in snap.meta.items() if k in ("temperature", "density", "potential")})
-    paths = run_rollout(step, snap, cfg, out, resume=resume, meta=meta)
+    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init))}
+    meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
+    paths = run_rollout(step, snaps if len(snaps) > 1 else snap, cfg, out, resume=resume, meta=meta)
     s = summarise_log(out.with_name(out.stem + ".log.csv"))
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})")
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, "

@@ -105,9 +105,12 @@ class _Log:
         self.f.close()
 
 
-def rollout(step_fn, init: Snapshot, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
+def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
             meta: dict | None = None) -> list[Path]:
     """Chain ``cfg.steps`` draws of ``step_fn`` from ``init`` into ``cfg.n_trajectories`` H5MD trajectories.
+
+    ``init`` is one :class:`Snapshot` (every trajectory starts there) or a list of
+    ``cfg.n_trajectories`` snapshots of the same system (trajectory j starts at ``init[j]``).
 
     Frames are written (and flushed) after every step to ``OUT.h5.partial`` files; they become ``OUT.h5``
     (or ``OUT_000.h5``, ``OUT_001.h5``, ... for several trajectories) when the chain is complete. With
@@ -119,8 +122,9 @@ def rollout(step_fn, init: Snapshot, cfg: RolloutConfig, out, resume: bool = Fal
     Returns the paths of the trajectory files.
     """
     out = check_writable(out)
-    species, box = init.species, init.box
     m = cfg.n_trajectories
+    inits = _starts(init, m)
+    species, box = inits[0].species, inits[0].box
     paths = _paths(out, m)
     if resume and all(p.exists() for p in paths) and not any(p.with_name(p.name + ".partial").exists() for p in paths):
         return paths  # finished before: nothing to redo
@@ -132,8 +136,9 @@ def rollout(step_fn, init: Snapshot, cfg: RolloutConfig, out, resume: bool = Fal
     fresh = done == 0
     for w in writers:
         w.truncate(done)
-        if fresh:
-            w.append(0.0, init.positions)
+    if fresh:
+        for w, s0 in zip(writers, inits):
+            w.append(0.0, s0.positions)
     done = max(done, 1)
     x = np.stack([w.last_positions() for w in writers])
     log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
@@ -164,6 +169,20 @@ def rollout(step_fn, init: Snapshot, cfg: RolloutConfig, out, resume: bool = Fal
     for w in writers:
         w.close()
     return paths
+
+
+def _starts(init, m: int) -> list:
+    if isinstance(init, Snapshot):
+        return [init] * m
+    inits = list(init)
+    if len(inits) != m:
+        raise InputError("rollout", f"{len(inits)} start configurations for {m} trajectories; give one or {m}")
+    s0 = inits[0]
+    for j, s in enumerate(inits[1:], 1):
+        if s.species.shape != s0.species.shape or not np.array_equal(s.species, s0.species) or not np.allclose(s.box, s0.box):
+            raise InputError(str(s.meta.get("source", f"start {j}")),
+                             "start configurations must share species (same order) and box to be batched")
+    return inits
 
 
 def _one_step(step_fn, x, k, cfg, species, box, log, time):

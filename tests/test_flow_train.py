@@ -180,3 +180,45 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     assert same == frozen  # frozen keeps the supervised weights; fine-tuning moves them
     x, nfe = sample(model, load_snapshot(tmp_path / "a.h5"), 2.0, 3, ode_steps=2, seed=0)
     assert x.shape == (3, len(g), 3) and nfe == 2 and np.isfinite(x).all()
+
+
+def test_trajectory_pairs_are_cut_at_the_requested_lags(tmp_path):
+    from glassgen import Trajectory, write_trajectory
+    from glassgen.flow.train import load_examples
+
+    rng = np.random.default_rng(3)
+    times = np.array([0.0, 1.0, 2.0, 3.0, 5.0])
+    x = np.cumsum(0.7 * rng.normal(size=(5, 64, 3)), axis=0) + rng.uniform(0, L, (64, 3))  # crosses the box
+    species = (np.arange(64) % 5 == 0).astype(int)
+    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), times, x))
+    ex = load_examples([tmp_path / "t.h5"], lags=[2.0, 1.0])
+    # origins 0 (τ = 1, 2), 1 (1, 2), 2 (1), 3 (2); the origin at t = 5 has no later frame
+    assert [e["lags"].tolist() for e in ex] == [[1.0, 2.0], [1.0, 2.0], [1.0], [2.0]]
+    np.testing.assert_allclose(ex[3]["disp"][0, 0], x[4] - x[3], atol=1e-9)  # unwrapped, not minimum image
+    np.testing.assert_allclose(ex[1]["initial"], x[1], atol=1e-9)
+    with pytest.raises(InputError, match="data.lags"):
+        load_examples([tmp_path / "t.h5"])
+    with pytest.raises(InputError, match="no pair"):
+        load_examples([tmp_path / "t.h5"], lags=[4.5])
+
+
+def test_fit_on_trajectory_pairs_learns_both_lags(tmp_path):
+    """A multi-lag model from one trajectory: the prior holds each lag's measured scale."""
+    from glassgen import Trajectory, write_trajectory
+
+    rng = np.random.default_rng(4)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    species = (np.arange(64) % 5 == 0).astype(int)
+    times = np.arange(0.0, 12.0, 1.0)
+    # Brownian-like: variance grows with lag, so per-lag scales differ by sqrt(3)
+    x = g + np.concatenate([np.zeros((1, 64, 3)), np.cumsum(0.05 * rng.normal(size=(11, 64, 3)), 0)])
+    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), times, x))
+    r = {"task": "flow", "out": "run", "data": {"train": ["t.h5"], "lags": [1.0, 3.0]},
+         "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 2, "cutoff": 1.2},
+         "train": {"steps": 3, "batch_size": 4, "checkpoint_every": 3, "eval_every": 3}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    out = fit_flow(tmp_path / "r.yaml", progress=False)
+    prior = out["model"].prior
+    assert torch.allclose(prior.log_lags.exp(), torch.tensor([1.0, 3.0], dtype=torch.float64))
+    ratio = (prior.log_scales[1] - prior.log_scales[0]).exp()
+    assert torch.all((ratio > 1.4) & (ratio < 2.1))  # sqrt(3) = 1.73 up to sampling noise

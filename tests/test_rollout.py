@@ -128,3 +128,25 @@ def test_bad_settings_and_bad_sampler_output(tmp_path):
 
     with pytest.raises(InputError, match="NaN"):
         rollout(nan_step, snap, RolloutConfig(steps=1, lag=1.0), tmp_path / "n.h5", progress=False)
+
+
+def test_each_trajectory_can_start_from_its_own_configuration(tmp_path):
+    a = lattice_snapshot(6)
+    b = Snapshot(a.species, a.box, a.positions + 0.3)  # shifted copy: a different start, same system
+    step = brownian_step_fn(a.species, [0.001, 0.001])
+    paths = rollout(step, [a, b], RolloutConfig(steps=3, lag=1.0, seed=1, n_trajectories=2, overlap_energy=np.inf), tmp_path / "r.h5",
+                    progress=False)
+    t0, t1 = (read_trajectory(p) for p in paths)
+    np.testing.assert_allclose(t0.positions[0], a.positions, atol=1e-12)
+    np.testing.assert_allclose(t1.positions[0], b.positions, atol=1e-12)
+    # trajectory 1 is its own start plus its own seeded draws
+    x, expected = b.positions.copy(), [b.positions.copy()]
+    for k in range(1, 4):
+        x = x + step((x % a.box)[None], 1.0, [step_seed(1, k, 1)])[0]
+        expected.append(x.copy())
+    np.testing.assert_allclose(t1.positions, np.array(expected), rtol=0, atol=1e-11)
+    with pytest.raises(InputError, match="3 start configurations for 2"):
+        rollout(step, [a, b, a], RolloutConfig(steps=1, lag=1.0, n_trajectories=2), tmp_path / "x.h5", progress=False)
+    other = Snapshot(a.species[::-1].copy(), a.box, a.positions)
+    with pytest.raises(InputError, match="share species"):
+        rollout(step, [a, other], RolloutConfig(steps=1, lag=1.0, n_trajectories=2), tmp_path / "y.h5", progress=False)

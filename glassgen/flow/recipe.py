@@ -27,6 +27,7 @@ class DataSpec:
     train: list = field(default_factory=list)  # ensemble files (.h5 glassgen ensembles or BOTAN .npz)
     val: list = field(default_factory=list)  # model selection only
     lag: float | None = None  # LJ time of .npz files (they carry none)
+    lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
 
 
 @dataclass

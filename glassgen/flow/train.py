@@ -29,15 +29,17 @@ from .recipe import FitRecipe, load_recipe
 from .velocity import VelocityConfig
 
 
-def load_examples(files, lag: float | None = None) -> list:
-    """Ensembles as training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
+def load_examples(files, lag: float | None = None, lags=None) -> list:
+    """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
-    ``lag``; their box is the Kob–Andersen box at density 1.2. Other files are glassgen
-    ensembles (H5MD), whose lags are in the file.
+    ``lag``; their box is the Kob–Andersen box at density 1.2. Glassgen ensembles (H5MD)
+    carry their lags. Glassgen trajectories (H5MD) give pairs ``(x(t0), x(t0 + τ) - x(t0))``
+    for every frame t0 and every τ in ``lags`` for which the frame t0 + τ exists: one
+    example (R = 1) per such origin (see :func:`trajectory_examples`).
     """
     from ..data import Ensemble
-    from ..h5md import read_ensemble
+    from ..h5md import file_kind, read_ensemble, read_trajectory
     from ..ka import box_edge
 
     out = []
@@ -51,10 +53,43 @@ def load_examples(files, lag: float | None = None) -> list:
             n = len(z["types"])
             ens = Ensemble(z["types"], np.full(3, box_edge(n)), z["initial_positions"], np.array([float(lag)]),
                            z["positions"][:, None], {"source": str(f)})
+        elif file_kind(f) == "trajectory":
+            if not lags:
+                raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
+            out.extend(trajectory_examples(read_trajectory(f), lags, str(f)))
+            continue
         else:
             ens = read_ensemble(f)
         out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
                     "disp": ens.displacements(), "source": str(f)})
+    return out
+
+
+def trajectory_examples(traj, lags, source: str) -> list:
+    """One example per frame t0 that has at least one frame at t0 + τ, τ in ``lags``.
+
+    The lag values stored are the requested ones (not the float differences of frame times),
+    so examples of different origins share exactly the same lags (the prior pools by lag).
+    Shapes: each example's ``disp`` is (1, K_t0, N, D), unwrapped, ``initial`` the frame at t0.
+    """
+    lags = np.array(sorted(float(t) for t in lags))
+    if np.any(lags <= 0):
+        raise InputError(source, f"data.lags must be positive; got {lags.tolist()}")
+    t = traj.times
+    out = []
+    for i, t0 in enumerate(t):
+        have, idx = [], []
+        for tau in lags:
+            j = int(np.searchsorted(t, t0 + tau - 1e-6 * max(1.0, tau)))
+            if j < len(t) and abs(t[j] - (t0 + tau)) <= 1e-6 * max(1.0, t0 + tau):
+                have.append(tau)
+                idx.append(j)
+        if have:
+            disp = traj.positions[idx] - traj.positions[i]
+            out.append({"species": traj.species, "initial": traj.positions[i], "box": traj.box,
+                        "lags": np.array(have), "disp": disp[None], "source": f"{source}@t={t0:g}"})
+    if not out:
+        raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {t[:5].tolist()}...)")
     return out
 
 
@@ -104,9 +139,24 @@ class EmbeddingCache:
 
 
 def step_loss(model, emb, x1, lag, gen, kind):
-    """Flow loss of one batch: x1 (B,N,D) displacements of one configuration at one lag."""
-    v, scale = model.velocity_fn(emb, torch.tensor([float(lag)]))
+    """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags."""
+    lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
+    v, scale = model.velocity_fn(emb, lag)
     return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen)
+
+
+def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
+    """(run, lag) indices of one batch: distinct runs while there are enough, each with its own lag.
+
+    One lag per sample lets a trajectory origin (one run, several lags) fill a batch, and
+    trains every lag of an ensemble in every step.
+    """
+    if n_runs >= batch:
+        runs = torch.randperm(n_runs, generator=gen)[:batch]
+    else:
+        runs = torch.randint(n_runs, (batch,), generator=gen)
+    ks = torch.randint(n_lags, (len(runs),), generator=gen)
+    return runs.numpy(), ks.numpy()
 
 
 def _ema_update(ema, model, decay):
@@ -125,9 +175,10 @@ def validation_loss(model, graphs, examples, n, seed=1234):
     tot = []
     for g, ex in zip(graphs, examples):
         emb = model.embed(g)
-        for k, lag in enumerate(ex["lags"]):
-            x1 = torch.as_tensor(ex["disp"][:n, k], dtype=torch.float32)
-            tot.append(step_loss(model, emb, x1.to(dev), lag, gen, model.kind).item())
+        d = ex["disp"][:n]  # (R',K,N,D): every kept run at every lag, in one batch
+        x1 = torch.as_tensor(d.reshape((-1,) + d.shape[2:]), dtype=torch.float32)
+        lags = np.tile(np.asarray(ex["lags"], dtype=np.float64), d.shape[0])
+        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind).item())
     return float(np.mean(tot))
 
 
@@ -151,8 +202,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    train = load_examples(recipe.data.train, recipe.data.lag)
-    val = load_examples(recipe.data.val, recipe.data.lag) if recipe.data.val else []
+    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags)
+    val = load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags) if recipe.data.val else []
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         model = build_model(recipe, prior_from_examples(train)).to(device)
@@ -190,10 +241,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot))
         else:
             emb = model.embed(graphs[c], rot)
-        k = int(torch.randint(len(ex["lags"]), (), generator=gen))
-        runs = torch.randperm(ex["disp"].shape[0], generator=gen)[: t_cfg.batch_size]
-        x1 = torch.as_tensor(ex["disp"][runs.numpy(), k], dtype=torch.float64) @ rot.T
-        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][k], gen, recipe.task)
+        runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
+        x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
