@@ -156,10 +156,21 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the half splits and bootstrap."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG figures."),
     all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
+    long_time: bool = typer.Option(False, "--long-time", help="Rollout check: sets of trajectories (not matched by name), F_s/MSD/τ_α/χ₄/energy over time against MD (docs/rollout.md)."),
+    t_min: float = typer.Option(None, "--t-min", help="With --long-time: smallest lag judged (default: the common frame spacing)."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
     from .stats.evaluate import evaluate as run_evaluate, summary_lines
     from .stats.features import Options
+
+    if long_time:
+        from .stats.longtime import evaluate_long_time
+
+        res = evaluate_long_time(generated, reference, outdir, t_min=t_min, seed=seed, q=q)
+        typer.echo((outdir / "longtime.md").read_text().rstrip())
+        if res["failed"]:
+            raise typer.Exit(1)
+        return
 
     try:
         lags = [float(x) for x in times.split(",") if x.strip()]

@@ -1,0 +1,108 @@
+"""Long-time rollout check: analytic random walks, a too-fast model, planted energy drift."""
+import json
+
+import numpy as np
+import pytest
+
+from glassgen import ka
+from glassgen.data import Trajectory
+from glassgen.errors import InputError
+from glassgen.stats.longtime import chi4_peak, compare, write_report
+
+Q = 7.25
+
+
+def walks(m, d_coef, seed, n=200, frames=21, dt=1.0, box=8.0):
+    """m independent Brownian trajectories: ⟨Δx²⟩ = 2 D t per component."""
+    rng = np.random.default_rng(seed)
+    species = (np.arange(n) >= ka.n_species_a(n)).astype(int)
+    out = []
+    for _ in range(m):
+        steps = rng.normal(scale=np.sqrt(2 * d_coef * dt), size=(frames - 1, n, 3))
+        x = rng.uniform(0, box, (n, 3)) + np.concatenate([np.zeros((1, n, 3)), np.cumsum(steps, 0)])
+        out.append(Trajectory(species, np.full(3, box), dt * np.arange(frames), x))
+    return out
+
+
+def rows(res):
+    return {r["statistic"]: r for r in res["rows"]}
+
+
+def test_random_walks_match_the_analytic_curves_and_each_other():
+    d = 0.01
+    ref, gen = walks(8, d, 0), walks(8, d, 1)
+    res = compare(gen, ref)
+    t = res["reference"]["times"]
+    np.testing.assert_allclose(res["reference"]["msd"], 6 * d * t, rtol=0.06)
+    np.testing.assert_allclose(res["reference"]["fs"], np.exp(-Q * Q * d * t), atol=0.02)  # Gaussian: exp(-q²⟨Δx²⟩/2)
+    assert res["reference"]["tau_alpha"] == pytest.approx(1 / (Q * Q * d), rel=0.03)
+    r = rows(res)
+    assert all(v["pass"] for k, v in r.items() if k.startswith(("F_s", "MSD", "tau")))
+    assert r["tau_alpha rel."]["floor"] < 0.05  # 8 trajectories x 20 origins: a tight floor
+
+
+def test_a_too_fast_model_fails_msd_tau_and_fs():
+    ref, gen = walks(8, 0.005, 0), walks(8, 0.01, 1)
+    r = rows(compare(gen, ref))
+    assert r["MSD_A(t=1) rel."]["difference"] == pytest.approx(1.0, abs=0.1) and not r["MSD_A(t=1) rel."]["pass"]
+    assert r["tau_alpha rel."]["difference"] == pytest.approx(-0.5, abs=0.05) and not r["tau_alpha rel."]["pass"]
+    assert not r["F_s,A(t=3)"]["pass"]
+
+
+def test_planted_energy_drift_is_caught_and_a_stationary_one_is_not(tmp_path):
+    g = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) * 1.1 + 0.2
+    n, box = len(g), np.full(3, 6.6)
+    species = (np.arange(n) >= ka.n_species_a(n)).astype(int)
+    rng = np.random.default_rng(0)
+    times = np.arange(21.0)
+
+    def traj(squeeze):
+        x = g + 0.03 * rng.normal(size=(21, n, 3))
+        # squeeze: every even particle walks towards its +z neighbour (the next index), ending at 0.75 σ
+        x[:, ::2, 2] += squeeze * np.linspace(0, 0.35, 21)[:, None]
+        return Trajectory(species, box, times, x)
+
+    ref = [traj(0.0) for _ in range(6)]
+    stationary = rows(compare([traj(0.0) for _ in range(6)], ref))
+    drifting = compare([traj(1.0) for _ in range(6)], ref)
+    key = "E_pot/N drift (last - first quarter)"
+    assert stationary[key]["pass"] and not rows(drifting)[key]["pass"] and rows(drifting)[key]["difference"] > 0.5
+    files = write_report(drifting, tmp_path)
+    assert (tmp_path / "longtime.png").stat().st_size > 10_000 and "FAIL" in (tmp_path / "longtime.md").read_text()
+    data = json.loads((tmp_path / "longtime.json").read_text())
+    assert data["failed"] >= 1 and len(data["generated"]["fs"]) == 20 and files[0] == "longtime.md"
+
+
+def test_chi4_peak_parabola_recovers_a_smooth_maximum():
+    t = np.geomspace(0.1, 100, 25)
+    c = 5.0 - 0.8 * (np.log(t) - np.log(7.0)) ** 2
+    h, tp = chi4_peak(t, c)
+    assert h == pytest.approx(5.0, abs=1e-9) and tp == pytest.approx(7.0, rel=1e-9)
+
+
+def test_mismatched_systems_and_too_few_frames_are_input_errors():
+    ref = walks(2, 0.01, 0)
+    with pytest.raises(InputError, match="box or composition"):
+        compare(walks(2, 0.01, 1, box=9.0), ref)
+    with pytest.raises(InputError, match="fewer than 3"):
+        compare(walks(2, 0.01, 1, frames=2), ref)
+    with pytest.raises(InputError, match="at least 2 MD"):
+        compare(walks(2, 0.01, 1), ref[:1])
+
+
+def test_cli_long_time_reads_folders_and_exits_by_verdict(tmp_path):
+    from typer.testing import CliRunner
+
+    from glassgen import write_trajectory
+    from glassgen.cli import app
+
+    for name, d, seed in (("md", 0.01, 0), ("same", 0.01, 1), ("fast", 0.03, 2)):
+        (tmp_path / name).mkdir()
+        for j, t in enumerate(walks(4, d, seed, frames=11)):
+            write_trajectory(tmp_path / name / f"t{j}.h5", t)
+    runner = CliRunner()
+    res = runner.invoke(app, ["evaluate", str(tmp_path / "same"), str(tmp_path / "md"), "--long-time", "-o", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert "tau_alpha rel." in res.output and (tmp_path / "a" / "longtime.png").exists()
+    res = runner.invoke(app, ["evaluate", str(tmp_path / "fast"), str(tmp_path / "md"), "--long-time", "-o", str(tmp_path / "b")])
+    assert res.exit_code == 1 and "FAIL" in res.output
