@@ -184,3 +184,49 @@ class Relaxer:
         del e.history[self._setup_lines:]  # a long rollout would otherwise grow it without bound
         # the displacement from small numbers only: wrapped coordinates and integer image changes
         return x + (st["x"] - wrapped) + (st["image"] - image) * self.box
+
+
+def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
+                        checkpoint=None) -> RelaxConfig | None:
+    """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
+
+    An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
+    configuration's metadata (``T`` or ``temperature``), else of the checkpoint's metadata.
+    """
+    if when not in WHEN:
+        raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
+    if kind == "none":
+        return None
+    if kind == "nvt" and temperature is None:
+        temperature = _temperature(init_meta)
+        if temperature is None and checkpoint is not None:
+            temperature = _temperature(_checkpoint_meta(checkpoint))
+    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature)
+
+
+def _temperature(meta: dict):
+    for key in ("T", "temperature"):
+        try:
+            return float(meta[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def _checkpoint_meta(path) -> dict:
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            raw = f.metadata() or {}
+    except Exception:  # an unreadable checkpoint is reported by the model loader, with its own message
+        return {}
+    out = {}
+    for k, v in raw.items():
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
