@@ -27,7 +27,7 @@ from .atomic import check_writable
 from .data import Snapshot, Trajectory
 from .errors import InputError
 from .h5md import TrajectoryWriter
-from .pbc import fold
+from .pbc import fold, unfold
 
 
 @dataclass
@@ -159,6 +159,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     try:
         for k in range(done, cfg.steps + 1):
             x = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax)
+            x = unfold(*fold(x, box), box)  # bit for bit what --resume reads back from the file
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
             log.flush()
