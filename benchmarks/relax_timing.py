@@ -6,13 +6,13 @@ minimisation, 10 LJ time of Langevin at T = 2, then 20 at the target T). Two inp
 - ``clean``: that configuration as it is (what ``--relax-when always`` sees on a healthy step);
 - ``overlap``: the same with one A particle moved to 0.5 σ of another A (a pair energy ≈ 1.6e4 ε).
 
-For each kind (minimize with the default 200 CG iterations; nvt for ``--time`` LJ time at T) the
+For each kind (minimize with each of ``--iterations`` CG iteration caps; nvt for ``--time`` LJ time at T) the
 table gives the median wall time of ``--repeats`` calls of an instance that is already set up (the
 set-up cost is paid once per rollout and printed separately), the rms and largest displacement the
 call applied, the energy per particle and largest pair energy (glassgen.ka) before and after, and
 for nvt the kinetic temperature at the end.
 
-    OMP_NUM_THREADS=1 python benchmarks/relax_timing.py [--n 1000] [--temperature 0.44] [--time 1.0]
+    OMP_NUM_THREADS=1 python benchmarks/relax_timing.py [--n 1000] [--temperature 0.44] [--time 1.0] [--iterations 200]
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=0.44)
     ap.add_argument("--time", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--iterations", type=int, nargs="+", default=[200], help="minimize max_iterations to compare")
     a = ap.parse_args()
     t0 = time.perf_counter()
     species, box, clean = liquid(a.n, a.temperature)
@@ -54,9 +55,11 @@ def main() -> None:
     a_ids = np.flatnonzero(species == 0)
     planted[a_ids[1]] = planted[a_ids[0]] + [0.5, 0.0, 0.0]
     inputs = {"clean": clean, "overlap": planted}
-    print(f"{'kind':9s} {'input':8s} {'wall_s':>8s} {'rms':>7s} {'max|d|':>7s} {'e_before':>10s} {'e_after':>8s} "
+    print(f"{'kind':13s} {'input':8s} {'wall_s':>8s} {'rms':>7s} {'max|d|':>7s} {'e_before':>10s} {'e_after':>8s} "
           f"{'maxpair_before':>14s} {'maxpair_after':>13s} {'T_end':>6s}")
-    for cfg in (RelaxConfig(kind="minimize"), RelaxConfig(kind="nvt", temperature=a.temperature, time=a.time)):
+    configs = [RelaxConfig(kind="minimize", max_iterations=i) for i in a.iterations]
+    for cfg in configs + [RelaxConfig(kind="nvt", temperature=a.temperature, time=a.time)]:
+        label = f"minimize/{cfg.max_iterations}" if cfg.kind == "minimize" else f"nvt/{cfg.time:g}"
         t0 = time.perf_counter()
         with Relaxer(cfg, species, box) as r:
             setup = time.perf_counter() - t0
@@ -69,10 +72,10 @@ def main() -> None:
                 d = np.linalg.norm(y - x, axis=1)
                 before, after = monitors(x, species, box), monitors(y, species, box)
                 temp = f"{r.engine.thermo()['temp']:6.3f}" if cfg.kind == "nvt" else "     -"
-                print(f"{cfg.kind:9s} {name:8s} {statistics.median(walls):8.3f} {np.sqrt(np.mean(d**2)):7.3f} "
+                print(f"{label:13s} {name:8s} {statistics.median(walls):8.3f} {np.sqrt(np.mean(d**2)):7.3f} "
                       f"{d.max():7.3f} {before['e_pot']:10.3f} {after['e_pot']:8.3f} "
                       f"{before['max_pair_energy']:14.3g} {after['max_pair_energy']:13.3g} {temp}")
-        print(f"{cfg.kind}: set-up of the LAMMPS instance {setup:.3f} s")
+        print(f"{label}: set-up of the LAMMPS instance {setup:.3f} s")
 
 
 if __name__ == "__main__":
