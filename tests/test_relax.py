@@ -213,15 +213,22 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
         assert code == 2 and out.err.startswith("error: ") and out.err.count("\n") == 1 and words in out.err, out.err
     # a (barely) trained flow model, through the public recipe
     recipe = {"task": "flow", "out": "m", "data": {"train": ["init.h5"], "val": ["init.h5"]},
-              "encoder": {"kind": "local", "width": 4, "cutoff": 1.2}, "model": {"hidden": 4, "n_layers": 1, "cutoff": 1.2},
+              "encoder": {"kind": "local", "width": 4, "cutoff": 1.2},
+              "model": {"hidden": 4, "n_layers": 1, "cutoff": 1.2},
               "train": {"steps": 1, "batch_size": 1, "checkpoint_every": 1, "eval_every": 1, "val_samples": 1}}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     monkeypatch.chdir(tmp_path)
     code, out = _cli(monkeypatch, capsys, ["fit", "r.yaml"])
     assert code in (0, None), out.err
-    code, out = _cli(monkeypatch, capsys, base + ["--relax", "nvt", "--relax-temperature", "1.0", "--relax-when", "always",
-                                                  "--relax-time", "0.05"])
+    # the same start with T = 0.8 in its metadata: nvt needs no --relax-temperature
+    init_t = tmp_path / "init_T.h5"
+    write_ensemble(init_t, Ensemble(liquid.species, liquid.box, x, np.array([1.0]), x[None, None] + 0.01, {"T": 0.8}))
+    args = [a if a != str(init) else str(init_t) for a in base]
+    code, out = _cli(monkeypatch, capsys, args + ["--relax", "nvt", "--relax-when", "always", "--relax-time", "0.05"])
     assert code in (0, None), out.err
     assert "2 relaxed" in out.out
     traj = read_trajectory(tmp_path / "r.h5")
-    assert traj.meta["relax_kind"] == "nvt" and traj.meta["relax_temperature"] == 1.0 and traj.meta["relax_time"] == 0.05
+    assert traj.meta["relax_kind"] == "nvt" and traj.meta["relax_temperature"] == 0.8
+    assert traj.meta["relax_time"] == 0.05 and traj.meta["relax_when"] == "always"
+    rows = list(csv.DictReader(open(tmp_path / "r.log.csv")))
+    assert [r["relaxed"] for r in rows if r["step"] != "0"] == ["1", "1"]
