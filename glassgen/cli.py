@@ -229,9 +229,14 @@ def rollout(
     overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
+    relax: str = typer.Option("none", "--relax", help="Correct steps with LAMMPS: none, minimize (CG) or nvt (short Langevin at T)."),
+    relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt relaxation, LJ time."),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt relaxation (default: the init file's T)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     from .flow.sample import load_snapshot, step_function
+    from .relax import Relaxer, config_from_options
     from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
 
     trajectories = trajectories or len(init)
@@ -241,13 +246,19 @@ def rollout(
                         overlap_energy=overlap_energy)
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
+    relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init))}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
-    paths = run_rollout(step, snaps if len(snaps) > 1 else snap, cfg, out, resume=resume, meta=meta)
+    start = snaps if len(snaps) > 1 else snap
+    if relax_cfg is None:
+        paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta)
+    else:
+        with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
+            paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer)
     s = summarise_log(out.with_name(out.stem + ".log.csv"))
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})")
-    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, "
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
 
 

@@ -27,7 +27,7 @@ from .atomic import check_writable
 from .data import Snapshot, Trajectory
 from .errors import InputError
 from .h5md import TrajectoryWriter
-from .pbc import fold
+from .pbc import fold, unfold
 
 
 @dataclass
@@ -49,6 +49,9 @@ class RolloutConfig:
             raise InputError("rollout", f"--lag must be a positive time in LJ units; got {self.lag}")
         if self.n_trajectories < 1:
             raise InputError("rollout", f"--trajectories must be at least 1; got {self.n_trajectories}")
+
+
+RELAX_ATTEMPT = 1 << 20  # the attempt slot of a step's relaxation seed, far above any redraw
 
 
 def step_seed(seed: int, step: int, traj: int, attempt: int = 0) -> int:
@@ -81,7 +84,7 @@ class _Log:
     """CSV log of monitors and resampling; rows past the resume point are dropped."""
 
     FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", "e_pot", "max_pair_energy",
-              "rmin_AA", "rmin_AB", "rmin_BB"]
+              "rmin_AA", "rmin_AB", "rmin_BB", "relaxed", "relax_rms", "e_pot_before_relax"]
 
     def __init__(self, path: Path, resume_step: int | None):
         rows = []
@@ -106,7 +109,7 @@ class _Log:
 
 
 def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
-            meta: dict | None = None) -> list[Path]:
+            meta: dict | None = None, relax=None) -> list[Path]:
     """Chain ``cfg.steps`` draws of ``step_fn`` from ``init`` into ``cfg.n_trajectories`` H5MD trajectories.
 
     ``init`` is one :class:`Snapshot` (every trajectory starts there) or a list of
@@ -117,7 +120,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     ``resume=True`` an interrupted rollout continues from its last step complete in every trajectory and
     gives the same files as an uninterrupted one. A step whose largest pair energy exceeds
     ``cfg.overlap_energy`` is redrawn up to ``cfg.max_resample`` times; every redraw, and every overlap kept
-    after the last attempt, is counted in ``OUT.log.csv``.
+    after the last attempt, is counted in ``OUT.log.csv``. ``relax`` (a :class:`glassgen.relax.Relaxer`, or
+    None) relaxes the steps it wants with the true potential; each relaxation is logged.
 
     Returns the paths of the trajectory files.
     """
@@ -131,6 +135,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     meta = dict(meta or {}, lag=cfg.lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
                 generated=True)
     meta.pop("dt", None)
+    if relax is not None:
+        meta.update(relax.cfg.meta())
     writers = [TrajectoryWriter(p, species, box, meta, resume=resume) for p in paths]
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
     fresh = done == 0
@@ -152,7 +158,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
     try:
         for k in range(done, cfg.steps + 1):
-            x = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag)
+            x = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax)
+            x = unfold(*fold(x, box), box)  # bit for bit what --resume reads back from the file
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
             log.flush()
@@ -185,7 +192,7 @@ def _starts(init, m: int) -> list:
     return inits
 
 
-def _one_step(step_fn, x, k, cfg, species, box, log, time):
+def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None):
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
     delta = np.asarray(step_fn(wrapped, cfg.lag, seeds), dtype=np.float64)
@@ -201,14 +208,21 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time):
             new[j] = x[j] + d
             mon = monitors(new[j], species, box)
         overlap = mon["max_pair_energy"] > cfg.overlap_energy
-        if k % cfg.monitor_every == 0 or attempt or overlap:
+        rel = {"relaxed": 0}
+        if relax is not None and relax.wants(overlap):
+            before = new[j].copy()
+            new[j] = relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT))
+            rel = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[j] - before) ** 2, axis=1)))),
+                   "e_pot_before_relax": mon["e_pot"]}
+            mon = monitors(new[j], species, box)
+        if k % cfg.monitor_every == 0 or attempt or overlap or rel["relaxed"]:
             log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
-                       "accepted_overlap": int(overlap), **mon})
+                       "accepted_overlap": int(overlap), **mon, **rel})
     return new
 
 
 def summarise_log(path) -> dict:
-    """Counts from a rollout log: steps, redraws, overlaps kept, energy range."""
+    """Counts from a rollout log: steps, redraws, overlaps kept, relaxations, energy range."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -218,6 +232,7 @@ def summarise_log(path) -> dict:
         "rows": len(rows),
         "resampled": int(sum(int(r["resampled"] or 0) for r in rows)),
         "overlaps_kept": int(sum(int(r["accepted_overlap"] or 0) for r in rows)),
+        "relaxed": int(sum(int(r.get("relaxed") or 0) for r in rows)),
         "e_pot_first": float(e[0]),
         "e_pot_last": float(e[-1]),
         "e_pot_min": float(e.min()),
