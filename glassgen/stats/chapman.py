@@ -232,7 +232,8 @@ def reference_starts(reference, lag: float, n_starts: int = 8, rtol: float = 1e-
             i, j = _lag_pairs(obj.times, t2, max_origins=10**9, rtol=rtol)
             cands += [(obj.frame(a), (obj.positions[b] - obj.positions[a])[None]) for a, b in zip(i, j)]
     if not cands:
-        raise InputError(str(reference), f"no time origin with a frame 2τ = {t2:g} later")
+        lags = (obj.times[1:] - obj.times[0])[:12].round(6).tolist()
+        raise InputError(str(reference), f"no time origin with a frame 2τ = {t2:g} later (lags from frame 0: {lags} ...)")
     keep = np.unique(np.linspace(0, len(cands) - 1, min(int(n_starts), len(cands))).round().astype(int))
     return [cands[k][0] for k in keep], [cands[k][1] for k in keep]
 
