@@ -158,6 +158,13 @@ def evaluate(
     all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
     long_time: bool = typer.Option(False, "--long-time", help="Rollout check: sets of trajectories (not matched by name), F_s/MSD/τ_α/χ₄/energy over time against MD (docs/rollout.md)."),
     t_min: float = typer.Option(None, "--t-min", help="With --long-time: smallest lag judged (default: the common frame spacing)."),
+    # Chapman–Kolmogorov check (glassgen.stats.chapman); off unless --ck-model is given.
+    ck_model: Path = typer.Option(None, "--ck-model", help="Flow checkpoint: also check two steps of τ vs one of 2τ vs REF at 2τ."),
+    ck_lag: float = typer.Option(None, "--ck-lag", help="τ of the check [LJ]; REF needs the lag 2τ (ensembles) or frames 2τ apart."),
+    ck_samples: int = typer.Option(16, "--ck-samples", min=4, help="Two-step chains and one-step draws per start configuration."),
+    ck_starts: int = typer.Option(8, "--ck-starts", min=1, help="Start configurations taken from REF (evenly spread)."),
+    ck_method: str = typer.Option("heun", "--ck-method", help="Sampler of the check's draws."),
+    ck_ode_steps: int = typer.Option(8, "--ck-ode-steps", help="Flow-time steps per draw."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
     from .stats.evaluate import evaluate as run_evaluate, summary_lines
@@ -171,7 +178,12 @@ def evaluate(
         if res["failed"]:
             raise typer.Exit(1)
         return
+    if (ck_model is None) != (ck_lag is None):
+        raise InputError("--ck-model/--ck-lag", "the Chapman–Kolmogorov check needs both")
+    if ck_model is not None:  # load model and starts first: bad input fails before the long evaluation
+        from .stats.chapman import prepare_check, run_check, summary_lines as ck_lines
 
+        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, ck_method, ck_ode_steps)
     try:
         lags = [float(x) for x in times.split(",") if x.strip()]
     except ValueError:
@@ -180,7 +192,15 @@ def evaluate(
     for line in summary_lines(report, all_times):
         typer.echo(line)
     typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
-    if report["verdict"] != "pass":
+    ok = report["verdict"] == "pass"
+    if ck_model is not None:
+        ck = run_check(ck_model, reference, ck_lag, outdir, n_samples=ck_samples, seed=seed, q=q, prepared=ck_in)
+        typer.echo("")
+        for line in ck_lines(ck):
+            typer.echo(line)
+        typer.echo(f"report: {outdir / 'chapman_kolmogorov.json'}")
+        ok = ok and ck["verdict"] == "consistent" and ck["md_verdict"] != "fail"
+    if not ok:
         raise typer.Exit(1)
 
 

@@ -1,0 +1,189 @@
+"""Wall time to reach 10 τ_α: glassgen rollout against LAMMPS MD (same N, same machine, same threads).
+
+Two state points of the Kob–Andersen mixture (density 1.2, LJ units):
+
+- proof: N = 1000, T = 0.6, τ_α = 11.8 (measured, docs/simulate.md), so 10 τ_α = 118 LJ time;
+- BOTAN: N = 4096, T = 0.44, τ_α ≈ 4120 (the shared data's tc07), 10 τ_α ≈ 41 200 LJ time.
+
+MD: glassgen's LAMMPS engine (:class:`glassgen.simulate.lammps_engine.Engine`), NVE velocity Verlet with
+dt = 0.005. The proof system starts random, is minimised, melted (5 LJ at T = 2) and held 10 LJ at T by
+Nosé–Hoover; the BOTAN system starts from a shared-data configuration (else a minimised random one, melted
+and held as above) and gets 2.5 LJ of NVT at T. Then a stretch of NVE steps is timed (after 100 untimed
+steps that build the neighbour lists). MD costs the same per step at any length, so the time to 10 τ_α is
+that per-step cost times the number of steps, **extrapolated linearly**.
+
+Rollout: :func:`glassgen.rollout.rollout` with a flow model's step function (graph rebuild, ODE sampler,
+KA monitors, H5MD output all included; one untimed warm-up step first), redraws off (``max_resample = 0``:
+with a trained model every redraw adds the cost of one more draw). The time per step is the timed rollout's
+wall time over its steps; the time to 10 τ_α is that times 10 τ_α / lag (extrapolated likewise). Without
+``--checkpoint`` the model has the architecture of ``recipes/flow-proof-T0.6.yaml`` if that exists, else the
+defaults of glassgen.flow.recipe (local encoder) with **untrained weights**: the cost of a step does not
+depend on the weights.
+
+    OMP_NUM_THREADS=1 python benchmarks/rollout_vs_md.py [--checkpoint CKPT] [--lag 5] [--ode-steps 8]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from glassgen import ka
+from glassgen.data import Snapshot
+from glassgen.flow import paths
+from glassgen.flow.sample import step_function
+from glassgen.rollout import RolloutConfig, rollout
+from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
+
+DT = 0.005
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "botan_ka3d_T0.44" / "isoconfig_N4096T0.44_1_tc07.npz"
+PROOF_RECIPE = ROOT / "recipes" / "flow-proof-T0.6.yaml"
+
+
+def start_configuration(n: int, use_shared: bool):
+    """(species, positions) from the shared BOTAN data (N = 4096), or None: LAMMPS makes a random one."""
+    if use_shared and n == 4096 and SHARED.is_file():
+        z = np.load(SHARED)
+        return z["types"].astype(np.int64), z["initial_positions"], f"shared data {SHARED.name}"
+    return None, None, "random, minimised, melted at T = 2"
+
+
+def md_seconds_per_step(n, temperature, steps, threads, use_shared, seed=11):
+    """Seconds per NVE step of LAMMPS on a KA system at ``temperature`` (equilibrated enough to time).
+
+    Returns ``(seconds per step, info, final configuration)``; the rollout starts from the latter.
+    """
+    species, x, how = start_configuration(n, use_shared)
+    eng = Engine(threads=threads)
+    eng.setup(n, ka.n_species_a(n), ka.box_edge(n), DT, "random", (seed, seed + 1, seed + 2))
+    if x is not None:
+        # LAMMPS gave ids 1..N_A type A: put the file's A particles there, B after them
+        order = np.argsort(species, kind="stable")
+        if not np.array_equal(eng.species(), species[order]):
+            raise RuntimeError("species layout of the LAMMPS system differs from the data file's composition")
+        eng.set_state(x[order], np.zeros((n, 3), np.int32))
+        eng.command(velocity_command(temperature, seed + 3))
+        eng.command(*thermostat_commands("nvt", temperature, temperature, 0.5))
+        eng.run(500)
+    else:
+        eng.minimize()
+        eng.command(velocity_command(2.0, seed + 3))
+        eng.command(*thermostat_commands("nvt", 2.0, 2.0, 0.5))
+        eng.run(1000)
+        eng.command(*thermostat_commands("nvt", temperature, temperature, 0.5))
+        eng.run(2000)
+    eng.command(*thermostat_commands("nve"))
+    eng.run(100)  # neighbour lists and set-up, not timed
+    t0 = time.perf_counter()
+    eng.run(steps)
+    wall = time.perf_counter() - t0
+    th = eng.thermo()
+    end = Snapshot(eng.species(), np.full(3, ka.box_edge(n)), eng.positions() % ka.box_edge(n))
+    eng.close()
+    return wall / steps, {"start": how, "T_kinetic": th["temp"], "pe": th["pe"]}, end
+
+
+def build_model(checkpoint):
+    """(model, description): a checkpoint, or an untrained model of the proof recipe's architecture."""
+    from glassgen.flow.model import load_model
+    from glassgen.flow.recipe import FitRecipe
+    from glassgen.flow.train import build_model as build
+
+    if checkpoint:
+        return load_model(checkpoint), f"checkpoint {checkpoint}"
+    recipe, src = FitRecipe(), "glassgen.flow.recipe defaults (local encoder)"
+    if PROOF_RECIPE.is_file():
+        from glassgen.recipe import from_dict, load_yaml
+
+        recipe, src = from_dict(FitRecipe, load_yaml(PROOF_RECIPE), str(PROOF_RECIPE)), f"architecture of {PROOF_RECIPE.name}"
+        if recipe.encoder.checkpoint:
+            recipe.encoder.checkpoint = str(PROOF_RECIPE.parent / recipe.encoder.checkpoint)
+    # MD-like displacement scales per component (A, B) at lags 1, 5 and 4120; sampling cost ignores them
+    prior = paths.PriorScale([1.0, 5.0, 4120.0], [[0.08, 0.09], [0.2, 0.22], [0.4, 0.45]])
+    torch.manual_seed(0)
+    m = build(recipe, prior).eval()
+    enc = recipe.encoder
+    return m, (f"UNTRAINED weights, {src}: encoder {enc.kind} width {enc.width} cutoff {enc.cutoff}, velocity hidden "
+               f"{recipe.model.hidden} × {recipe.model.n_layers} layers cutoff {recipe.model.cutoff}")
+
+
+def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5):
+    """Seconds per rollout step (one draw + monitors + output) from the MD run's final configuration."""
+    fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps)
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    rollout(fn, snap, RolloutConfig(steps=1, lag=lag, seed=seed, max_resample=0), out / "warm.h5", progress=False)
+    t0 = time.perf_counter()
+    rollout(fn, snap, RolloutConfig(steps=steps, lag=lag, seed=seed, max_resample=0), out / "timed.h5", progress=False)
+    return (time.perf_counter() - t0) / steps
+
+
+def hms(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default=None, help="flow checkpoint (default: untrained model, see above)")
+    p.add_argument("--checkpoint-4096", default=None, help="checkpoint for N = 4096 (default: the same model)")
+    p.add_argument("--lag", type=float, default=5.0, help="rollout lag at the proof state point [LJ]")
+    p.add_argument("--method", default="heun")
+    p.add_argument("--ode-steps", type=int, default=8)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    p.add_argument("--md-steps", type=int, nargs=2, default=[4000, 2000], help="timed NVE steps, N = 1000 and 4096")
+    p.add_argument("--rollout-steps", type=int, nargs=2, default=[6, 3], help="timed rollout steps, N = 1000 and 4096")
+    p.add_argument("--repeats", type=int, default=3, help="MD/rollout pairs per state point (interleaved; medians)")
+    p.add_argument("--no-4096", action="store_true", help="skip the N = 4096 state point")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    load0 = os.getloadavg()
+    model, desc = build_model(a.checkpoint)
+    model_big = model if not a.checkpoint_4096 else build_model(a.checkpoint_4096)[0]
+    points = [("proof T = 0.6", 1000, 0.6, 11.8, a.lag, a.md_steps[0], a.rollout_steps[0], model)]
+    if not a.no_4096:
+        points.append(("BOTAN T = 0.44", 4096, 0.44, 4120.0, 4120.0, a.md_steps[1], a.rollout_steps[1], model_big))
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, n, temp, tau, lag, md_steps, ro_steps, m in points:
+            md, ro, start = [], [], None
+            for k in range(a.repeats):
+                for who in (("md", "ro") if k % 2 == 0 else ("ro", "md")):  # alternate who runs first
+                    if who == "md":
+                        s, info, end = md_seconds_per_step(n, temp, md_steps, a.threads, use_shared=True)
+                        md.append(s)
+                        start = start or end  # the first MD run runs first: its end state starts every rollout
+                    else:
+                        ro.append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp))
+            s_md, s_ro = statistics.median(md), statistics.median(ro)
+            md_lj, ro_lj = s_md / DT, s_ro / lag
+            rows.append((name, n, md_lj, ro_lj, md_lj / ro_lj, 10 * tau * md_lj, 10 * tau * ro_lj))
+            notes.append(f"{name}: MD {md_steps} NVE steps timed ({info['start']}; T_kin at end {info['T_kinetic']:.3f}, "
+                         f"E_pot/N {info['pe']:.3f}), s/step {' '.join(f'{x:.3e}' for x in md)}; rollout lag {lag:g}, "
+                         f"{ro_steps} steps timed, s/step {' '.join(f'{x:.3f}' for x in ro)}")
+    load1 = os.getloadavg()
+    print(f"date {time.strftime('%Y-%m-%d %H:%M')}; threads {a.threads} (LAMMPS and torch); repeats {a.repeats} interleaved, medians")
+    print(f"rollout model: {desc}; sampler {a.method}, {a.ode_steps} ODE steps; redraws off")
+    print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'state point':<16}{'N':>6}{'MD s/LJ':>11}{'rollout s/LJ':>14}{'MD/rollout':>12}{'MD to 10τα':>13}{'rollout to 10τα':>17}")
+    for name, n, md_lj, ro_lj, ratio, t_md, t_ro in rows:
+        print(f"{name:<16}{n:>6}{md_lj:>11.3g}{ro_lj:>14.3g}{ratio:>12.3g}{hms(t_md):>13}{hms(t_ro):>17}")
+    print("times to 10 τα are extrapolated linearly from the timed stretches (MD and rollout cost the same per step at any length)")
+    for line in notes:
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    main()
