@@ -157,7 +157,7 @@ def evaluate(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG figures."),
     all_times: bool = typer.Option(False, "--all-times", help="Print every lag, not only the headline one."),
     long_time: bool = typer.Option(False, "--long-time", help="Rollout check: sets of trajectories (not matched by name), F_s/MSD/τ_α/χ₄/energy over time against MD (docs/rollout.md)."),
-    t_min: float = typer.Option(None, "--t-min", help="With --long-time: smallest lag judged (default: the common frame spacing)."),
+    t_min: float = typer.Option(None, "--t-min", help="With --long-time: use only common frames at multiples of this time (default: all common frames, equally spaced)."),
     # Chapman–Kolmogorov check (glassgen.stats.chapman); off unless --ck-model is given.
     ck_model: Path = typer.Option(None, "--ck-model", help="Flow checkpoint: also check two steps of τ vs one of 2τ vs REF at 2τ."),
     ck_lag: float = typer.Option(None, "--ck-lag", help="τ of the check [LJ]; REF needs the lag 2τ (ensembles) or frames 2τ apart."),

@@ -106,3 +106,14 @@ def test_cli_long_time_reads_folders_and_exits_by_verdict(tmp_path):
     assert "tau_alpha rel." in res.output and (tmp_path / "a" / "longtime.png").exists()
     res = runner.invoke(app, ["evaluate", str(tmp_path / "fast"), str(tmp_path / "md"), "--long-time", "-o", str(tmp_path / "b")])
     assert res.exit_code == 1 and "FAIL" in res.output
+
+
+def test_t_min_keeps_only_its_multiples_of_a_log_plus_linear_grid():
+    ref = walks(4, 0.01, 0, frames=21)
+    kept = [0, 1, 2, 5, 6, 8, 10, 11, 13, 15, 16, 20]  # block starts every 5 plus uneven frames inside blocks
+    for t in ref:
+        t.times, t.positions = t.times[kept], t.positions[kept]
+    with pytest.raises(InputError, match="--t-min"):
+        compare(ref[:2], ref[2:])
+    res = compare(ref[:2], ref[2:], t_min=5.0)
+    assert res["grid"].tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]

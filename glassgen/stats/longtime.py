@@ -52,7 +52,8 @@ def sample_table(trajs, grid, species: int = 0, q: float = DEFAULT_Q, a: float =
     """
     dt = np.diff(grid)
     if not np.allclose(dt, dt[0], rtol=1e-6):
-        raise InputError(str(trajs[0].meta.get("source")), "long-time check needs equally spaced common frames")
+        raise InputError(str(trajs[0].meta.get("source")), "long-time check needs equally spaced common frames "
+                         f"(common times start {np.round(grid[:6], 4).tolist()}); give t_min (--t-min) to use its multiples")
     mask = trajs[0].species == species
     x = np.stack([_frames(t, grid)[:, mask] for t in trajs])  # (M, F, N_sel, D)
     out = {"lags": grid[1:] - grid[0], "fs": [], "msd": [], "q": [], "n": int(mask.sum())}
@@ -135,7 +136,8 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
 
     Args:
         gen, ref: lists of :class:`~glassgen.data.Trajectory` (same box and composition).
-        t_min: smallest lag judged (default the grid spacing, i.e. the rollout lag).
+        t_min: grid spacing and smallest lag judged: only common frames at multiples of it are used
+            (default: all common frames, which must be equally spaced, e.g. a rollout's lag).
     """
     for t in gen + ref:
         if not np.allclose(t.box, ref[0].box, rtol=1e-9) or not np.array_equal(np.bincount(t.species), np.bincount(ref[0].species)):
@@ -143,6 +145,11 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
     if len(ref) < 2:
         raise InputError(str(ref[0].meta.get("source")), "need at least 2 MD trajectories for a noise floor")
     grid = common_grid(gen + ref)
+    if t_min is not None:  # judge on multiples of t_min only (e.g. MD block starts, skipping in-block log frames)
+        k = grid / float(t_min)
+        grid = grid[np.abs(k - np.round(k)) < 1e-6 * np.maximum(1.0, k)]
+        if len(grid) < 3:
+            raise InputError(str(ref[0].meta.get("source")), f"fewer than 3 common frames are multiples of t_min = {t_min}")
     tg, tr = sample_table(gen, grid, q=q), sample_table(ref, grid, q=q)
     cg, cr = curves(tg), curves(tr)
     splits = half_splits(len(ref), n_splits, seed)
