@@ -6,6 +6,9 @@ Kob–Andersen pair style are set once) and relaxes one configuration per call:
 - ``minimize``: conjugate gradient on the KA potential energy, at most ``max_iterations`` iterations,
   line-search step capped at ``dmax`` (as the simulate protocol's first minimisation) so that
   overlapping particles separate gently;
+- ``local``: the same minimisation, but only of the particles within ``local_radius`` of a pair whose
+  KA pair energy exceeds ``local_energy`` (all others held fixed with ``fix setforce``), so the bulk
+  keeps the model's thermal configuration and only the generated overlaps are removed;
 - ``nvt``: fresh Maxwell–Boltzmann velocities at ``temperature``, then ``time`` LJ units of Langevin
   dynamics at that temperature (velocity Verlet with a displacement cap, ``fix nve/limit``, so a hard
   overlap cannot blow the integration up; total momentum kept at zero).
@@ -28,7 +31,7 @@ from . import ka
 from .errors import InputError
 from .pbc import fold
 
-KINDS = ("minimize", "nvt")
+KINDS = ("minimize", "nvt", "local")
 WHEN = ("overlap", "always")
 LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
 
@@ -49,6 +52,9 @@ class RelaxConfig:
         max_displacement: ``nvt`` cap on any particle's move in one time step (σ_AA); ordinary thermal
             moves are ~100× smaller, so the cap only acts on particles pushed apart from an overlap.
         dmax: ``minimize`` cap on any coordinate's move in one line search (σ_AA).
+        local_energy: ``local``: a pair above this KA pair energy (ε_AA) marks an overlap; equilibrium
+            MD at T = 0.6 has no pair above ~3.5.
+        local_radius: ``local``: particles within this distance (σ_AA) of an overlapping pair move too.
     """
 
     kind: str = "minimize"
@@ -61,6 +67,8 @@ class RelaxConfig:
     damp: float = 0.1
     max_displacement: float = 0.1
     dmax: float = 0.1
+    local_energy: float = 5.0
+    local_radius: float = 1.2
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -73,7 +81,7 @@ class RelaxConfig:
                 raise InputError("relax", "an nvt relaxation needs a temperature: pass --relax-temperature")
             if not np.isfinite(t) or t <= 0:
                 raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
-        for name in ("time", "dt", "damp", "max_displacement", "dmax"):
+        for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InputError("relax", f"relax {name} must be positive; got {v}")
@@ -89,6 +97,7 @@ class RelaxConfig:
     def meta(self) -> dict:
         """Flat ``relax_*`` keys for the output file's metadata (the parameters that apply to ``kind``)."""
         keep = {"minimize": ("kind", "when", "max_iterations", "dmax"),
+                "local": ("kind", "when", "max_iterations", "dmax", "local_energy", "local_radius"),
                 "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement")}[self.kind]
         return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep}
 
@@ -149,6 +158,10 @@ class Relaxer:
     def close(self) -> None:
         self.engine.close()
 
+    def overlap_region(self, positions) -> np.ndarray:
+        """(k,) indices the ``local`` kind minimises: overlapping pairs and their neighbours."""
+        return _overlap_region(positions, self.species, self.box, self.cfg.local_energy, self.cfg.local_radius)
+
     def wants(self, overlap: bool) -> bool:
         """Whether a step with (``overlap=True``) or without a kept overlap is relaxed."""
         return self.cfg.when == "always" or bool(overlap)
@@ -170,7 +183,15 @@ class Relaxer:
         wrapped, image = fold(x, self.box)
         e.set_state(wrapped, image.astype(np.int32), np.zeros_like(wrapped))
         e.command("reset_timestep 0")
-        if cfg.kind == "minimize":
+        if cfg.kind == "local":
+            mobile = self.overlap_region(wrapped)
+            if mobile.size == 0:
+                return x.copy()
+            e.command("group mobile id " + " ".join(str(i + 1) for i in mobile), "group frozen subtract all mobile",
+                      "fix hold frozen setforce 0.0 0.0 0.0", "min_style cg", f"min_modify dmax {cfg.dmax!r}",
+                      f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}",
+                      "unfix hold", "group mobile delete", "group frozen delete")
+        elif cfg.kind == "minimize":
             e.command("min_style cg", f"min_modify dmax {cfg.dmax!r}",
                       f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}")
         else:
@@ -188,6 +209,23 @@ class Relaxer:
         del e.history[self._setup_lines:]  # a long rollout would otherwise grow it without bound
         # the displacement from small numbers only: wrapped coordinates and integer image changes
         return x + (st["x"] - wrapped) + (st["image"] - image) * self.box
+
+
+def _overlap_region(positions, species, box, energy: float, radius: float) -> np.ndarray:
+    """Indices of the particles within ``radius`` of a pair whose KA pair energy exceeds ``energy``."""
+    from .pbc import neighbour_graph
+
+    g = neighbour_graph(positions, box, max(radius, 1.0))
+    src, dst = g["edge_index"]
+    close = g["edge_len"] < 1.0  # repulsive range: pair energies above ~0 ε need r < σ
+    e = ka.pair_energy(g["edge_len"][close], species[src[close]], species[dst[close]])
+    hot = np.zeros(len(species), bool)
+    hot[src[close][e > energy]] = True
+    if not hot.any():
+        return np.zeros(0, dtype=np.int64)
+    near = hot.copy()
+    near[dst[hot[src] & (g["edge_len"] < radius)]] = True
+    return np.nonzero(near)[0]
 
 
 def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,

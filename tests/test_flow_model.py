@@ -180,3 +180,27 @@ def test_rollout_step_function_is_seeded_per_draw():
     assert a.shape == (2, 64, 3)
     np.testing.assert_array_equal(a, b[::-1])
     assert not np.allclose(fn(x, 10.0, [5, 4])[0], a[0])
+
+
+def test_pair_term_sees_relative_errors_only():
+    """Oracle + a common shift: pair term 0; oracle + independent noise: pair term > 0; weight 0 = plain loss."""
+    torch.manual_seed(0)
+    b, n = 4, 30
+    x1 = paths.remove_com(torch.randn(b, n, 3, dtype=torch.float64))
+    scale = torch.full((b, n, 1), 0.7, dtype=torch.float64)
+    pairs = torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+
+    def field(extra):
+        def v(t, xt):  # linear path: u = (x1 - x_t) / (1 - t)
+            return (x1 - xt) / (1 - t.reshape(-1, 1, 1)) + extra
+        return v
+
+    def loss(extra, w, seed=1):
+        return paths.flow_loss("flow", field(extra), x1, scale, torch.Generator().manual_seed(seed), pairs=pairs, pair_weight=w).item()
+
+    assert loss(0.0, 1.0) == pytest.approx(0.0, abs=1e-18)
+    shift = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)
+    assert loss(shift, 1.0) == pytest.approx(loss(shift, 0.0), rel=1e-12) and loss(shift, 0.0) > 0
+    noise = 0.2 * torch.randn(b, n, 3, dtype=torch.float64)
+    assert loss(noise, 1.0) - loss(noise, 0.0) == pytest.approx(
+        ((noise[:, 1:] - noise[:, :-1]) / math.sqrt(2 * 0.49)).pow(2).mean().item(), rel=1e-9)

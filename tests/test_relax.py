@@ -232,3 +232,22 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     assert traj.meta["relax_time"] == 0.05 and traj.meta["relax_when"] == "always"
     rows = list(csv.DictReader(open(tmp_path / "r.log.csv")))
     assert [r["relaxed"] for r in rows if r["step"] != "0"] == ["1", "1"]
+
+
+def test_local_minimisation_moves_only_the_overlap_region(liquid):
+    x = planted(liquid)
+    cfg = RelaxConfig(kind="local")
+    with Relaxer(cfg, liquid.species, liquid.box) as r:
+        region = r.overlap_region(fold(x, liquid.box)[0])
+        y = r.relax(x)
+        assert r.relax(liquid.positions).tolist() == liquid.positions.tolist()  # nothing to do: unchanged
+    a = np.flatnonzero(liquid.species == 0)
+    assert {a[0], a[1]} <= set(region.tolist()) and len(region) < N // 4
+    moved = np.linalg.norm(y - x, axis=1) > 0
+    assert set(np.flatnonzero(moved).tolist()) <= set(region.tolist())  # the rest held exactly
+    after = monitors(y, liquid.species, liquid.box)
+    assert after["max_pair_energy"] < cfg.local_energy and after["rmin_AA"] > 0.8
+    # gentler than a global quench: the bulk keeps its thermal energy
+    with Relaxer(RelaxConfig(kind="minimize"), liquid.species, liquid.box) as r:
+        e_global = monitors(r.relax(x), liquid.species, liquid.box)["e_pot"]
+    assert after["e_pot"] > e_global + 0.1

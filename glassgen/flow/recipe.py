@@ -55,6 +55,7 @@ class TrainSpec:
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    pair_weight: float = 0.0  # weight of the neighbours' relative-velocity error (paths.flow_loss); 0 = plain CFM
     ema_decay: float = 0.999
     augment: bool = True  # random box symmetry per step
     eval_every: int = 100

@@ -138,11 +138,15 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind):
-    """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags."""
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0):
+    """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
+
+    ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss).
+    """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
     v, scale = model.velocity_fn(emb, lag)
-    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen)
+    pairs = emb["edge_index"] if pair_weight > 0 else None
+    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight)
 
 
 def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
@@ -243,7 +247,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             emb = model.embed(graphs[c], rot)
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
-        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task)
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
