@@ -199,7 +199,7 @@ def _row(name, g, r, diff, floor, tol, ok):
             "tolerance": float(tol), "pass": None if ok is None else bool(ok)}
 
 
-def write_report(result: dict, outdir) -> list:
+def write_report(result: dict, outdir, labels=("generated", "MD")) -> list:
     """``longtime.json``, ``longtime.md`` (the table) and PNG figures in ``outdir``; returns the file names."""
     import json
     from pathlib import Path
@@ -221,7 +221,7 @@ def write_report(result: dict, outdir) -> list:
     data = {k: v for k, v in result.items() if k not in ("energy_generated", "energy_reference")}
     with atomic_path(outdir / "longtime.json") as tmp:
         tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
-    return ["longtime.md", "longtime.json", _plot(result, outdir)]
+    return ["longtime.md", "longtime.json", _plot(result, outdir, labels)]
 
 
 def _jsonable(v):
@@ -232,7 +232,7 @@ def _jsonable(v):
     raise TypeError(type(v))
 
 
-def _plot(result, outdir) -> str:
+def _plot(result, outdir, labels) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,9 +244,9 @@ def _plot(result, outdir) -> str:
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     for ax, key, label in ((axes[0, 0], "fs", "F_s,A(q=7.25, t)"), (axes[0, 1], "msd", "MSD_A(t) [σ²]"),
                            (axes[1, 0], "chi4", "χ₄,A(t) (a = 0.3)")):
-        ax.fill_between(r["times"], r[key] - 2 * fl[key], r[key] + 2 * fl[key], color="0.8", label="MD ± 2 floor")
-        ax.plot(r["times"], r[key], "s--", color="k", mfc="none", ms=4, label=f"MD ({result['n_reference']} traj.)")
-        ax.plot(g["times"], g[key], "o-", color="tab:blue", ms=4, label=f"rollout ({result['n_generated']} traj.)")
+        ax.fill_between(r["times"], r[key] - 2 * fl[key], r[key] + 2 * fl[key], color="0.8", label=f"{labels[1]} ± 2 floor")
+        ax.plot(r["times"], r[key], "s--", color="k", mfc="none", ms=4, label=f"{labels[1]} ({result['n_reference']} traj.)")
+        ax.plot(g["times"], g[key], "o-", color="tab:blue", ms=4, label=f"{labels[0]} ({result['n_generated']} traj.)")
         ax.set_xscale("log")
         ax.set_xlabel("t [LJ time]")
         ax.set_ylabel(label)
@@ -255,8 +255,8 @@ def _plot(result, outdir) -> str:
     axes[0, 1].set_yscale("log")
     axes[0, 0].legend(fontsize=8)
     ax = axes[1, 1]
-    for e, style, label in ((result["energy_reference"], dict(color="k", ls="--"), "MD"),
-                            (result["energy_generated"], dict(color="tab:blue", ls="-"), "rollout")):
+    for e, style, label in ((result["energy_reference"], dict(color="k", ls="--"), labels[1]),
+                            (result["energy_generated"], dict(color="tab:blue", ls="-"), labels[0])):
         ax.plot(result["grid"], e.mean(0), label=f"{label} mean", **style)
         ax.fill_between(result["grid"], e.min(0), e.max(0), alpha=0.2, color=style["color"])
     ax.set_xlabel("t [LJ time]")
