@@ -138,7 +138,8 @@ def learning_rate(t: TrainSection, step: int) -> float:
     if t.lr_final is None:
         return t.lr
     frac = min(step / max(t.steps - 1, 1), 1.0)
-    return t.lr_final + 0.5 * (t.lr - t.lr_final) * (1.0 + np.cos(np.pi * frac))
+    # a Python float: a numpy scalar in the optimizer state would make it unloadable with weights_only=True
+    return float(t.lr_final + 0.5 * (t.lr - t.lr_final) * (1.0 + np.cos(np.pi * frac)))
 
 
 def _order(seed: int, epoch: int, n: int) -> np.ndarray:

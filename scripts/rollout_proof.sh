@@ -2,12 +2,14 @@
 # Rollout proof at T = 0.6, N = 1000 (docs/rollout.md, "Proof"): MD -> flow fit -> 16 rollouts from the
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
-#   bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS]
+#   bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX]
+# RELAX: none (default: the model alone), nvt, local or minimize (docs/rollout.md, "Relaxation").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs}
 LAG=${2:-5.0}
 STEPS=${3:-30}            # 30 x 5 = 150 LJ time = 12.7 tau_alpha (tau_alpha = 11.8 at T = 0.6, N = 1000)
+RELAX=${4:-none}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
@@ -18,23 +20,27 @@ for part in train test; do
 done
 
 # recipes/flow-proof-T0.6.yaml reads ../runs/...; a different RUNS needs its own copy of the recipe.
-CKPT="$RUNS/flow-proof-T0.6/best.safetensors"
-if [ ! -f "$RUNS/flow-proof-T0.6/train_state.pt" ]; then
-  glassgen fit recipes/flow-proof-T0.6.yaml -o "$RUNS/flow-proof-T0.6"
+MODEL=flow-proof-T0.6-pairs   # the pair-loss variant: lower validation loss and fewer overlaps (docs/rollout.md)
+CKPT="$RUNS/$MODEL/best.safetensors"
+if [ ! -f "$RUNS/$MODEL/train_state.pt" ]; then
+  glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL"
 else
-  glassgen fit recipes/flow-proof-T0.6.yaml -o "$RUNS/flow-proof-T0.6" --resume
+  glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL" --resume
 fi
 
-mkdir -p "$RUNS/proof-T0.6-rollout"
+OUT="$RUNS/proof-T0.6-rollout$( [ "$RELAX" = none ] || echo "-$RELAX" )"
+mkdir -p "$OUT"
 INITS=()
 for f in "$RUNS"/proof-T0.6-test/traj_0*.h5; do INITS+=(--init "$f"); done
-RES=$( [ -f "$RUNS/proof-T0.6-rollout/rollout.log.csv" ] && echo --resume || true )
-glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed 0 \
-  -o "$RUNS/proof-T0.6-rollout/rollout.h5" $RES
+RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
+# --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
+# log still records every overlap kept.
+glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed 0 --max-resample 0 \
+  --relax "$RELAX" --relax-when always --relax-temperature 0.6 -o "$OUT/rollout.h5" $RES
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
-glassgen evaluate "$RUNS/proof-T0.6-rollout" "$RUNS/proof-T0.6-test" --long-time -o "$RUNS/proof-T0.6-eval" || true
+glassgen evaluate "$OUT" "$RUNS/proof-T0.6-test" --long-time -o "$OUT-eval" || true
 # One rollout against its MD trajectory (time-origin statistics), plus the Chapman–Kolmogorov check: two draws
 # of LAG vs one of 2 LAG vs MD at 2 LAG, from 8 starts along the independent MD trajectory.
-glassgen evaluate "$RUNS/proof-T0.6-rollout/rollout_000.h5" "$RUNS/proof-T0.6-test/traj_000.h5" \
-  -o "$RUNS/proof-T0.6-ck" --ck-model "$CKPT" --ck-lag "$LAG" || true
+glassgen evaluate "$OUT/rollout_000.h5" "$RUNS/proof-T0.6-test/traj_000.h5" \
+  -o "$OUT-ck" --ck-model "$CKPT" --ck-lag "$LAG" || true

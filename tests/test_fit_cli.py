@@ -109,7 +109,7 @@ def test_cosine_learning_rate_runs_from_lr_to_lr_final_and_constant_by_default()
 
 def test_fit_resume_and_predict(tmp_path):
     runner = CliRunner()
-    path = _recipe(tmp_path)
+    path = _recipe(tmp_path, lr=1e-3, lr_final=1e-4)  # the schedule's lr lands in the optimizer state
     res = runner.invoke(app, ["fit", str(path), "--max-minutes", "0"])  # stops at the first checkpoint
     assert res.exit_code == 0, res.output
     run = tmp_path / "run"
