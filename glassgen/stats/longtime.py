@@ -259,6 +259,8 @@ def _plot(result, outdir, labels) -> str:
                             (result["energy_generated"], dict(color="tab:blue", ls="-"), labels[0])):
         ax.plot(result["grid"], e.mean(0), label=f"{label} mean", **style)
         ax.fill_between(result["grid"], e.min(0), e.max(0), alpha=0.2, color=style["color"])
+    if np.nanmax(result["energy_generated"]) - np.nanmax(result["energy_reference"]) > 100:
+        ax.set_yscale("symlog", linthresh=10.0)  # exploding energies would flatten the MD curve to a line
     ax.set_xlabel("t [LJ time]")
     ax.set_ylabel("E_pot/N [ε_AA] (band: min..max over trajectories)")
     ax.legend(fontsize=8)
