@@ -22,6 +22,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..stats.dynamics import lag_pairs
 from . import paths
 from .context import LocalEncoder, box_symmetries
 from .model import FlowModel, save_model
@@ -75,21 +76,18 @@ def trajectory_examples(traj, lags, source: str) -> list:
     lags = np.array(sorted(float(t) for t in lags))
     if np.any(lags <= 0):
         raise InputError(source, f"data.lags must be positive; got {lags.tolist()}")
-    t = traj.times
+    by_origin: dict[int, list] = {}
+    for tau in lags:
+        for i, j in zip(*lag_pairs(traj.times, tau)):
+            by_origin.setdefault(int(i), []).append((tau, int(j)))
     out = []
-    for i, t0 in enumerate(t):
-        have, idx = [], []
-        for tau in lags:
-            j = int(np.searchsorted(t, t0 + tau - 1e-6 * max(1.0, tau)))
-            if j < len(t) and abs(t[j] - (t0 + tau)) <= 1e-6 * max(1.0, t0 + tau):
-                have.append(tau)
-                idx.append(j)
-        if have:
-            disp = traj.positions[idx] - traj.positions[i]
-            out.append({"species": traj.species, "initial": traj.positions[i], "box": traj.box,
-                        "lags": np.array(have), "disp": disp[None], "source": f"{source}@t={t0:g}"})
+    for i in sorted(by_origin):
+        have, idx = zip(*by_origin[i])
+        disp = traj.positions[list(idx)] - traj.positions[i]
+        out.append({"species": traj.species, "initial": traj.positions[i], "box": traj.box,
+                    "lags": np.array(have), "disp": disp[None], "source": f"{source}@t={traj.times[i]:g}"})
     if not out:
-        raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {t[:5].tolist()}...)")
+        raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
     return out
 
 

@@ -22,7 +22,8 @@ from ..errors import InputError
 from ..pbc import fold
 from .dynamics import DEFAULT_Q, alpha2_from_moments, fs_samples, moments_samples
 from .evaluate import _clean, _files, _row
-from .features import _lag_pairs, species_name
+from .dynamics import lag_pairs
+from .features import species_name
 from .uncertainty import N_SPLITS, half_splits, sorted_samples, wasserstein1_sorted
 
 CK_PAIR = "two-step vs one-step"
@@ -229,7 +230,7 @@ def reference_starts(reference, lag: float, n_starts: int = 8, rtol: float = 1e-
                 raise InputError(str(p), f"no lag 2τ = {t2:g} among the ensemble's times {obj.times.tolist()[:12]}")
             cands.append((obj.snapshot(), obj.positions[:, k[0]] - obj.initial))
         else:
-            i, j = _lag_pairs(obj.times, t2, max_origins=10**9, rtol=rtol)
+            i, j = lag_pairs(obj.times, t2, rtol=rtol)
             cands += [(obj.frame(a), (obj.positions[b] - obj.positions[a])[None]) for a, b in zip(i, j)]
     if not cands:
         lags = (obj.times[1:] - obj.times[0])[:12].round(6).tolist()

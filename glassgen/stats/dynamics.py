@@ -97,6 +97,21 @@ def chi4_from_overlap(q_samples, n: int, axis: int = 0, weights=None):
     return n * ((w * q * q).sum(axis=axis) - mean * mean)
 
 
+def lag_pairs(times, lag: float, max_origins: int | None = None, rtol: float = 1e-6):
+    """Frame pairs (i, j) with t_j − t_i = ``lag`` (relative tolerance ``rtol``), at most ``max_origins``
+    of them evenly spread (None keeps all). Returns two int arrays, origins ``i`` and targets ``j``."""
+    t = np.asarray(times, dtype=np.float64)
+    j = np.searchsorted(t, t + lag * (1 - rtol))
+    ok = j < t.size
+    i, j = np.nonzero(ok)[0], j[ok]
+    good = np.abs(t[j] - t[i] - lag) <= rtol * lag
+    i, j = i[good], j[good]
+    if max_origins is not None and i.size > max_origins:
+        keep = np.unique(np.linspace(0, i.size - 1, max_origins).round().astype(int))
+        i, j = i[keep], j[keep]
+    return i, j
+
+
 def trajectory_lags(times, n_lags: int = N_LAGS, max_origins: int | None = MAX_ORIGINS, rtol: float = 1e-6):
     """Log-spaced lags of a trajectory and, for each, the origin/target frame pairs.
 

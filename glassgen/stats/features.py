@@ -17,7 +17,7 @@ from .. import ka
 from ..data import Ensemble
 from ..errors import InputError
 from ..pbc import neighbour_graph
-from .dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, per_sample_curves, species_mask
+from .dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, lag_pairs, per_sample_curves, species_mask
 from .propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
                          initial_pairs, mobility_sums)
 from .structure import rdf_counts, rdf_edges, structure_factor
@@ -45,19 +45,6 @@ class Options:
 
 def species_name(s: int) -> str:
     return ka.SPECIES_NAMES[s] if s < len(ka.SPECIES_NAMES) else str(s)
-
-
-def _lag_pairs(times, lag: float, max_origins: int, rtol: float = 1e-6):
-    t = np.asarray(times)
-    j = np.searchsorted(t, t + lag * (1 - rtol))
-    ok = j < t.size
-    i, j = np.nonzero(ok)[0], j[ok]
-    good = np.abs(t[j] - t[i] - lag) <= rtol * lag
-    i, j = i[good], j[good]
-    if i.size > max_origins:
-        keep = np.unique(np.linspace(0, i.size - 1, max_origins).round().astype(int))
-        i, j = i[keep], j[keep]
-    return i, j
 
 
 def _structure(frames, species, box, opt: Options) -> dict:
@@ -137,7 +124,7 @@ def config_features(obj, eval_times, opt: Options, name: str = "") -> dict:
             origins = np.arange(obj.n_runs)
             dr = obj.positions[:, k] - obj.initial
         else:
-            origins, targets = _lag_pairs(obj.times, t, opt.max_origins)
+            origins, targets = lag_pairs(obj.times, t, opt.max_origins)
             if origins.size == 0:
                 raise InputError(src, f"no pair of frames {t:g} apart")
             dr = obj.positions[targets] - obj.positions[origins]
