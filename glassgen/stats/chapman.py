@@ -21,7 +21,7 @@ from ..data import Ensemble, Snapshot
 from ..errors import InputError
 from ..pbc import fold
 from .dynamics import DEFAULT_Q, alpha2_from_moments, fs_samples, moments_samples
-from .evaluate import _clean, _files, _row
+from .evaluate import ensemble_files, json_ready, verdict_row
 from .dynamics import lag_pairs
 from .features import species_name
 from .uncertainty import N_SPLITS, half_splits, sorted_samples, wasserstein1_sorted
@@ -127,9 +127,9 @@ def _compare(label, a, b, floor_from, sizes, lag2, dim) -> list:
             dw.append(_w1(groups, groups, wa, wb))
     rows = []
     for k in va:
-        rows.append(_row((k[0], k[1], lag2), va[k], vb[k], np.array([d[k] for d in dv]), (None,) * 3, *sizes))
+        rows.append(verdict_row((k[0], k[1], lag2), va[k], vb[k], np.array([d[k] for d in dv]), (None,) * 3, *sizes))
     for k in wab:
-        rows.append(_row((k[0], k[1], lag2), wab[k], np.nan, np.array([d[k] for d in dw]), (None,) * 3, *sizes))
+        rows.append(verdict_row((k[0], k[1], lag2), wab[k], np.nan, np.array([d[k] for d in dw]), (None,) * 3, *sizes))
     return [dict(r, comparison=label) for r in rows]
 
 
@@ -222,7 +222,7 @@ def reference_starts(reference, lag: float, n_starts: int = 8, rtol: float = 1e-
     from ..h5md import read
 
     t2, cands = 2.0 * float(lag), []
-    for p in _files(reference):
+    for p in ensemble_files(reference):
         obj = read(p)
         if isinstance(obj, Ensemble):
             k = np.nonzero(np.abs(obj.times - t2) <= rtol * t2)[0]
@@ -276,7 +276,7 @@ def run_check(checkpoint, reference, lag: float, outdir=None, n_samples: int = 1
     if outdir is not None:
         Path(outdir).mkdir(parents=True, exist_ok=True)
         with atomic_path(Path(outdir) / "chapman_kolmogorov.json") as tmp:
-            tmp.write_text(json.dumps(_clean(res), indent=1, allow_nan=False))
+            tmp.write_text(json.dumps(json_ready(res), indent=1, allow_nan=False))
     return res
 
 

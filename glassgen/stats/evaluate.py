@@ -35,7 +35,8 @@ NA_NOTES = {
 STRUCTURE_KEYS = {"g_AA_peak", "g_AA_rpeak", "g_AA_l1", "S_A_peak", "energy", "min_AA", "min_AB", "min_BB"}
 
 
-def _files(path) -> list:
+def ensemble_files(path) -> list:
+    """The H5MD files of a file or folder argument (sorted), or a one-line error naming it."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
@@ -55,7 +56,7 @@ def match_files(generated, reference) -> list:
             raise InputError(str(p), "no such file or folder")
     if g.is_dir() != r.is_dir():
         raise InputError(str(g), "GENERATED and REFERENCE must both be files or both be folders")
-    gf, rf = _files(g), _files(r)
+    gf, rf = ensemble_files(g), ensemble_files(r)
     if not g.is_dir():
         return [(gf[0], rf[0])]
     by_name = {p.name: p for p in rf}
@@ -125,7 +126,8 @@ def _key(k) -> str:
     return f"{k[0]}[{k[1]}]" + (f"@t={k[2]:g}" if k[2] is not None else "")
 
 
-def _row(k, gen, ref, halves, boots, size_g, size_r, rel_exp=None):
+def verdict_row(k, gen, ref, halves, boots, size_g, size_r, rel_exp=None):
+    """One report row: statistic key ``k`` = (name, species, time), values, MD floor, tolerance, verdict."""
     kind, abs_tol, rel_tol, unit = C.TOLERANCES[k[0]]
     scale = floor_scale(size_g, size_r)
     if kind in ("value", "at_least"):
@@ -252,7 +254,7 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
             br = np.array([d[key] for d in boot_r])
             boots = (bootstrap_se(bg), bootstrap_se(br), bootstrap_se(bg - br) if len(fg) > 1 else None)
         ex = np.array([d.get(key, np.nan) for d in rel_exp]) if key in REL else None
-        rows.append(_row(key, gen, ref, h, boots, size_g[s_i], size_r[s_i], ex))
+        rows.append(verdict_row(key, gen, ref, h, boots, size_g[s_i], size_r[s_i], ex))
 
     report = {
         "glassgen_version": __version__, "generated": str(generated), "reference": str(reference), "kind": f0["kind"],
@@ -272,16 +274,16 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
 
         report["plots"] = make_plots(outdir, fg, fr, Pg, Pr, report)
     with atomic_path(outdir / "report.json") as tmp:
-        tmp.write_text(json.dumps(_clean(report), indent=1, allow_nan=False))
+        tmp.write_text(json.dumps(json_ready(report), indent=1, allow_nan=False))
     return report
 
 
-def _clean(v):
+def json_ready(v):
     """JSON-ready copy: numpy scalars/arrays to Python, NaN/inf to null (strict JSON)."""
     if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
+        return {str(k): json_ready(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)):
-        return [_clean(x) for x in v]
+        return [json_ready(x) for x in v]
     if isinstance(v, (np.floating, float)):
         return float(v) if np.isfinite(v) else None
     if isinstance(v, np.integer):
