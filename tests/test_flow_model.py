@@ -13,7 +13,8 @@ from glassgen.flow.context import LocalEncoder, box_symmetries, build_graph, rot
 from glassgen.flow.model import FlowModel, load_model, save_model
 from glassgen.flow.sample import sample
 from glassgen.flow.symmetry import group_averaged, model_velocity, symmetry_error
-from glassgen.flow.velocity import VelocityConfig
+from glassgen.flow.velocity import VelocityConfig, displaced_rbf
+from glassgen.pbc import minimum_image
 
 L = 4.0
 
@@ -25,11 +26,12 @@ def snapshot(seed=0):
     return Snapshot((np.arange(64) % 5 == 0).astype(int), np.full(3, L), x)
 
 
-def model(kind="flow", factored=True, seed=0):
+def model(kind="flow", factored=True, seed=0, geometry=0):
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
     return FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=2,
-                                                                       factored=factored), prior, kind)
+                                                                       factored=factored, geometry=geometry),
+                     prior, kind)
 
 
 def velocity(m, snap, lag=10.0):
@@ -79,8 +81,9 @@ def test_velocity_and_samples_have_zero_com():
     assert np.abs(d.mean(1)).max() < 1e-6
 
 
-def test_permutation_equivariance_and_translation_invariance():
-    m, snap = model(), snapshot()
+@pytest.mark.parametrize("geometry", [0, 6])
+def test_permutation_equivariance_and_translation_invariance(geometry):
+    m, snap = model(geometry=geometry), snapshot()
     x = 0.1 * torch.randn(2, 64, 3)
     x = x - x.mean(1, keepdim=True)
     ref = velocity(m, snap)(torch.tensor(0.4), x)
@@ -92,9 +95,10 @@ def test_permutation_equivariance_and_translation_invariance():
     torch.testing.assert_close(velocity(m, t_snap)(torch.tensor(0.4), x), ref, atol=1e-5, rtol=1e-4)
 
 
-def test_factored_edge_layers_equal_concatenated():
-    a, snap = model(factored=True), snapshot()
-    b = model(factored=False)
+@pytest.mark.parametrize("geometry", [0, 6])
+def test_factored_edge_layers_equal_concatenated(geometry):
+    a, snap = model(factored=True, geometry=geometry), snapshot()
+    b = model(factored=False, geometry=geometry)
     b.load_state_dict(a.state_dict())
     x = 0.1 * torch.randn(2, 64, 3)
     torch.testing.assert_close(velocity(a, snap)(torch.tensor(0.7), x), velocity(b, snap)(torch.tensor(0.7), x),
@@ -116,14 +120,33 @@ def test_rotated_graph_equals_graph_of_rotated_configuration():
         torch.testing.assert_close(x[rg["edge_index"][1]] - x[rg["edge_index"][0]] + s * L, rg["edge_vec"])
 
 
-def test_symmetry_error_detects_violation_and_group_average_is_exact():
-    m, snap = model(), snapshot()
+@pytest.mark.parametrize("geometry", [0, 6])
+def test_symmetry_error_detects_violation_and_group_average_is_exact(geometry):
+    m, snap = model(geometry=geometry), snapshot()
     g = m.graph(snap.species, snap.positions, snap.box)
     make = model_velocity(m, 10.0)
     raw = symmetry_error(make, g, snap.box)
     assert raw > 1e-2  # an untrained, unaugmented network is not equivariant
     group = box_symmetries(snap.box)[:8]  # the 8 sign flips: a subgroup, enough to test exactness cheaply
     assert symmetry_error(group_averaged(make, group), g, snap.box, group=group) < 1e-5
+
+
+def test_displaced_distance_equals_brute_force_minimum_image():
+    """r'_ij read by the geometry features is the pair distance of the displaced configuration."""
+    snap = snapshot(3)
+    g = build_graph(snap.species, snap.positions, snap.box, 1.5)
+    x = 0.2 * torch.randn(2, 64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    k = 41
+    rbf = displaced_rbf(g["edge_vec"], x, g["edge_index"], k, 1.5)
+    src, dst = g["edge_index"].numpy()
+    for b in range(2):
+        moved = snap.positions + x[b].numpy()
+        ref = np.linalg.norm(minimum_image(moved[dst] - moved[src], snap.box), axis=-1)
+        mu = np.linspace(0.5, 1.5, k)
+        expect = np.exp(-(((ref[:, None] - mu) / (1.0 / (k - 1))) ** 2))
+        np.testing.assert_allclose(rbf[b].numpy(), expect, atol=1e-9)
+    with pytest.raises(ValueError, match="edge vectors"):
+        model(geometry=4).velocity.prepare(torch.zeros(64, 16), torch.zeros(3, 16), torch.zeros(2, 3, dtype=torch.long))
 
 
 def test_prior_scale_estimate_and_lag_interpolation():
@@ -140,8 +163,9 @@ def test_prior_scale_estimate_and_lag_interpolation():
         paths.PriorScale([1.0, 1.0], [[1.0], [1.0]])
 
 
-def test_checkpoint_roundtrip(tmp_path):
-    m, snap = model("diffusion"), snapshot()
+@pytest.mark.parametrize("geometry", [0, 6])
+def test_checkpoint_roundtrip(tmp_path, geometry):
+    m, snap = model("diffusion", geometry=geometry), snapshot()
     save_model(m, tmp_path / "m.safetensors")
     m2 = load_model(tmp_path / "m.safetensors")
     assert m2.kind == "diffusion" and m2.config() == m.config()

@@ -74,7 +74,8 @@ class FlowModel(nn.Module):
     def embed(self, graph: dict, rot: torch.Tensor | None = None) -> dict:
         """Encoder embeddings restricted to the velocity graph, optionally after a box symmetry.
 
-        Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "species" (N,)}`` on the model's device.
+        Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "vec" (E_v,D), "species" (N,)}``
+        on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry).
         """
         p = next(self.parameters())
         g = rotate_graph(graph, rot) if rot is not None else graph
@@ -82,7 +83,8 @@ class FlowModel(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             h, e = self.encoder.encode(g)
         mask = velocity_subgraph(g, self.velocity.cfg.cutoff)
-        return {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "species": g["species"]}
+        return {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "vec": g["edge_vec"][mask],
+                "species": g["species"]}
 
     # -- flow side -----------------------------------------------------------------
     def velocity_fn(self, emb: dict, lag: torch.Tensor):
@@ -91,7 +93,7 @@ class FlowModel(nn.Module):
         The network sees x in prior units; its output is scaled back and the centre of
         mass removed, so v has zero mass-weighted mean per sample.
         """
-        prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"])
+        prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"))
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior(emb["species"], lag).to(emb["h"].device)
         log_lag = lag.log().to(emb["h"].device)
@@ -101,7 +103,7 @@ class FlowModel(nn.Module):
             t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
             ll = log_lag.expand(b) if log_lag.numel() == 1 else log_lag
             sc = scale.expand(b, -1, -1) if scale.shape[0] == 1 else scale
-            out = self.velocity(prep, x / sc.to(x.dtype), t, ll)
+            out = self.velocity(prep, x / sc.to(x.dtype), t, ll, x)
             return paths.remove_com(out.to(x.dtype) * sc.to(x.dtype))
 
         return v, scale

@@ -46,6 +46,7 @@ class ModelSpec:
     cutoff: float = 1.5
     n_fourier: int = 8
     factored: bool = True
+    geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
 
 
 @dataclass

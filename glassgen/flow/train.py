@@ -114,7 +114,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
         raise InputError("recipe", f"unknown encoder.kind {enc.kind!r}; choose local or botan")
     m = recipe.model
     vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                          n_fourier=m.n_fourier, factored=m.factored)
+                          n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry)
     return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen)
 
 

@@ -12,6 +12,13 @@ factored into per-node products, ``W [h_i, h_j, e_ij] = (W1 h)_i + (W2 h)_j + W3
 (gathers instead of per-edge matmuls on the concatenation), so per sample and
 evaluation the edges cost only gathers, adds, a ReLU and the mean.
 
+With ``geometry = K > 0`` every message also reads the pair distance of the
+*displaced* configuration, r'_ij = |r_ij + x_j − x_i| (physical units, x the noisy
+displacement at flow time s), expanded in K Gaussians on [0.5, cutoff]. Without it the
+network sees r_ij only through the snapshot embeddings and x_j − x_i only in prior
+units, and has to learn the non-linear map to r'_ij before it can keep neighbours
+apart; generated fields then overlap (docs/generative.md, "Displaced geometry").
+
 Translation invariant (only embeddings and displacement differences of the
 snapshot enter), permutation equivariant (sum/mean aggregation). Not rotation
 equivariant: trained with the box's symmetries as augmentation.
@@ -37,9 +44,25 @@ class VelocityConfig:
     n_fourier: int = 8  # sinusoidal features of flow time s and of log τ
     dim: int = 3
     factored: bool = True  # first edge layer as per-node products (same function, fewer flops)
+    geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def displaced_rbf(vec, x, edge_index, k: int, r_max: float) -> torch.Tensor:
+    """Gaussian expansion of r'_ij = |r_ij + x_j − x_i|, centres evenly on [0.5, r_max].
+
+    ``vec`` is r_j − r_i of the snapshot (edge i → j as src → dst), ``x`` the physical
+    displacements of B samples.
+
+    Shapes: vec (E,D), x (B,N,D), edge_index (2,E) -> (B,E,k).
+    """
+    src, dst = edge_index
+    r = (vec.to(x.dtype) + x.index_select(-2, dst) - x.index_select(-2, src)).norm(dim=-1, keepdim=True)
+    mu = torch.linspace(0.5, r_max, k, device=x.device, dtype=x.dtype)
+    width = (r_max - 0.5) / max(k - 1, 1)
+    return torch.exp(-(((r - mu) / width) ** 2))
 
 
 def fourier(v: torch.Tensor, n: int, max_period: float) -> torch.Tensor:
@@ -111,7 +134,7 @@ class VelocityLayer(MessagePassing):
     """One residual message-passing step with messages from node state, snapshot edges and relative motion.
 
     For the edge i → j (i = src sends, j = dst receives):
-    m_ij = relu(A u_j + B u_i + C e⁰_ij + D d_ij + b),  d_ij = [z_j − z_i, |z_j − z_i|],
+    m_ij = relu(A u_j + B u_i + C e⁰_ij + D d_ij + G g_ij + b),  d_ij = [z_j − z_i, |z_j − z_i|],
     u_j ← u_j + MLP([u_j, W_m mean_{i→j} m_ij]).
 
     ``C e⁰ + b`` depends only on the snapshot (:meth:`static`, once per snapshot);
@@ -120,19 +143,23 @@ class VelocityLayer(MessagePassing):
     after the mean (it commutes with it), so the per-sample work on edges is gathers,
     adds and one ReLU — no per-edge matmul. With ``factored=False`` the message is
     one Linear on the per-edge concatenation [u_i, u_j, e⁰_ij, d_ij] followed by W_m
-    (the same function, for the speed comparison).
+    (the same function, for the speed comparison). g_ij (K displaced-distance Gaussians,
+    :func:`displaced_rbf`) enters only when ``geometry`` = K > 0; G g is one small
+    (K×H) matmul per edge.
 
     Args:
-        hidden: H; dim: D; factored: see above.
+        hidden: H; dim: D; factored: see above; geometry: K.
 
     Shapes: static(e0 (E,H)) -> (E,H);
-        forward(u (B,N,H), s (E,H), z (B,N,D), dlen (B,E,1), edge_index (2,E), e0 (E,H)) -> (B,N,H).
+        forward(u (B,N,H), s (E,H), z (B,N,D), dlen (B,E,1), edge_index (2,E), e0 (E,H), g (B,E,K) | None)
+        -> (B,N,H).
     """
 
-    def __init__(self, hidden: int, dim: int = 3, factored: bool = True):
+    def __init__(self, hidden: int, dim: int = 3, factored: bool = True, geometry: int = 0):
         super().__init__(aggr="mean", node_dim=-2)
         self.factored = factored
         self.lin = nn.Linear(3 * hidden + dim + 1, hidden)  # columns: [A | B | C | D]
+        self.lin_g = nn.Linear(geometry, hidden, bias=False) if geometry else None
         self.lin_m = nn.Linear(hidden, hidden, bias=False)
         self.node = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
         self.hidden = hidden
@@ -145,20 +172,22 @@ class VelocityLayer(MessagePassing):
     def static(self, e0):
         return e0 @ self._w()[2].T + self.lin.bias
 
-    def forward(self, u, s, z, dlen, edge_index, e0):
+    def forward(self, u, s, z, dlen, edge_index, e0, g=None):
         src, dst = edge_index
+        gterm = self.lin_g(g) if self.lin_g is not None else 0.0
         if self.factored:
             wa, wb, _, wd = self._w()
             # D [z_j - z_i, |.|]: the linear part is a difference of per-node products too
             wz = z @ wd[:, :-1].T
             pre = (u @ wa.T + wz).index_select(-2, dst) + (u @ wb.T - wz).index_select(-2, src)
-            m = torch.relu(torch.addcmul(pre + s, dlen, wd[:, -1]))
+            m = torch.relu(torch.addcmul(pre + s + gterm, dlen, wd[:, -1]))
             agg = self.lin_m(self.propagate(edge_index, m=m, size=(u.shape[-2], u.shape[-2])))
         else:
             b = u.shape[0]
             d = torch.cat([z.index_select(-2, dst) - z.index_select(-2, src), dlen], dim=-1)
             cat = torch.cat([u.index_select(-2, dst), u.index_select(-2, src), e0.expand(b, -1, -1), d], dim=-1)
-            agg = self.propagate(edge_index, m=self.lin_m(torch.relu(self.lin(cat))), size=(u.shape[-2], u.shape[-2]))
+            m = self.lin_m(torch.relu(self.lin(cat) + gterm))
+            agg = self.propagate(edge_index, m=m, size=(u.shape[-2], u.shape[-2]))
         return u + self.node(torch.cat([u, agg], dim=-1))
 
     def message(self, m):
@@ -168,8 +197,9 @@ class VelocityLayer(MessagePassing):
 class VelocityNet(nn.Module):
     """Velocity field v(s, x_s | snapshot, τ) in prior units (see module docstring).
 
-    Shapes: prepare(h (N,F), e (E,F), edge_index (2,E)) -> dict;
-        forward(prep, z (B,N,D), s (B,), log_lag (B,)) -> (B,N,D).
+    Shapes: prepare(h (N,F), e (E,F), edge_index (2,E), vec (E,D) | None) -> dict;
+        forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None) -> (B,N,D);
+        ``vec`` (snapshot edge vectors) and ``x`` (physical displacements) are needed iff geometry > 0.
     """
 
     def __init__(self, cfg: VelocityConfig):
@@ -178,16 +208,19 @@ class VelocityNet(nn.Module):
         cond = 2 * (2 * cfg.n_fourier + 1)
         self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden)
         self.edge_in = EdgeInput(cfg.embed_dim, cfg.hidden, cfg.factored)
-        self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored) for _ in range(cfg.n_layers))
+        self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored, cfg.geometry)
+                                    for _ in range(cfg.n_layers))
         self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.dim))
 
-    def prepare(self, h, e, edge_index) -> dict:
+    def prepare(self, h, e, edge_index, vec=None) -> dict:
         """Everything that depends on the snapshot only: computed once, shared by samples and flow times."""
+        if self.cfg.geometry and vec is None:
+            raise ValueError("a velocity network with geometry > 0 needs the snapshot's edge vectors")
         e0 = self.edge_in(h, e, edge_index)
         return {"node": self.node_in.static(h), "e0": e0, "edge": [layer.static(e0) for layer in self.layers],
-                "edge_index": edge_index}
+                "edge_index": edge_index, "vec": vec}
 
-    def forward(self, prep: dict, z, s, log_lag):
+    def forward(self, prep: dict, z, s, log_lag, x=None):
         ei = prep["edge_index"]
         # s in [0,1]: periods 2 .. 2/2^(n-1); log τ / 10 spans ~2 for lags 1e-3 .. 1e5.
         c = torch.cat([fourier(s.to(z.dtype), self.cfg.n_fourier, 2.0),
@@ -195,6 +228,9 @@ class VelocityNet(nn.Module):
         u = self.node_in(prep["node"], z, c)
         # edge i -> j runs src -> dst; z_j - z_i with j the receiving particle
         dlen = (z.index_select(-2, ei[1]) - z.index_select(-2, ei[0])).norm(dim=-1, keepdim=True)
+        g = None
+        if self.cfg.geometry:
+            g = displaced_rbf(prep["vec"], x, ei, self.cfg.geometry, self.cfg.cutoff)
         for layer, st in zip(self.layers, prep["edge"]):
-            u = layer(u, st, z, dlen, ei, prep["e0"])
+            u = layer(u, st, z, dlen, ei, prep["e0"], g)
         return self.head(u)
