@@ -3,6 +3,9 @@
 A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
 Kob–Andersen pair style are set once) and relaxes one configuration per call:
 
+- ``project``: no LAMMPS; every pair above ``project_energy`` is pushed apart to the distance where
+  its pair energy equals it, and nothing else moves (:func:`glassgen.overlaps.project_overlaps`);
+
 - ``minimize``: conjugate gradient on the KA potential energy, at most ``max_iterations`` iterations,
   line-search step capped at ``dmax`` (as the simulate protocol's first minimisation) so that
   overlapping particles separate gently;
@@ -29,9 +32,10 @@ import numpy as np
 
 from . import ka
 from .errors import InputError
+from .overlaps import project_overlaps
 from .pbc import fold
 
-KINDS = ("minimize", "nvt", "local")
+KINDS = ("minimize", "nvt", "local", "project")
 WHEN = ("overlap", "always")
 LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
 
@@ -41,7 +45,7 @@ class RelaxConfig:
     """Relaxation settings (LJ units).
 
     Args:
-        kind: ``"minimize"`` or ``"nvt"``.
+        kind: ``"minimize"``, ``"local"``, ``"nvt"`` or ``"project"``.
         when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
         temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
         time: length of the ``nvt`` relaxation in LJ time.
@@ -55,6 +59,7 @@ class RelaxConfig:
         local_energy: ``local``: a pair above this KA pair energy (ε_AA) marks an overlap; equilibrium
             MD at T = 0.6 has no pair above ~3.5.
         local_radius: ``local``: particles within this distance (σ_AA) of an overlapping pair move too.
+        project_energy: ``project``: pairs above this KA pair energy (ε_AA) are pushed apart to it.
     """
 
     kind: str = "minimize"
@@ -69,6 +74,7 @@ class RelaxConfig:
     dmax: float = 0.1
     local_energy: float = 5.0
     local_radius: float = 1.2
+    project_energy: float = 3.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -81,7 +87,8 @@ class RelaxConfig:
                 raise InputError("relax", "an nvt relaxation needs a temperature: pass --relax-temperature")
             if not np.isfinite(t) or t <= 0:
                 raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
-        for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius"):
+        for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius",
+                     "project_energy"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InputError("relax", f"relax {name} must be positive; got {v}")
@@ -98,7 +105,8 @@ class RelaxConfig:
         """Flat ``relax_*`` keys for the output file's metadata (the parameters that apply to ``kind``)."""
         keep = {"minimize": ("kind", "when", "max_iterations", "dmax"),
                 "local": ("kind", "when", "max_iterations", "dmax", "local_energy", "local_radius"),
-                "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement")}[self.kind]
+                "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement"),
+                "project": ("kind", "when", "project_energy")}[self.kind]
         return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep}
 
 
@@ -129,7 +137,9 @@ class Relaxer:
         if species.ndim != 1 or species.size == 0 or species.min() < 0 or species.max() > 1:
             raise InputError("relax", "species must be a non-empty (N,) array of 0 (A) and 1 (B)")
         self.cfg, self.species, self.box, self.n = cfg, species, box, len(species)
-        self.calls = 0
+        self.calls, self.engine = 0, None
+        if cfg.kind == "project":
+            return  # pure numpy: no LAMMPS instance needed
         try:
             e = self.engine = Engine(threads=threads)
         except InputError:
@@ -156,7 +166,8 @@ class Relaxer:
         self.close()
 
     def close(self) -> None:
-        self.engine.close()
+        if self.engine is not None:
+            self.engine.close()
 
     def overlap_region(self, positions) -> np.ndarray:
         """(k,) indices the ``local`` kind minimises: overlapping pairs and their neighbours."""
@@ -180,6 +191,9 @@ class Relaxer:
         if x.shape != (self.n, 3) or not np.all(np.isfinite(x)):
             raise InputError("relax", f"positions must be finite, shape {(self.n, 3)}; got {x.shape}")
         cfg, e = self.cfg, self.engine
+        if cfg.kind == "project":
+            self.calls += 1
+            return project_overlaps(x, self.species, self.box, cfg.project_energy)[0]
         wrapped, image = fold(x, self.box)
         e.set_state(wrapped, image.astype(np.int32), np.zeros_like(wrapped))
         e.command("reset_timestep 0")
