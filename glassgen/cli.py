@@ -249,10 +249,10 @@ def rollout(
     overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
+    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
-    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt relaxation, LJ time."),
-    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt relaxation (default: the init file's T)."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     from .flow.sample import load_snapshot, step_function

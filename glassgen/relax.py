@@ -12,6 +12,9 @@ Kob–Andersen pair style are set once) and relaxes one configuration per call:
 - ``local``: the same minimisation, but only of the particles within ``local_radius`` of a pair whose
   KA pair energy exceeds ``local_energy`` (all others held fixed with ``fix setforce``), so the bulk
   keeps the model's thermal configuration and only the generated overlaps are removed;
+- ``quench``: ``minimize``, then ``nvt``: the generated configuration is taken to its inherent structure
+  (which keeps the basin the model chose) and re-thermalised there, so the next draw starts from
+  equilibrium vibrations rather than from the model's own, hotter ones;
 - ``nvt``: fresh Maxwell–Boltzmann velocities at ``temperature``, then ``time`` LJ units of Langevin
   dynamics at that temperature (velocity Verlet with a displacement cap, ``fix nve/limit``, so a hard
   overlap cannot blow the integration up; total momentum kept at zero).
@@ -35,7 +38,8 @@ from .errors import InputError
 from .overlaps import project_overlaps
 from .pbc import fold
 
-KINDS = ("minimize", "nvt", "local", "project")
+KINDS = ("minimize", "nvt", "local", "project", "quench")
+THERMAL = ("nvt", "quench")  # kinds that end with Langevin dynamics at a temperature
 WHEN = ("overlap", "always")
 LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
 
@@ -45,7 +49,7 @@ class RelaxConfig:
     """Relaxation settings (LJ units).
 
     Args:
-        kind: ``"minimize"``, ``"local"``, ``"nvt"`` or ``"project"``.
+        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt) or ``"project"``.
         when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
         temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
         time: length of the ``nvt`` relaxation in LJ time.
@@ -81,10 +85,10 @@ class RelaxConfig:
             raise InputError("relax", f"--relax must be one of none, {', '.join(KINDS)}; got {self.kind!r}")
         if self.when not in WHEN:
             raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {self.when!r}")
-        if self.kind == "nvt":
+        if self.kind in THERMAL:
             t = self.temperature
             if t is None:
-                raise InputError("relax", "an nvt relaxation needs a temperature: pass --relax-temperature")
+                raise InputError("relax", f"a {self.kind} relaxation needs a temperature: pass --relax-temperature")
             if not np.isfinite(t) or t <= 0:
                 raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
         for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius",
@@ -92,7 +96,7 @@ class RelaxConfig:
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InputError("relax", f"relax {name} must be positive; got {v}")
-        if self.kind == "nvt" and self.steps() < 1:
+        if self.kind in THERMAL and self.steps() < 1:
             raise InputError("relax", f"--relax-time {self.time} is shorter than one time step ({self.dt})")
         if self.max_iterations < 1:
             raise InputError("relax", f"relax max_iterations must be at least 1; got {self.max_iterations}")
@@ -106,7 +110,9 @@ class RelaxConfig:
         keep = {"minimize": ("kind", "when", "max_iterations", "dmax"),
                 "local": ("kind", "when", "max_iterations", "dmax", "local_energy", "local_radius"),
                 "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement"),
-                "project": ("kind", "when", "project_energy")}[self.kind]
+                "project": ("kind", "when", "project_energy"),
+                "quench": ("kind", "when", "max_iterations", "dmax", "temperature", "time", "dt", "damp",
+                           "max_displacement")}[self.kind]
         return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep}
 
 
@@ -205,10 +211,10 @@ class Relaxer:
                       "fix hold frozen setforce 0.0 0.0 0.0", "min_style cg", f"min_modify dmax {cfg.dmax!r}",
                       f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}",
                       "unfix hold", "group mobile delete", "group frozen delete")
-        elif cfg.kind == "minimize":
+        elif cfg.kind in ("minimize", "quench"):
             e.command("min_style cg", f"min_modify dmax {cfg.dmax!r}",
                       f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}")
-        else:
+        if cfg.kind in THERMAL:
             s = np.random.SeedSequence([cfg.seed if seed is None else int(seed)]).generate_state(2)
             for fix in ("integrate", "thermostat"):
                 if e.lmp.has_id("fix", fix):
@@ -253,7 +259,7 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
         raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
     if kind == "none":
         return None
-    if kind == "nvt" and temperature is None:
+    if kind in THERMAL and temperature is None:
         temperature = _temperature(init_meta)
         if temperature is None and checkpoint is not None:
             temperature = _temperature(_checkpoint_meta(checkpoint))

@@ -46,7 +46,8 @@ def planted(snap):
     return x
 
 
-CONFIGS = {"minimize": RelaxConfig(kind="minimize"), "nvt": RelaxConfig(kind="nvt", temperature=1.0, time=0.2)}
+CONFIGS = {"minimize": RelaxConfig(kind="minimize"), "nvt": RelaxConfig(kind="nvt", temperature=1.0, time=0.2),
+           "quench": RelaxConfig(kind="quench", temperature=1.0, time=0.2)}
 
 
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
@@ -66,6 +67,10 @@ def test_planted_overlap_is_removed_and_energy_drops(liquid, kind):
     assert e_after < e_before - 50  # the overlap alone is ≈ 1.6e4 / N = 80 per particle
     if kind == "minimize":  # a minimisation ends below the thermal (T = 1) energy of the liquid
         assert e_after < monitors(liquid.positions, liquid.species, liquid.box)["e_pot"]
+    if kind == "quench":  # ... and the quench's Langevin run heats it back: harmonic ⟨U⟩ − U_IS = 3T/2 per particle
+        with Relaxer(CONFIGS["minimize"], liquid.species, liquid.box) as r:
+            e_is = ka.energy_per_particle(r.relax(x), liquid.species, liquid.box).mean()
+        assert e_is + 0.5 < e_after < e_is + 2.5
 
 
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
