@@ -20,7 +20,11 @@ wall time over its steps; the time to 10 τ_α is that times 10 τ_α / lag (ext
 defaults of glassgen.flow.recipe (local encoder) with **untrained weights**: the cost of a step does not
 depend on the weights.
 
-    OMP_NUM_THREADS=1 python benchmarks/rollout_vs_md.py [--checkpoint CKPT] [--lag 5] [--ode-steps 8]
+With ``--relax KIND`` every rollout step is also corrected by :class:`glassgen.relax.Relaxer` (``when =
+always``, at the state point's temperature): the cost of the configuration that passes most of the proof
+(``--relax quench --relax-time 0.5``) rather than of the model alone.
+
+    OMP_NUM_THREADS=1 python benchmarks/rollout_vs_md.py [--checkpoint CKPT] [--lag 5] [--ode-steps 8] [--relax quench]
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from glassgen import ka
 from glassgen.data import Snapshot
 from glassgen.flow import paths
 from glassgen.flow.sample import step_function
+from glassgen.relax import RelaxConfig
 from glassgen.rollout import RolloutConfig, rollout
 from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
 
@@ -114,14 +119,21 @@ def build_model(checkpoint):
                f"{recipe.model.hidden} × {recipe.model.n_layers} layers cutoff {recipe.model.cutoff}")
 
 
-def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5):
-    """Seconds per rollout step (one draw + monitors + output) from the MD run's final configuration."""
+def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5, relax_cfg=None):
+    """Seconds per rollout step (one draw + monitors + output [+ relaxation]) from the MD run's final configuration."""
+    from contextlib import nullcontext
+
+    from glassgen.relax import Relaxer
+
     fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps)
     out = Path(tempfile.mkdtemp(dir=workdir))
-    rollout(fn, snap, RolloutConfig(steps=1, lag=lag, seed=seed, max_resample=0), out / "warm.h5", progress=False)
-    t0 = time.perf_counter()
-    rollout(fn, snap, RolloutConfig(steps=steps, lag=lag, seed=seed, max_resample=0), out / "timed.h5", progress=False)
-    return (time.perf_counter() - t0) / steps
+    with (Relaxer(relax_cfg, snap.species, snap.box) if relax_cfg else nullcontext()) as relax:
+        cfg = RolloutConfig(steps=1, lag=lag, seed=seed, max_resample=0)
+        rollout(fn, snap, cfg, out / "warm.h5", progress=False, relax=relax)
+        t0 = time.perf_counter()
+        cfg = RolloutConfig(steps=steps, lag=lag, seed=seed, max_resample=0)
+        rollout(fn, snap, cfg, out / "timed.h5", progress=False, relax=relax)
+        return (time.perf_counter() - t0) / steps
 
 
 def hms(seconds: float) -> str:
@@ -146,6 +158,8 @@ def main() -> None:
     p.add_argument("--rollout-steps", type=int, nargs=2, default=[6, 3], help="timed rollout steps, N = 1000 and 4096")
     p.add_argument("--repeats", type=int, default=3, help="MD/rollout pairs per state point (interleaved; medians)")
     p.add_argument("--no-4096", action="store_true", help="skip the N = 4096 state point")
+    p.add_argument("--relax", default="none", help="correct every rollout step: none, minimize, local, nvt, quench, project")
+    p.add_argument("--relax-time", type=float, default=0.2, help="Langevin time of nvt / quench [LJ]")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     load0 = os.getloadavg()
@@ -165,7 +179,10 @@ def main() -> None:
                         md.append(s)
                         start = start or end  # the first MD run runs first: its end state starts every rollout
                     else:
-                        ro.append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp))
+                        rc = None if a.relax == "none" else RelaxConfig(kind=a.relax, when="always", time=a.relax_time,
+                                                                        temperature=temp)
+                        ro.append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp,
+                                                           relax_cfg=rc))
             s_md, s_ro = statistics.median(md), statistics.median(ro)
             md_lj, ro_lj = s_md / DT, s_ro / lag
             rows.append((name, n, md_lj, ro_lj, md_lj / ro_lj, 10 * tau * md_lj, 10 * tau * ro_lj))
@@ -174,7 +191,8 @@ def main() -> None:
                          f"{ro_steps} steps timed, s/step {' '.join(f'{x:.3f}' for x in ro)}")
     load1 = os.getloadavg()
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}; threads {a.threads} (LAMMPS and torch); repeats {a.repeats} interleaved, medians")
-    print(f"rollout model: {desc}; sampler {a.method}, {a.ode_steps} ODE steps; redraws off")
+    print(f"rollout model: {desc}; sampler {a.method}, {a.ode_steps} ODE steps; redraws off; relax {a.relax}"
+          + (f" (time {a.relax_time:g})" if a.relax != "none" else ""))
     print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
           f"on {os.cpu_count()} cores")
     print(f"{'state point':<16}{'N':>6}{'MD s/LJ':>11}{'rollout s/LJ':>14}{'MD/rollout':>12}{'MD to 10τα':>13}{'rollout to 10τα':>17}")
