@@ -38,7 +38,8 @@ def row(species, box, x0, disp):
     s0, d0 = g0["edge_index"]
     dr = np.linalg.norm(g0["edge_vec"] + disp[d0] - disp[s0], axis=-1) - g0["edge_len"]
     a = species == 0
-    return {"hot_pairs": int((e[half] > 5.0).sum()), "e_pot": float(0.5 * np.bincount(src, e, len(species)).mean()),
+    e_pot = ka.energy_per_particle(x0 + disp, species, box, graph=g).mean()
+    return {"hot_pairs": int((e[half] > 5.0).sum()), "e_pot": float(e_pot),
             "rmin_AA": float(g["edge_len"][aa].min()), "std_dr": float(dr.std()),
             "msd_A": float((disp[a] ** 2).sum(-1).mean())}
 

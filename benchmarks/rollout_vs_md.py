@@ -33,6 +33,7 @@ import os
 import statistics
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from glassgen import ka
 from glassgen.data import Snapshot
 from glassgen.flow import paths
 from glassgen.flow.sample import step_function
-from glassgen.relax import RelaxConfig
+from glassgen.relax import RelaxConfig, Relaxer
 from glassgen.rollout import RolloutConfig, rollout
 from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
 
@@ -121,10 +122,6 @@ def build_model(checkpoint):
 
 def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5, relax_cfg=None):
     """Seconds per rollout step (one draw + monitors + output [+ relaxation]) from the MD run's final configuration."""
-    from contextlib import nullcontext
-
-    from glassgen.relax import Relaxer
-
     fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps)
     out = Path(tempfile.mkdtemp(dir=workdir))
     with (Relaxer(relax_cfg, snap.species, snap.box) if relax_cfg else nullcontext()) as relax:

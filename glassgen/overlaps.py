@@ -21,19 +21,16 @@ from .pbc import neighbour_graph
 def contact_distance(energy: float) -> np.ndarray:
     """(2,2) distances r_ab < 2^(1/6) σ_ab on the repulsive branch where V_ab(r) = ``energy`` (ε_AA).
 
-    Bisection on the monotonic branch between 0.5 σ_ab and the minimum 2^(1/6) σ_ab.
+    Closed form: with y = (σ/r)^6 the shifted potential is 4ε(y² − y) − V_c, so
+    y = (1 + sqrt(1 + (energy + V_c)/ε)) / 2, V_c the LJ value at the cutoff (glassgen.ka).
     """
-    out = np.zeros((2, 2))
-    for a in range(2):
-        for b in range(2):
-            lo, hi = 0.5 * ka.SIGMA[a, b], 2 ** (1 / 6) * ka.SIGMA[a, b]
-            if ka.pair_energy(hi, a, b) >= energy:
-                raise ValueError(f"energy {energy} is below the {a}{b} pair minimum: no repulsive contact")
-            for _ in range(80):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if ka.pair_energy(mid, a, b) > energy else (lo, mid)
-            out[a, b] = hi
-    return out
+    eps, sig = ka.EPSILON, ka.SIGMA
+    yc = (sig / ka.CUTOFF) ** 6
+    vc = 4.0 * eps * (yc * yc - yc)
+    disc = 1.0 + (energy + vc) / eps
+    if np.any(energy + vc <= -eps):  # at or below the bottom of a well: no repulsive contact
+        raise ValueError(f"energy {energy} is below a pair minimum: no repulsive contact")
+    return sig * (0.5 * (1.0 + np.sqrt(disc))) ** (-1.0 / 6.0)
 
 
 def project_overlaps(positions, species, box, energy: float = 3.0, max_sweeps: int = 200):
