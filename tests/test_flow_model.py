@@ -228,3 +228,48 @@ def test_pair_term_sees_relative_errors_only():
     noise = 0.2 * torch.randn(b, n, 3, dtype=torch.float64)
     assert loss(noise, 1.0) - loss(noise, 0.0) == pytest.approx(
         ((noise[:, 1:] - noise[:, :-1]) / math.sqrt(2 * 0.49)).pow(2).mean().item(), rel=1e-9)
+
+
+def test_relative_mobility_has_unit_rms_per_species_keeps_order_and_floors():
+    from glassgen.flow.model import relative_mobility
+
+    species = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    pred = torch.tensor([1.0, 2.0, 3.0, -5.0, 10.0, 20.0, 30.0])
+    m = relative_mobility(pred, species)[:, 0].double()
+    for a in (0, 1):
+        assert abs(m[species == a].pow(2).mean().sqrt().item() - 1.0) < 1e-6
+    assert m[0] < m[1] < m[2] and m[4] < m[5] < m[6]
+    # the negative prediction is floored at 0.1 x its species' mean (0.25), not passed through
+    np.testing.assert_allclose(m[3] / m[0], 0.025, rtol=1e-5)
+    np.testing.assert_allclose((m[4:] / m[4]).numpy(), [1, 2, 3], rtol=1e-6)  # ratios kept above the floor
+
+
+def mobility_model(seed=0):
+    from glassgen.botan import BOTAN, BOTANConfig
+
+    torch.manual_seed(seed)
+    prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
+    return FlowModel(BOTAN(BOTANConfig(width=8, steps=2, cutoff=1.5)), VelocityConfig(embed_dim=8, hidden=8, n_layers=1),
+                     prior, "flow", encoder_frozen=True, mobility=True)
+
+
+def test_mobility_prior_scales_each_particle_by_the_encoder_prediction(tmp_path):
+    from glassgen.flow.model import relative_mobility
+
+    m, snap = mobility_model(), snapshot()
+    g = m.graph(snap.species, snap.positions, snap.box)
+    emb = m.embed(g)
+    _, scale = m.velocity_fn(emb, torch.tensor([10.0]))
+    h, _ = m.encoder.encode({k: v.float() if v.is_floating_point() else v for k, v in g.items()})
+    want = m.prior(g["species"], torch.tensor([10.0]))[0] * relative_mobility(m.encoder.decode_nodes(h), g["species"])
+    np.testing.assert_allclose(scale[0].numpy(), want.detach().numpy(), rtol=1e-5)
+    assert scale[0].std() > 0.01 * scale[0].mean()  # really per particle, not per species
+    save_model(m, tmp_path / "m.safetensors")
+    m2 = load_model(tmp_path / "m.safetensors")
+    assert m2.mobility and m2.config() == m.config()
+    a, _ = sample(m, snap, 10.0, 2, method="heun", ode_steps=2, seed=3)
+    b, _ = sample(m2, snap, 10.0, 2, method="heun", ode_steps=2, seed=3)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="mobility"):
+        FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=1),
+                  m.prior, "flow", mobility=True)

@@ -168,11 +168,12 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     save_model(tmp_path / "botan.safetensors", botan)
     r = {"task": "flow", "out": "m", "data": {"train": ["a.h5"], "val": ["a.h5"]},
          "encoder": {"kind": "botan", "checkpoint": "botan.safetensors", "frozen": frozen},
-         "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2},
+         "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2, "mobility": frozen},
          "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "eval_every": 2, "val_samples": 2}}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     fit_flow(tmp_path / "r.yaml", progress=False)
     model = load_model(tmp_path / "m" / "best.safetensors")
+    assert model.mobility == frozen  # the recipe's model.mobility reaches the checkpoint
     enc = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
     ref = {f"encoder.{k}": v for k, v in botan.state_dict().items()}
     assert enc.keys() == ref.keys()

@@ -4,7 +4,8 @@ Checkpoint layout (``*.safetensors``): every weight and buffer of the model
 (``encoder.*``, ``velocity.*``, ``prior.log_lags``/``prior.log_scales``), and in
 the safetensors metadata ``format="glassgen-flow"``, ``glassgen_version``, and
 ``config`` = JSON ``{"kind", "velocity", "encoder", "encoder_frozen", "n_lags",
-"n_species"}``: enough to rebuild the model without the training recipe.
+"n_species", "mobility"}``: enough to rebuild the model without the training recipe
+(checkpoints written before ``mobility`` existed load with it off).
 """
 from __future__ import annotations
 
@@ -43,6 +44,27 @@ def encoder_spec(encoder) -> dict:
     return {"kind": "botan", "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg))}
 
 
+def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 0.1) -> torch.Tensor:
+    """Per-particle factor on the prior scale from predicted propensities: ``m_i = p_i / rms_a(p)``.
+
+    The root mean square is over the particles of i's species a in this snapshot, so
+    ``<m²> = 1`` per species and the prior keeps its measured size ``s(a, τ)`` on average;
+    only its distribution over particles changes. A regression head can predict values
+    near or below zero, so predictions are first floored at ``floor`` × the species mean.
+
+    Shapes: pred (N,), species (N,) -> (N,1).
+    """
+    p = pred.detach().double()
+    species = species.long().to(p.device)
+    n_s = int(species.max()) + 1
+    cnt = torch.bincount(species, minlength=n_s).clamp(min=1).double()
+    mean = torch.zeros(n_s, dtype=p.dtype, device=p.device).index_add_(0, species, p) / cnt
+    p = torch.maximum(p, floor * mean[species].abs())
+    rms = (torch.zeros(n_s, dtype=p.dtype, device=p.device).index_add_(0, species, p * p) / cnt).sqrt()
+    rms = rms[species]
+    return torch.where(rms > 0, p / rms.clamp(min=1e-300), torch.ones_like(p)).float()[:, None]
+
+
 class FlowModel(nn.Module):
     """p(Δr(τ) | snapshot): a Gaussian-path flow in prior units conditioned on encoder embeddings.
 
@@ -52,17 +74,23 @@ class FlowModel(nn.Module):
         prior: PriorScale (per species and lag).
         kind: ``"flow"`` (linear path) or ``"diffusion"`` (VP path, v-prediction).
         encoder_frozen: the encoder gets no gradient (its embeddings may then be cached).
+        mobility: multiply the prior scale of every particle by its relative predicted
+            propensity from the encoder's supervised node head (:func:`relative_mobility`),
+            so the noise already carries the structure-dynamics correlation the encoder
+            learned. Needs an encoder with ``decode_nodes`` (BOTAN).
     """
 
     def __init__(self, encoder, velocity: VelocityConfig, prior: paths.PriorScale, kind: str = "flow",
-                 encoder_frozen: bool = False):
+                 encoder_frozen: bool = False, mobility: bool = False):
         super().__init__()
         if kind not in paths.KINDS:
             raise InputError("model", f"unknown kind {kind!r}; choose one of {paths.KINDS}")
         if velocity.cutoff > encoder_cutoff(encoder) + 1e-9:
             raise InputError("model", f"velocity cutoff {velocity.cutoff} exceeds the encoder's {encoder_cutoff(encoder)}")
         self.encoder, self.velocity, self.prior = encoder, VelocityNet(velocity), prior
-        self.kind, self.encoder_frozen = kind, bool(encoder_frozen)
+        if mobility and not hasattr(encoder, "decode_nodes"):
+            raise InputError("model", "mobility needs an encoder with a propensity head (encoder kind botan)")
+        self.kind, self.encoder_frozen, self.mobility = kind, bool(encoder_frozen), bool(mobility)
         if self.encoder_frozen:
             self.encoder.requires_grad_(False)
 
@@ -75,16 +103,21 @@ class FlowModel(nn.Module):
         """Encoder embeddings restricted to the velocity graph, optionally after a box symmetry.
 
         Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "vec" (E_v,D), "species" (N,)}``
-        on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry).
+        on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry),
+        plus ``"mobility"`` (N,1) when the model has it on.
         """
         p = next(self.parameters())
         g = rotate_graph(graph, rot) if rot is not None else graph
         g = {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device) for k, v in g.items()}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             h, e = self.encoder.encode(g)
+            mob = relative_mobility(self.encoder.decode_nodes(h), g["species"]) if self.mobility else None
         mask = velocity_subgraph(g, self.velocity.cfg.cutoff)
-        return {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "vec": g["edge_vec"][mask],
-                "species": g["species"]}
+        out = {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "vec": g["edge_vec"][mask],
+               "species": g["species"]}
+        if mob is not None:
+            out["mobility"] = mob
+        return out
 
     # -- flow side -----------------------------------------------------------------
     def velocity_fn(self, emb: dict, lag: torch.Tensor):
@@ -96,6 +129,8 @@ class FlowModel(nn.Module):
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"))
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior(emb["species"], lag).to(emb["h"].device)
+        if "mobility" in emb:
+            scale = scale * emb["mobility"].to(scale.dtype)
         log_lag = lag.log().to(emb["h"].device)
 
         def v(t, x):
@@ -111,7 +146,7 @@ class FlowModel(nn.Module):
     def config(self) -> dict:
         return {"kind": self.kind, "velocity": self.velocity.cfg.to_dict(), "encoder": encoder_spec(self.encoder),
                 "encoder_frozen": self.encoder_frozen, "n_lags": int(self.prior.log_lags.numel()),
-                "n_species": int(self.prior.log_scales.shape[1])}
+                "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility}
 
 
 def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
@@ -144,6 +179,6 @@ def load_model(path, device="cpu") -> FlowModel:
     cfg = json.loads(meta["config"])
     prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
     model = FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
-                      cfg["encoder_frozen"])
+                      cfg["encoder_frozen"], cfg.get("mobility", False))
     model.load_state_dict(state)
     return model.to(device).eval()

@@ -47,6 +47,7 @@ class ModelSpec:
     n_fourier: int = 8
     factored: bool = True
     geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
+    mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
 
 
 @dataclass

@@ -115,7 +115,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     m = recipe.model
     vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
                           n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry)
-    return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen)
+    return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility)
 
 
 class EmbeddingCache:
