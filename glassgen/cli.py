@@ -253,17 +253,20 @@ def rollout(
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
     relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
+    relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     from .flow.sample import load_snapshot, step_function
-    from .relax import Relaxer, config_from_options
+    from .relax import THERMAL, Relaxer, config_from_options
     from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
 
     trajectories = trajectories or len(init)
     if len(init) > 1 and trajectories != len(init):
         raise InputError("rollout", f"{len(init)} --init files but --trajectories {trajectories}; give one start or one per trajectory")
+    if relax_counts and (relax not in THERMAL or relax_when != "always"):
+        raise InputError("rollout", "--relax-counts needs a thermal relaxation every step: --relax nvt or quench with --relax-when always")
     cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
-                        overlap_energy=overlap_energy)
+                        overlap_energy=overlap_energy, draw_lag=lag - relax_time if relax_counts else None)
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
@@ -277,7 +280,8 @@ def rollout(
         with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
             paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer)
     s = summarise_log(out.with_name(out.stem + ".log.csv"))
-    typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})")
+    typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
+               + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
 

@@ -32,7 +32,12 @@ from .pbc import fold, unfold
 
 @dataclass
 class RolloutConfig:
-    """Chain settings. ``lag`` in LJ time; ``overlap_energy`` is a pair energy in ε_AA."""
+    """Chain settings. ``lag`` in LJ time; ``overlap_energy`` is a pair energy in ε_AA.
+
+    ``draw_lag`` (default ``lag``) is the lag each model draw is asked for. It is shorter than
+    ``lag`` when a thermal relaxation after every draw is counted as real dynamics: the draw
+    covers ``draw_lag`` and the Langevin run the remaining ``lag - draw_lag`` (``--relax-counts``).
+    """
 
     steps: int
     lag: float
@@ -41,12 +46,17 @@ class RolloutConfig:
     max_resample: int = 5
     overlap_energy: float = 20.0
     monitor_every: int = 1
+    draw_lag: float | None = None
 
     def __post_init__(self):
+        if self.draw_lag is None:
+            self.draw_lag = self.lag
         if self.steps < 1:
             raise InputError("rollout", f"--steps must be at least 1; got {self.steps}")
         if not np.isfinite(self.lag) or self.lag <= 0:
             raise InputError("rollout", f"--lag must be a positive time in LJ units; got {self.lag}")
+        if not (np.isfinite(self.draw_lag) and 0 < self.draw_lag <= self.lag):
+            raise InputError("rollout", f"the lag of one draw must be in (0, --lag = {self.lag}]; got {self.draw_lag}")
         if self.n_trajectories < 1:
             raise InputError("rollout", f"--trajectories must be at least 1; got {self.n_trajectories}")
 
@@ -132,7 +142,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     paths = _paths(out, m)
     if resume and all(p.exists() for p in paths) and not any(p.with_name(p.name + ".partial").exists() for p in paths):
         return paths  # finished before: nothing to redo
-    meta = dict(meta or {}, lag=cfg.lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
+    meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
                 generated=True)
     meta.pop("dt", None)
     if relax is not None:
@@ -195,7 +205,7 @@ def _starts(init, m: int) -> list:
 def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None):
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    delta = np.asarray(step_fn(wrapped, cfg.lag, seeds), dtype=np.float64)
+    delta = np.asarray(step_fn(wrapped, cfg.draw_lag, seeds), dtype=np.float64)
     if delta.shape != x.shape or not np.all(np.isfinite(delta)):
         raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
                          f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
@@ -204,7 +214,7 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None):
         mon, attempt = monitors(new[j], species, box), 0
         while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
             attempt += 1
-            d = np.asarray(step_fn(wrapped[j:j + 1], cfg.lag, [step_seed(cfg.seed, k, j, attempt)]))[0]
+            d = np.asarray(step_fn(wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)]))[0]
             new[j] = x[j] + d
             mon = monitors(new[j], species, box)
         overlap = mon["max_pair_energy"] > cfg.overlap_energy

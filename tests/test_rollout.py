@@ -150,3 +150,34 @@ def test_each_trajectory_can_start_from_its_own_configuration(tmp_path):
     other = Snapshot(a.species[::-1].copy(), a.box, a.positions)
     with pytest.raises(InputError, match="share species"):
         rollout(step, [a, other], RolloutConfig(steps=1, lag=1.0, n_trajectories=2), tmp_path / "y.h5", progress=False)
+
+
+def test_draw_lag_is_what_the_sampler_sees_and_lag_what_the_clock_counts(tmp_path):
+    snap = lattice_snapshot()
+    seen = []
+    inner = brownian_step_fn(snap.species, [0.01, 0.01])
+
+    def step(x, lag, seeds):
+        seen.append(lag)
+        return inner(x, lag, seeds)
+
+    (path,) = rollout(step, snap, RolloutConfig(steps=3, lag=5.0, draw_lag=3.0, overlap_energy=np.inf),
+                      tmp_path / "r.h5", progress=False)
+    traj = read_trajectory(path)
+    assert seen == [3.0, 3.0, 3.0]
+    np.testing.assert_allclose(traj.times, [0, 5, 10, 15])
+    assert traj.meta["lag"] == 5.0 and traj.meta["draw_lag"] == 3.0
+    for bad in (0.0, 6.0, np.nan):
+        with pytest.raises(InputError, match="lag of one draw"):
+            RolloutConfig(steps=3, lag=5.0, draw_lag=bad)
+
+
+def test_relax_counts_needs_a_thermal_relaxation_every_step(tmp_path):
+    from typer.testing import CliRunner
+
+    from glassgen.cli import app
+
+    for extra in ([], ["--relax", "minimize", "--relax-when", "always"], ["--relax", "nvt"]):
+        r = CliRunner().invoke(app, ["rollout", str(tmp_path / "none.safetensors"), "--init", str(tmp_path / "x.h5"),
+                                     "--steps", "2", "--lag", "5", "-o", str(tmp_path / "o.h5"), "--relax-counts"] + extra)
+        assert isinstance(r.exception, InputError) and "--relax-counts needs a thermal relaxation" in str(r.exception)
