@@ -19,12 +19,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import flow_metrics as fm  # noqa: E402
 
+from glassgen.flow import paths  # noqa: E402
 from glassgen.flow.model import load_model  # noqa: E402
 from glassgen.flow.sample import load_snapshot, sample  # noqa: E402
 from glassgen.ka import mean_energy, min_pair_distances  # noqa: E402
 from glassgen.pbc import neighbour_graph  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
+
+
+@torch.no_grad()
+def prior_draws(model, snap, lag, n, seed):
+    """n draws of the model's prior for this snapshot (what the flow starts from), float64 (n,N,D)."""
+    emb = model.embed(model.graph(snap.species, snap.positions, snap.box))
+    _, scale = model.velocity_fn(emb, torch.tensor([float(lag)]))
+    gen = torch.Generator().manual_seed(seed)
+    return paths.draw_prior(scale.expand(n, -1, -1), (n,) + snap.positions.shape, gen).double().numpy()
 
 
 def main():
@@ -38,6 +48,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--n-energy", type=int, default=4, help="configurations per side for energy / min distances")
     ap.add_argument("--symmetry", action="store_true", help="also the symmetry error over the box's 48 symmetries")
+    ap.add_argument("--prior-only", action="store_true",
+                    help="score the model's prior instead of its samples: Gaussian noise with its per-particle scale "
+                         "(with model.mobility, the supervised BOTAN prediction), i.e. the baseline as a generator")
     a = ap.parse_args()
     model = load_model(a.checkpoint)
     print(f"{a.checkpoint}: {a.n} samples, {a.method} x {a.ode_steps} steps, threads {torch.get_num_threads()}")
@@ -48,8 +61,11 @@ def main():
         sp, x0, box = snap.species, snap.positions, snap.box
         md = z["positions"] - z["initial_positions"][None]
         t = time.perf_counter()
-        gen, nfe = sample(model, snap, a.lag, a.n, method=a.method, ode_steps=a.ode_steps, seed=c,
-                          batch_size=a.batch_size)
+        if a.prior_only:
+            gen, nfe = prior_draws(model, snap, a.lag, a.n, seed=c), 0
+        else:
+            gen, nfe = sample(model, snap, a.lag, a.n, method=a.method, ode_steps=a.ode_steps, seed=c,
+                              batch_size=a.batch_size)
         wall = time.perf_counter() - t
         g = neighbour_graph(x0, box, 1.35)
         src, dst = g["edge_index"]
