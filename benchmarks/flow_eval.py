@@ -4,7 +4,8 @@ For each configuration: propensity Pearson (type A) of the mean over n generated
 the 32-run MD propensity; Pearson of BOTAN's edge target (AA pairs, r0 < 1.35) from the
 generated ensemble vs MD; F_s,A(q = 7.25) and α₂ generated vs MD; W₁ of |Δr_A| between 16
 generated samples and 16 MD runs, next to the MD floor (two 16-run halves); potential energy
-per particle and minimum pair distances of generated vs MD final configurations.
+per particle and minimum pair distances of generated vs MD final configurations; quantiles of
+|Δr_A| (16 generated samples, the 32 MD runs) and MSD_A.
 
 Run: PYTHONPATH=. python benchmarks/flow_eval.py CKPT --configs 9 10 --n 128 --method heun --ode-steps 8
 """
@@ -93,6 +94,12 @@ def main():
             r["sym_s"] = time.perf_counter() - t
         rows.append(r)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
+        a_ = sp == 0
+        qs = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
+        for name, d in (("generated", gen[:16]), ("MD", md[:32])):
+            r_ = np.linalg.norm(d[:, a_], axis=-1)
+            print(f"  |dr_A| {name:9s} quantiles {qs}: {np.round(np.quantile(r_, qs), 3).tolist()}, "
+                  f"MSD_A {np.mean(r_ ** 2):.4f}", flush=True)
     keys = ["pearson_node", "pearson_edge", "Fs_gen", "Fs_md", "a2_gen", "a2_md", "W1", "W1_floor", "E_gen", "E_md"]
     print("mean over configs: " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.4g}" for k in keys))
 
