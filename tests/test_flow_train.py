@@ -92,6 +92,36 @@ def test_cli_fit_and_sample_write_an_ensemble(toy):
     assert isinstance(res.exception, InputError)
 
 
+def test_cli_sample_relax_project_removes_overlaps_and_says_so(toy):
+    from glassgen import ka
+    from glassgen.pbc import neighbour_graph
+
+    tmp, recipe = toy
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(recipe(2, "cli"))]).exit_code == 0
+    args = ["sample", str(tmp / "cli" / "best.safetensors"), str(tmp / "b.h5"), "--lag", "10", "-n", "2",
+            "--ode-steps", "2", "--seed", "1"]
+
+    def worst_pair(ens, r):
+        x = ens.initial + ens.displacements()[r, 0]
+        g = neighbour_graph(x, ens.box, 1.2)  # pairs above 3 ε are far inside 1.2 σ
+        src, dst = g["edge_index"]
+        return ka.pair_energy(g["edge_len"], ens.species[src], ens.species[dst]).max()
+
+    assert runner.invoke(app, args + ["-o", str(tmp / "raw.h5")]).exit_code == 0
+    res = runner.invoke(app, args + ["-o", str(tmp / "proj.h5"), "--relax", "project"])
+    assert res.exit_code == 0, res.output
+    assert "relaxed (project)" in res.output
+    raw, proj = read_ensemble(tmp / "raw.h5"), read_ensemble(tmp / "proj.h5")
+    assert max(worst_pair(raw, r) for r in range(2)) > 3.0  # an untrained model overlaps: the test can fail
+    assert max(worst_pair(proj, r) for r in range(2)) <= 3.0 + 1e-6
+    assert proj.meta["relax_kind"] == "project" and "relax_kind" not in raw.meta
+    moved = np.abs(proj.displacements() - raw.displacements()).max(axis=-1)
+    assert 0 < (moved > 1e-12).mean() < 1  # only particles in violating pairs move
+    res = runner.invoke(app, args + ["-o", str(tmp / "x.h5"), "--relax", "anneal"])
+    assert isinstance(res.exception, InputError)
+
+
 def test_frozen_encoder_is_cached_per_configuration_and_orientation(toy):
     _, recipe = toy
     r = load_recipe(recipe(6, "frozen", augment=False))

@@ -94,6 +94,27 @@ def to_ensemble(snapshot, lag: float, displacements: np.ndarray, meta: dict | No
     return Ensemble(snapshot.species, snapshot.box, initial, np.array([float(lag)]), pos, dict(meta or {}))
 
 
+def relax_samples(snapshot, displacements: np.ndarray, cfg, seed=None):
+    """Correct generated displacement fields with the true potential (:class:`glassgen.relax.Relaxer`).
+
+    Sample r is relaxed from ``initial + displacements[r]`` with its own seed (``SeedSequence([seed, r])``),
+    the same correction ``rollout --relax`` applies to a step. Returns the corrected displacements
+    (R,N,D) and each sample's rms move (R,) in σ.
+    """
+    from ..pbc import fold
+    from ..relax import Relaxer
+
+    initial = fold(snapshot.positions, snapshot.box)[0]
+    out, rms = np.empty_like(displacements), np.empty(len(displacements))
+    base = 0 if seed is None else int(seed)
+    with Relaxer(cfg, snapshot.species, snapshot.box) as relaxer:
+        for r, d in enumerate(displacements):
+            x = relaxer.relax(initial + d, int(np.random.SeedSequence([base, r]).generate_state(1)[0]))
+            out[r] = x - initial
+            rms[r] = np.sqrt(np.mean(np.sum((out[r] - d) ** 2, axis=-1)))
+    return out, rms
+
+
 def load_snapshot(path):
     """The configuration to condition on: a BOTAN ``.npz`` (initial_positions; KA box at density 1.2),
     the initial configuration of a glassgen ensemble, or the first frame of a trajectory."""
