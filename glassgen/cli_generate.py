@@ -1,0 +1,108 @@
+"""``glassgen sample`` and ``glassgen rollout``: the generative commands (registered in glassgen.cli).
+
+Thin wrappers over :func:`glassgen.flow.sample.sample` and :func:`glassgen.rollout.rollout`; bad input
+raises :class:`glassgen.errors.InputError`, which ``glassgen.cli.main`` prints as one line.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .errors import InputError
+
+
+def sample(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ in LJ time units."),
+    n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output H5MD ensemble."),
+    method: str = typer.Option("heun", "--method", help="euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Uniform flow-time steps (default 16 unless --time-grid)."),
+    time_grid: str = typer.Option(None, "--time-grid", help="Comma-separated increasing flow times, e.g. 0,0.5,0.8,1."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
+):
+    """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
+    from .atomic import check_writable
+    from .flow.sample import load_snapshot, relax_samples, sample as _sample, to_ensemble
+    from .h5md import write_ensemble
+    from .relax import config_from_options
+
+    check_writable(output)
+    grid = None
+    if time_grid is not None:
+        try:
+            grid = [float(v) for v in time_grid.split(",")]
+        except ValueError:
+            raise InputError("--time-grid", f"not a comma-separated list of numbers: {time_grid!r}") from None
+    steps = ode_steps if (ode_steps is not None or grid is not None) else 16
+    snap = load_snapshot(snapshot)
+    relax_cfg = config_from_options(relax, "always", relax_time, relax_temperature, snap.meta, checkpoint)
+    disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
+                        seed=seed, batch_size=batch_size, device=device)
+    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,
+            "seed": -1 if seed is None else seed, "snapshot": str(snapshot)}
+    note = ""
+    if relax_cfg is not None:
+        disp, rms = relax_samples(snap, disp, relax_cfg, seed=seed)
+        meta.update(relax_cfg.meta())
+        note = f"; relaxed ({relax}): particles moved {rms.mean():.3f} σ rms on average"
+    write_ensemble(output, to_ensemble(snap, lag, disp, meta))
+    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe}){note}")
+
+
+def rollout(
+    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    init: list[Path] = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz. Repeat to start trajectory j from the j-th."),
+    steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output H5MD trajectory (OUT_000.h5, ... for several)."),
+    trajectories: int = typer.Option(None, "--trajectories", help="M independent trajectories (default: one per --init)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the identical trajectory."),
+    method: str = typer.Option("heun", "--method", help="Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
+    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw."),
+    max_resample: int = typer.Option(5, "--max-resample", help="Redraws allowed for a step that creates an overlap."),
+    overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
+    relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
+    relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
+):
+    """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
+    from .flow.sample import load_snapshot, step_function
+    from .relax import THERMAL, Relaxer, config_from_options
+    from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
+
+    trajectories = trajectories or len(init)
+    if len(init) > 1 and trajectories != len(init):
+        raise InputError("rollout", f"{len(init)} --init files but --trajectories {trajectories}; give one start or one per trajectory")
+    if relax_counts and (relax not in THERMAL or relax_when != "always"):
+        raise InputError("rollout", "--relax-counts needs a thermal relaxation every step: --relax nvt or quench with --relax-when always")
+    cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
+                        overlap_energy=overlap_energy, draw_lag=lag - relax_time if relax_counts else None)
+    snaps = [load_snapshot(p) for p in init]
+    snap = snaps[0]
+    relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
+    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
+    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init))}
+    meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
+    start = snaps if len(snaps) > 1 else snap
+    if relax_cfg is None:
+        paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta)
+    else:
+        with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
+            paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer)
+    s = summarise_log(out.with_name(out.stem + ".log.csv"))
+    typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
+               + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
+               f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
