@@ -2,7 +2,9 @@
 # Rollout proof at T = 0.6, N = 1000 (docs/rollout.md, "Proof"): MD -> flow fit -> 16 rollouts from the
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
-#   bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
+#   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
+# T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
+# give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
 # local, minimize or project (docs/rollout.md, "Relaxation"). MODEL: a recipe name in recipes/ (default
 # flow-proof-T0.6-geom, the displaced-geometry model; flow-proof-T0.6-pairs and flow-proof-T0.6 are its ablations).
@@ -12,15 +14,16 @@ RUNS=${1:-runs}
 LAG=${2:-5.0}
 STEPS=${3:-30}            # 30 x 5 = 150 LJ time = 12.7 tau_alpha (tau_alpha = 11.8 at T = 0.6, N = 1000)
 RELAX=${4:-quench}
-MODEL=${5:-flow-proof-T0.6-geom}
+T=${T:-0.6}
+MODEL=${5:-flow-proof-T$T-geom}
 RELAX_TIME=${6:-0.5}      # LJ time of Langevin after the quench (nvt, quench)
 COUNTED=${7:-no}          # yes: the Langevin run is counted as real time (draws of LAG - RELAX_TIME; --relax-counts)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
-  if [ ! -f "$RUNS/proof-T0.6-$part/traj_000.h5" ] || ls "$RUNS/proof-T0.6-$part"/*.partial >/dev/null 2>&1; then
-    glassgen simulate "recipes/proof-T0.6-$part.yaml" -o "$RUNS/proof-T0.6-$part" \
-      $( [ -f "$RUNS/proof-T0.6-$part/recipe.yaml" ] && echo --resume )
+  if [ ! -f "$RUNS/proof-T$T-$part/traj_000.h5" ] || ls "$RUNS/proof-T$T-$part"/*.partial >/dev/null 2>&1; then
+    glassgen simulate "recipes/proof-T$T-$part.yaml" -o "$RUNS/proof-T$T-$part" \
+      $( [ -f "$RUNS/proof-T$T-$part/recipe.yaml" ] && echo --resume )
   fi
 done
 
@@ -32,23 +35,23 @@ else
   glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL" --resume
 fi
 
-OUT="$RUNS/proof-T0.6-rollout-${MODEL#flow-proof-T0.6}-$RELAX"
+OUT="$RUNS/proof-T$T-rollout-${MODEL#flow-proof-T$T}-$RELAX"
 OUT=${OUT/rollout--/rollout-}
 [ "$RELAX_TIME" = "0.5" ] || OUT="$OUT$RELAX_TIME"
 COUNTS=()
 if [ "$COUNTED" = "yes" ]; then OUT="$OUT-counted"; COUNTS=(--relax-counts); fi
 mkdir -p "$OUT"
 INITS=()
-for f in "$RUNS"/proof-T0.6-test/traj_0*.h5; do INITS+=(--init "$f"); done
+for f in "$RUNS"/proof-T$T-test/traj_0*.h5; do INITS+=(--init "$f"); done
 RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
 # --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
 # log still records every overlap kept.
 glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed 0 --max-resample 0 \
-  --relax "$RELAX" --relax-when always --relax-temperature 0.6 --relax-time "$RELAX_TIME" "${COUNTS[@]}" -o "$OUT/rollout.h5" $RES
+  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" -o "$OUT/rollout.h5" $RES
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
-glassgen evaluate "$OUT" "$RUNS/proof-T0.6-test" --long-time -o "$OUT-eval" || true
+glassgen evaluate "$OUT" "$RUNS/proof-T$T-test" --long-time -o "$OUT-eval" || true
 # One rollout against its MD trajectory (time-origin statistics), plus the Chapman–Kolmogorov check: two draws
 # of LAG vs one of 2 LAG vs MD at 2 LAG, from 8 starts along the independent MD trajectory.
-glassgen evaluate "$OUT/rollout_000.h5" "$RUNS/proof-T0.6-test/traj_000.h5" \
+glassgen evaluate "$OUT/rollout_000.h5" "$RUNS/proof-T$T-test/traj_000.h5" \
   -o "$OUT-ck" --ck-model "$CKPT" --ck-lag "$LAG" || true
