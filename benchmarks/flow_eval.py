@@ -33,7 +33,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_k
 def prior_draws(model, snap, lag, n, seed):
     """n draws of the model's prior for this snapshot (what the flow starts from), float64 (n,N,D)."""
     emb = model.embed(model.graph(snap.species, snap.positions, snap.box))
-    _, scale = model.velocity_fn(emb, torch.tensor([float(lag)]))
+    scale = model.prior_scale(emb, float(lag))
     gen = torch.Generator().manual_seed(seed)
     return paths.draw_prior(scale.expand(n, -1, -1), (n,) + snap.positions.shape, gen).double().numpy()
 

@@ -260,6 +260,7 @@ def test_mobility_prior_scales_each_particle_by_the_encoder_prediction(tmp_path)
     g = m.graph(snap.species, snap.positions, snap.box)
     emb = m.embed(g)
     _, scale = m.velocity_fn(emb, torch.tensor([10.0]))
+    torch.testing.assert_close(m.prior_scale(emb, 10.0), scale)  # the one home of the per-particle scale
     h, _ = m.encoder.encode({k: v.float() if v.is_floating_point() else v for k, v in g.items()})
     want = m.prior(g["species"], torch.tensor([10.0]))[0] * relative_mobility(m.encoder.decode_nodes(h), g["species"])
     np.testing.assert_allclose(scale[0].numpy(), want.detach().numpy(), rtol=1e-5)

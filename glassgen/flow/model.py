@@ -120,6 +120,14 @@ class FlowModel(nn.Module):
         return out
 
     # -- flow side -----------------------------------------------------------------
+    def prior_scale(self, emb: dict, lag) -> torch.Tensor:
+        """Prior standard deviation of every particle: s(species, τ), times its mobility when on.
+
+        Shapes: lag (B,) -> (B,N,1) on the embeddings' device.
+        """
+        scale = self.prior(emb["species"], torch.as_tensor(lag, dtype=torch.float64).reshape(-1)).to(emb["h"].device)
+        return scale * emb["mobility"].to(scale.dtype) if "mobility" in emb else scale
+
     def velocity_fn(self, emb: dict, lag: torch.Tensor):
         """Closure ``(t, x) -> v`` for B samples: t 0-d or (B,), x (B,N,D) physical displacement.
 
@@ -128,9 +136,7 @@ class FlowModel(nn.Module):
         """
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"))
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
-        scale = self.prior(emb["species"], lag).to(emb["h"].device)
-        if "mobility" in emb:
-            scale = scale * emb["mobility"].to(scale.dtype)
+        scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)
 
         def v(t, x):

@@ -106,7 +106,7 @@ def relax_samples(snapshot, displacements: np.ndarray, cfg, seed=None):
 
     initial = fold(snapshot.positions, snapshot.box)[0]
     out, rms = np.empty_like(displacements), np.empty(len(displacements))
-    base = 0 if seed is None else int(seed)
+    base = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)  # fresh, like the noise
     with Relaxer(cfg, snapshot.species, snapshot.box) as relaxer:
         for r, d in enumerate(displacements):
             x = relaxer.relax(initial + d, int(np.random.SeedSequence([base, r]).generate_state(1)[0]))
