@@ -257,10 +257,10 @@ class TrajectoryWriter:
                 self.f[f"particles/all/{name}/{ds}"].resize(k, axis=0)
         self.f["parameters/glassgen"].attrs["n_complete"] = k
 
-    def last_positions(self) -> np.ndarray:
-        """Unwrapped positions of the last complete frame, (N,D)."""
-        p = self.f["particles/all"]
-        return unfold(p["position/value"][self.n_frames - 1], p["image/value"][self.n_frames - 1], self.box)
+    def last_positions(self, back: int = 0) -> np.ndarray:
+        """Unwrapped positions of the last complete frame (``back`` frames before it), (N,D)."""
+        p, k = self.f["particles/all"], self.n_frames - 1 - back
+        return unfold(p["position/value"][k], p["image/value"][k], self.box)
 
     def last_time(self) -> float:
         return float(self.f["particles/all/position/time"][self.n_frames - 1])

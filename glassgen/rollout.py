@@ -12,6 +12,10 @@ A *step function* is any callable
 with ``positions`` (M,N,D) float64 (one configuration per trajectory, folded into the box), ``lag`` in LJ
 time, and ``seeds`` a list of M integers that fully determine the draw; it returns (M,N,D) displacements.
 Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give the identical trajectory.
+
+A step function with a true ``history`` attribute is second order: it is called as
+``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) the displacement x_k − x_{k−1} of
+each chain's last step (relaxation included), or None on the first step of a fresh chain.
 """
 from __future__ import annotations
 
@@ -157,6 +161,9 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
             w.append(0.0, s0.positions)
     done = max(done, 1)
     x = np.stack([w.last_positions() for w in writers])
+    prev = None  # x_k - x_{k-1} of every chain, for second-order step functions
+    if getattr(step_fn, "history", False) and min(w.n_frames for w in writers) >= 2:
+        prev = x - np.stack([w.last_positions(1) for w in writers])
     log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
     if fresh:
         for j in range(m):
@@ -168,8 +175,9 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
     try:
         for k in range(done, cfg.steps + 1):
-            x = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax)
-            x = unfold(*fold(x, box), box)  # bit for bit what --resume reads back from the file
+            new = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev)
+            new = unfold(*fold(new, box), box)  # bit for bit what --resume reads back from the file
+            prev, x = new - x, new
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
             log.flush()
@@ -202,10 +210,12 @@ def _starts(init, m: int) -> list:
     return inits
 
 
-def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None):
+def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None):
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    delta = np.asarray(step_fn(wrapped, cfg.draw_lag, seeds), dtype=np.float64)
+    hist = getattr(step_fn, "history", False)
+    draw = (lambda pos, s, p: step_fn(pos, cfg.draw_lag, s, p)) if hist else (lambda pos, s, p: step_fn(pos, cfg.draw_lag, s))
+    delta = np.asarray(draw(wrapped, seeds, prev), dtype=np.float64)
     if delta.shape != x.shape or not np.all(np.isfinite(delta)):
         raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
                          f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
@@ -214,7 +224,8 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None):
         mon, attempt = monitors(new[j], species, box), 0
         while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
             attempt += 1
-            d = np.asarray(step_fn(wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)]))[0]
+            d = np.asarray(draw(wrapped[j:j + 1], [step_seed(cfg.seed, k, j, attempt)],
+                                None if prev is None else prev[j:j + 1]))[0]
             new[j] = x[j] + d
             mon = monitors(new[j], species, box)
         overlap = mon["max_pair_energy"] > cfg.overlap_energy

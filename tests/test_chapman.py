@@ -188,3 +188,21 @@ def test_evaluate_command_runs_the_check_with_a_flow_checkpoint(tmp_path):
     res = subprocess.run(bad, capture_output=True, text=True)  # REF has no lag 1.4
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "no lag 2τ" in res.stderr
     assert not (tmp_path / "out2").exists()  # refused before the evaluation wrote anything
+
+
+def test_second_step_of_a_second_order_sampler_reads_the_first():
+    """A history step function gets None on the first step (and on the one step of 2τ) and Δ₁ on the
+    second: a chain that steps back by half its last step has two-step totals Δ₁/2."""
+    st = starts(1)[0]
+    got = []
+
+    def fn(positions, lag, seeds, previous=None):
+        got.append(previous)
+        first = np.full(positions.shape, 0.1) * np.asarray(seeds, dtype=float)[:, None, None] / max(seeds)
+        return first if previous is None else -0.5 * previous
+
+    fn.history = True
+    two, _ = draw_chains(fn, st, 1.0, 4)
+    assert got[0] is None and got[2] is None and got[1] is not None
+    np.testing.assert_allclose(two, 0.5 * got[1], rtol=1e-12)
+    assert np.abs(got[1]).max() > 0.05

@@ -26,11 +26,12 @@ def snapshot(seed=0):
     return Snapshot((np.arange(64) % 5 == 0).astype(int), np.full(3, L), x)
 
 
-def model(kind="flow", factored=True, seed=0, geometry=0):
+def model(kind="flow", factored=True, seed=0, geometry=0, history=False):
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
     return FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=2,
-                                                                       factored=factored, geometry=geometry),
+                                                                       factored=factored, geometry=geometry,
+                                                                       history=history),
                      prior, kind)
 
 
@@ -274,3 +275,33 @@ def test_mobility_prior_scales_each_particle_by_the_encoder_prediction(tmp_path)
     with pytest.raises(InputError, match="mobility"):
         FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=1),
                   m.prior, "flow", mobility=True)
+
+
+def test_history_model_reads_the_previous_step_only_when_it_is_known(tmp_path):
+    """Second-order model: a known history changes the velocity; an unknown one (flag 0) is ignored
+    whatever its values; checkpoints keep it; a first-order model refuses a history."""
+    m, snap = model(history=True, seed=2), snapshot()
+    with torch.no_grad():  # untrained history weights are random, but make the effect unmistakable
+        m.velocity.node_in.lin_p.weight.mul_(10.0)
+    emb = m.embed(m.graph(snap.species, snap.positions, snap.box))
+    x = 0.05 * torch.randn(2, 64, 3, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0.3, 0.7])
+    prev = 0.1 * torch.randn(2, 64, 3, generator=torch.Generator().manual_seed(1))
+    none = m.velocity_fn(emb, torch.tensor([10.0]))[0](t, x)
+    hidden = m.velocity_fn(emb, torch.tensor([10.0]), prev, torch.tensor([False, False]))[0](t, x)
+    known = m.velocity_fn(emb, torch.tensor([10.0]), prev, torch.tensor([True, False]))[0](t, x)
+    torch.testing.assert_close(hidden, none)
+    torch.testing.assert_close(known[1], none[1])  # flags are per sample
+    assert (known[0] - none[0]).abs().max() > 1e-3
+    save_model(m, tmp_path / "h.safetensors")
+    m2 = load_model(tmp_path / "h.safetensors")
+    assert m2.history and m2.config() == m.config()
+    p = prev[0].double().numpy()
+    a, _ = sample(m, snap, 10.0, 2, ode_steps=2, seed=4, previous=p)
+    b, _ = sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=np.stack([p, p]))
+    np.testing.assert_allclose(a, b, atol=1e-12)  # one history for all samples == the same history per sample
+    assert np.abs(a - sample(m2, snap, 10.0, 2, ode_steps=2, seed=4)[0]).max() > 1e-6
+    with pytest.raises(InputError, match="previous displacement"):
+        sample(m, snap, 10.0, 2, ode_steps=2, previous=np.zeros((5, 3)))
+    with pytest.raises(InputError, match="without history"):
+        sample(model(), snap, 10.0, 2, ode_steps=2, previous=p)

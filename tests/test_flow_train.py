@@ -227,6 +227,12 @@ def test_trajectory_pairs_are_cut_at_the_requested_lags(tmp_path):
     assert [e["lags"].tolist() for e in ex] == [[1.0, 2.0], [1.0, 2.0], [1.0], [2.0]]
     np.testing.assert_allclose(ex[3]["disp"][0, 0], x[4] - x[3], atol=1e-9)  # unwrapped, not minimum image
     np.testing.assert_allclose(ex[1]["initial"], x[1], atol=1e-9)
+    # history of a second-order chain: x(t0) - x(t0 - τ) where that frame exists
+    assert [e["has_prev"].tolist() for e in ex] == [[False, False], [True, False], [True], [True]]
+    np.testing.assert_allclose(ex[1]["prev"][0, 0], x[1] - x[0], atol=1e-9)
+    np.testing.assert_allclose(ex[2]["prev"][0, 0], x[2] - x[1], atol=1e-9)
+    np.testing.assert_allclose(ex[3]["prev"][0, 0], x[3] - x[1], atol=1e-9)
+    assert not ex[1]["prev"][0, 1].any()
     with pytest.raises(InputError, match="data.lags"):
         load_examples([tmp_path / "t.h5"])
     with pytest.raises(InputError, match="no pair"):
@@ -253,3 +259,30 @@ def test_fit_on_trajectory_pairs_learns_both_lags(tmp_path):
     assert torch.allclose(prior.log_lags.exp(), torch.tensor([1.0, 3.0], dtype=torch.float64))
     ratio = (prior.log_scales[1] - prior.log_scales[0]).exp()
     assert torch.all((ratio > 1.4) & (ratio < 2.1))  # sqrt(3) = 1.73 up to sampling noise
+
+
+def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_path):
+    """model.history: trains on (x(t0), x(t0) - x(t0 - τ), Δ) triples; ensembles have no history to learn from."""
+    from glassgen import Trajectory, write_trajectory
+    from glassgen.flow.sample import load_snapshot, sample
+
+    rng = np.random.default_rng(5)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    species = (np.arange(64) % 5 == 0).astype(int)
+    x = g + np.concatenate([np.zeros((1, 64, 3)), np.cumsum(0.05 * rng.normal(size=(7, 64, 3)), 0)])
+    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), np.arange(8.0), x))
+    r = {"task": "flow", "out": "run", "data": {"train": ["t.h5"], "val": ["t.h5"], "lags": [1.0]},
+         "encoder": {"kind": "local", "width": 8, "cutoff": 1.2},
+         "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2, "history": True},
+         "train": {"steps": 3, "batch_size": 2, "checkpoint_every": 3, "eval_every": 3, "val_samples": 1}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    out = fit_flow(tmp_path / "r.yaml", progress=False)
+    assert out["model"].history and np.isfinite(out["best_val_loss"])
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
+                  seed=0, previous=x[1] - x[0])
+    assert d.shape == (2, 64, 3) and np.isfinite(d).all()
+    lattice_ensemble(tmp_path / "a.h5", runs=2, seed=0)
+    r["data"] = {"train": ["a.h5"]}
+    (tmp_path / "r2.yaml").write_text(yaml.safe_dump(r))
+    with pytest.raises(InputError, match="model.history"):
+        fit_flow(tmp_path / "r2.yaml", progress=False)

@@ -181,3 +181,46 @@ def test_relax_counts_needs_a_thermal_relaxation_every_step(tmp_path):
         r = CliRunner().invoke(app, ["rollout", str(tmp_path / "none.safetensors"), "--init", str(tmp_path / "x.h5"),
                                      "--steps", "2", "--lag", "5", "-o", str(tmp_path / "o.h5"), "--relax-counts"] + extra)
         assert isinstance(r.exception, InputError) and "--relax-counts needs a thermal relaxation" in str(r.exception)
+
+
+def second_order(base, seen):
+    """AR(1) step function: Δ_k = base draw − ½ Δ_{k−1}; records the history it is given."""
+
+    def fn(positions, lag, seeds, previous=None):
+        seen.append(None if previous is None else np.array(previous))
+        d = base(positions, lag, seeds)
+        return d if previous is None else d - 0.5 * previous
+
+    fn.history = True
+    return fn
+
+
+def test_second_order_step_function_gets_the_last_step_and_resumes_identically(tmp_path):
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [0.01, 0.02])
+    cfg = RolloutConfig(steps=6, lag=1.0, seed=2, n_trajectories=2, overlap_energy=np.inf)
+    seen = []
+    ref = rollout(second_order(base, seen), snap, cfg, tmp_path / "ref.h5", progress=False)
+    x = np.stack([read_trajectory(p).positions for p in ref], axis=1)  # (K+1, M, N, D)
+    assert seen[0] is None and len(seen) == 6
+    for k in range(2, 7):  # step k reads x_{k-1} - x_{k-2}
+        np.testing.assert_array_equal(seen[k - 1], x[k - 1] - x[k - 2])
+    dx = np.diff(x, axis=0)
+    assert np.mean(np.sum(dx[1:] * dx[:-1], -1)) < 0  # the anticorrelation reaches the chain
+
+    calls = {"n": 0}
+    inner = second_order(base, [])
+
+    def dying(positions, lag, seeds, previous=None):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return inner(positions, lag, seeds, previous)
+
+    dying.history = True
+    with pytest.raises(KeyboardInterrupt):
+        rollout(dying, snap, cfg, tmp_path / "run.h5", progress=False)
+    got = rollout(second_order(base, []), snap, cfg, tmp_path / "run.h5", resume=True, progress=False)
+    for r, g in zip(ref, got):
+        for k, v in stored(r).items():
+            np.testing.assert_array_equal(v, stored(g)[k])

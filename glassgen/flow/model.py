@@ -128,23 +128,52 @@ class FlowModel(nn.Module):
         scale = self.prior(emb["species"], torch.as_tensor(lag, dtype=torch.float64).reshape(-1)).to(emb["h"].device)
         return scale * emb["mobility"].to(scale.dtype) if "mobility" in emb else scale
 
-    def velocity_fn(self, emb: dict, lag: torch.Tensor):
+    @property
+    def history(self) -> bool:
+        """Second-order model: each draw also reads the displacement of the previous step."""
+        return bool(self.velocity.cfg.history)
+
+    def history_input(self, scale, previous=None, known=None):
+        """Velocity-net history p = [Δ_prev / s, flag] (see velocity.NodeInput), or None without history.
+
+        ``previous`` (B,N,D) physical displacement over the previous lag (None: no history, flag 0);
+        ``known`` (B,) bool marks the samples whose history is real (default: all, when given).
+        """
+        if not self.history:
+            if previous is not None:
+                raise InputError("model", "this model was trained without history; it takes no previous displacement")
+            return None
+        n, d = scale.shape[-2], self.velocity.cfg.dim
+        if previous is None:
+            return torch.zeros(scale.shape[0], n, d + 1, dtype=scale.dtype, device=scale.device)
+        prev = torch.as_tensor(previous, dtype=scale.dtype, device=scale.device)
+        if prev.ndim != 3 or prev.shape[1:] != (n, d) or not torch.isfinite(prev).all():
+            raise InputError("model", f"previous displacement must be finite (B,{n},{d}); got {tuple(prev.shape)}")
+        flag = torch.ones(prev.shape[0], dtype=scale.dtype, device=scale.device) if known is None else \
+            torch.as_tensor(known, device=scale.device).reshape(-1).to(scale.dtype)
+        flag = flag[:, None, None].expand(-1, n, 1)
+        return torch.cat([prev / scale * flag, flag], dim=-1)
+
+    def velocity_fn(self, emb: dict, lag: torch.Tensor, previous=None, known=None):
         """Closure ``(t, x) -> v`` for B samples: t 0-d or (B,), x (B,N,D) physical displacement.
 
         The network sees x in prior units; its output is scaled back and the centre of
-        mass removed, so v has zero mass-weighted mean per sample.
+        mass removed, so v has zero mass-weighted mean per sample. ``previous``/``known``:
+        the history of a second-order model (:meth:`history_input`; B rows or one for all).
         """
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"))
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)
+        hist = self.history_input(scale, previous, known)
 
         def v(t, x):
             b = x.shape[0]
             t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
             ll = log_lag.expand(b) if log_lag.numel() == 1 else log_lag
             sc = scale.expand(b, -1, -1) if scale.shape[0] == 1 else scale
-            out = self.velocity(prep, x / sc.to(x.dtype), t, ll, x)
+            p = None if hist is None else (hist.expand(b, -1, -1) if hist.shape[0] == 1 else hist)
+            out = self.velocity(prep, x / sc.to(x.dtype), t, ll, x, p)
             return paths.remove_com(out.to(x.dtype) * sc.to(x.dtype))
 
         return v, scale

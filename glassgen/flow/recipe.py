@@ -48,6 +48,7 @@ class ModelSpec:
     factored: bool = True
     geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
+    history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainSpec:
     checkpoint_every: int = 100
     val_samples: int = 8
     cache_size: int = 64  # frozen-encoder embeddings kept (configuration x orientation)
+    history_dropout: float = 0.25  # history models: fraction of samples trained without their history (first steps)
     seed: int = 0
 
 
@@ -97,6 +99,8 @@ def load_recipe(path) -> FitRecipe:
     for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "val_samples"):
         if int(getattr(t, name)) < 1:
             raise InputError(str(path), f"train.{name} must be >= 1")
+    if not 0 <= t.history_dropout <= 1:
+        raise InputError(str(path), "train.history_dropout must be in [0, 1]")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r

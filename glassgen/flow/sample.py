@@ -25,7 +25,7 @@ def _as_model(model):
 @torch.no_grad()
 def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
            seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
-           device=None):
+           device=None, previous=None):
     """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
 
     Args:
@@ -40,6 +40,9 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         batch_size: samples integrated together (default all); memory grows with it.
         gamma: noise level of ``euler_maruyama``.
         rtol, atol: tolerances of adaptive methods.
+        previous: second-order models only (``model.history``): the displacement of the step that
+            led to ``snapshot``, over the same lag, (N,D) for all samples or (n_samples,N,D);
+            None = no history (the first step of a chain).
 
     Returns:
         ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
@@ -61,12 +64,24 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
     emb = model.embed(model.graph(snapshot.species, snapshot.positions, snapshot.box, snapshot.meta.get("source")))
-    v, scale = model.velocity_fn(emb, torch.tensor([float(lag)]))
     n, d = snapshot.positions.shape
+    lag_t = torch.tensor([float(lag)])
+    per_sample = previous is not None and np.ndim(previous) == 3
+    if previous is not None:
+        previous = np.asarray(previous, dtype=np.float64)
+        if previous.shape not in ((n, d), (int(n_samples), n, d)):
+            raise InputError("sampler", f"previous displacement must be ({n},{d}) or ({int(n_samples)},{n},{d}); "
+                             f"got {previous.shape}")
+        if not per_sample:
+            previous = previous[None]
+    if not per_sample:
+        v, scale = model.velocity_fn(emb, lag_t, previous)
     bs = int(batch_size or n_samples)
     out, nfe = [], 0
     for start in range(0, int(n_samples), bs):
         b = min(bs, int(n_samples) - start)
+        if per_sample:  # the snapshot part is recomputed per batch: cheap next to the integration
+            v, scale = model.velocity_fn(emb, lag_t, previous[start:start + b])
         sc = scale.expand(b, -1, -1)
         x0 = paths.draw_prior(sc, (b, n, d), gen)
         if method == "euler_maruyama":
@@ -140,17 +155,22 @@ def load_snapshot(path):
 
 
 def step_function(model, species, box, method: str = "heun", ode_steps=8, time_grid=None, **kw):
-    """A :mod:`glassgen.rollout` step function ``(positions (M,N,D), lag, seeds) -> (M,N,D)`` from a flow model.
+    """A :mod:`glassgen.rollout` step function ``(positions (M,N,D), lag, seeds, previous=None) -> (M,N,D)``.
 
     Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
-    chain is reproducible draw by draw (what rollout's resume needs).
+    chain is reproducible draw by draw (what rollout's resume needs). A second-order model
+    (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step;
+    the function's ``history`` attribute says whether it wants it.
     """
     from ..data import Snapshot
 
     model = _as_model(model)
 
-    def step_fn(positions, lag, seeds):
+    def step_fn(positions, lag, seeds, previous=None):
+        prev = [None] * len(positions) if previous is None or not model.history else previous
         return np.stack([sample(model, Snapshot(species, box, x), lag, 1, method=method, ode_steps=ode_steps,
-                                time_grid=time_grid, seed=int(s), **kw)[0][0] for x, s in zip(positions, seeds)])
+                                time_grid=time_grid, seed=int(s), previous=p, **kw)[0][0]
+                         for x, s, p in zip(positions, seeds, prev)])
 
+    step_fn.history = model.history
     return step_fn

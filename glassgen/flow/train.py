@@ -71,21 +71,30 @@ def trajectory_examples(traj, lags, source: str) -> list:
 
     The lag values stored are the requested ones (not the float differences of frame times),
     so examples of different origins share exactly the same lags (the prior pools by lag).
-    Shapes: each example's ``disp`` is (1, K_t0, N, D), unwrapped, ``initial`` the frame at t0.
+    Each example also carries the history of a second-order chain: ``prev`` = x(t0) − x(t0 − τ)
+    for every lag whose earlier frame exists (``has_prev`` True), zeros where it does not.
+    Shapes: ``disp`` and ``prev`` (1, K_t0, N, D), unwrapped; ``has_prev`` (K_t0,) bool;
+    ``initial`` the frame at t0.
     """
     lags = np.array(sorted(float(t) for t in lags))
     if np.any(lags <= 0):
         raise InputError(source, f"data.lags must be positive; got {lags.tolist()}")
     by_origin: dict[int, list] = {}
+    before: dict[tuple, int] = {}  # (τ, frame) -> the frame τ earlier
     for tau in lags:
         for i, j in zip(*lag_pairs(traj.times, tau)):
             by_origin.setdefault(int(i), []).append((tau, int(j)))
+            before[(tau, int(j))] = int(i)
     out = []
     for i in sorted(by_origin):
         have, idx = zip(*by_origin[i])
-        disp = traj.positions[list(idx)] - traj.positions[i]
-        out.append({"species": traj.species, "initial": traj.positions[i], "box": traj.box,
-                    "lags": np.array(have), "disp": disp[None], "source": f"{source}@t={traj.times[i]:g}"})
+        x0 = traj.positions[i]
+        disp = traj.positions[list(idx)] - x0
+        back = [before.get((tau, i)) for tau in have]
+        prev = np.stack([x0 - traj.positions[h] if h is not None else np.zeros_like(x0) for h in back])
+        out.append({"species": traj.species, "initial": x0, "box": traj.box,
+                    "lags": np.array(have), "disp": disp[None], "prev": prev[None],
+                    "has_prev": np.array([h is not None for h in back]), "source": f"{source}@t={traj.times[i]:g}"})
     if not out:
         raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
     return out
@@ -114,7 +123,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
         raise InputError("recipe", f"unknown encoder.kind {enc.kind!r}; choose local or botan")
     m = recipe.model
     vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                          n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry)
+                          n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history)
     return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility)
 
 
@@ -136,13 +145,14 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0):
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, previous=None, known=None):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
-    ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss).
+    ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
+    ``previous`` (B,N,D) / ``known`` (B,): the history of a second-order model (FlowModel.history_input).
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
-    v, scale = model.velocity_fn(emb, lag)
+    v, scale = model.velocity_fn(emb, lag, previous, known)
     pairs = emb["edge_index"] if pair_weight > 0 else None
     return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight)
 
@@ -159,6 +169,18 @@ def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, 
         runs = torch.randint(n_runs, (batch,), generator=gen)
     ks = torch.randint(n_lags, (len(runs),), generator=gen)
     return runs.numpy(), ks.numpy()
+
+
+def _history(model, ex, runs, ks, rot=None):
+    """(previous (B,N,D), known (B,)) of a second-order model for the rows ``ex[...][runs, ks]``, else (None, None)."""
+    if not model.history:
+        return None, None
+    if "prev" not in ex:
+        return None, None  # ensembles carry no history: trained as first steps
+    prev = torch.as_tensor(ex["prev"][runs, ks], dtype=torch.float64)
+    known = torch.as_tensor(np.broadcast_to(ex["has_prev"][ks], prev.shape[:-2]).copy())
+    prev, known = prev.reshape((-1,) + prev.shape[-2:]), known.reshape(-1)
+    return (prev @ rot.T if rot is not None else prev).float(), known
 
 
 def _ema_update(ema, model, decay):
@@ -180,7 +202,8 @@ def validation_loss(model, graphs, examples, n, seed=1234):
         d = ex["disp"][:n]  # (R',K,N,D): every kept run at every lag, in one batch
         x1 = torch.as_tensor(d.reshape((-1,) + d.shape[2:]), dtype=torch.float32)
         lags = np.tile(np.asarray(ex["lags"], dtype=np.float64), d.shape[0])
-        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind).item())
+        prev, known = _history(model, ex, slice(0, n), slice(None))
+        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known).item())
     return float(np.mean(tot))
 
 
@@ -205,6 +228,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags)
+    if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
+        raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
     val = load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags) if recipe.data.val else []
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
@@ -245,7 +270,11 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             emb = model.embed(graphs[c], rot)
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
-        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight)
+        prev, known = _history(model, ex, runs, ks, rot)
+        if known is not None and t_cfg.history_dropout > 0:  # teach first steps (no history) too
+            known = known & (torch.rand(len(known), generator=gen) >= t_cfg.history_dropout)
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
+                         prev, known)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))

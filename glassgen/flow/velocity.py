@@ -45,6 +45,7 @@ class VelocityConfig:
     dim: int = 3
     factored: bool = True  # first edge layer as per-node products (same function, fewer flops)
     geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
+    history: bool = False  # node input also reads the previous step's displacement (second-order chain)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,28 +78,34 @@ def fourier(v: torch.Tensor, n: int, max_period: float) -> torch.Tensor:
 
 
 class NodeInput(nn.Module):
-    """u_i = W_o relu(W_h h_i + W_z z_i + W_c c + b): embedding, noisy displacement, condition.
+    """u_i = W_o relu(W_h h_i + W_z z_i + W_c c + W_p p_i + b): embedding, noisy displacement, condition, history.
 
     ``W_h h + b`` depends only on the snapshot and is precomputed (:meth:`static`).
+    p_i = [Δ_prev,i / s_i, f] is the displacement of the previous step in prior units and a
+    flag f (1 = known, 0 = no history: the first step of a chain); only with ``history``.
 
     Args:
-        embed_dim: F; dim: D; cond_dim: C (flow-time and lag features); hidden: H.
+        embed_dim: F; dim: D; cond_dim: C (flow-time and lag features); hidden: H; history: read p.
 
-    Shapes: static (N,F) -> (N,H); forward(static (N,H), z (B,N,D), c (B,C)) -> (B,N,H).
+    Shapes: static (N,F) -> (N,H); forward(static (N,H), z (B,N,D), c (B,C), p (B,N,D+1) | None) -> (B,N,H).
     """
 
-    def __init__(self, embed_dim: int, dim: int, cond_dim: int, hidden: int):
+    def __init__(self, embed_dim: int, dim: int, cond_dim: int, hidden: int, history: bool = False):
         super().__init__()
         self.lin_h = nn.Linear(embed_dim, hidden)
         self.lin_z = nn.Linear(dim, hidden, bias=False)
         self.lin_c = nn.Linear(cond_dim, hidden, bias=False)
+        self.lin_p = nn.Linear(dim + 1, hidden, bias=False) if history else None
         self.out = nn.Linear(hidden, hidden)
 
     def static(self, h):
         return self.lin_h(h)
 
-    def forward(self, static, z, c):
-        return self.out(torch.relu(static + self.lin_z(z) + self.lin_c(c)[:, None, :]))
+    def forward(self, static, z, c, p=None):
+        pre = static + self.lin_z(z) + self.lin_c(c)[:, None, :]
+        if self.lin_p is not None:
+            pre = pre + self.lin_p(p.to(z.dtype))
+        return self.out(torch.relu(pre))
 
 
 class EdgeInput(nn.Module):
@@ -198,15 +205,16 @@ class VelocityNet(nn.Module):
     """Velocity field v(s, x_s | snapshot, τ) in prior units (see module docstring).
 
     Shapes: prepare(h (N,F), e (E,F), edge_index (2,E), vec (E,D) | None) -> dict;
-        forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None) -> (B,N,D);
-        ``vec`` (snapshot edge vectors) and ``x`` (physical displacements) are needed iff geometry > 0.
+        forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None, p (B,N,D+1) | None) -> (B,N,D);
+        ``vec`` (snapshot edge vectors) and ``x`` (physical displacements) are needed iff geometry > 0,
+        ``p`` (history, :class:`NodeInput`) iff history.
     """
 
     def __init__(self, cfg: VelocityConfig):
         super().__init__()
         self.cfg = cfg
         cond = 2 * (2 * cfg.n_fourier + 1)
-        self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden)
+        self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden, cfg.history)
         self.edge_in = EdgeInput(cfg.embed_dim, cfg.hidden, cfg.factored)
         self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored, cfg.geometry)
                                     for _ in range(cfg.n_layers))
@@ -220,12 +228,14 @@ class VelocityNet(nn.Module):
         return {"node": self.node_in.static(h), "e0": e0, "edge": [layer.static(e0) for layer in self.layers],
                 "edge_index": edge_index, "vec": vec}
 
-    def forward(self, prep: dict, z, s, log_lag, x=None):
+    def forward(self, prep: dict, z, s, log_lag, x=None, p=None):
         ei = prep["edge_index"]
         # s in [0,1]: periods 2 .. 2/2^(n-1); log τ / 10 spans ~2 for lags 1e-3 .. 1e5.
         c = torch.cat([fourier(s.to(z.dtype), self.cfg.n_fourier, 2.0),
                        fourier(log_lag.to(z.dtype) / 10.0, self.cfg.n_fourier, 4.0)], dim=-1)
-        u = self.node_in(prep["node"], z, c)
+        if self.cfg.history and p is None:
+            raise ValueError("a velocity network with history needs p (previous displacement and flag)")
+        u = self.node_in(prep["node"], z, c, p)
         # edge i -> j runs src -> dst; z_j - z_i with j the receiving particle
         dlen = (z.index_select(-2, ei[1]) - z.index_select(-2, ei[0])).norm(dim=-1, keepdim=True)
         g = None

@@ -36,8 +36,11 @@ def _seed(seed: int, role: int, start: int, sample: int) -> int:
     return step_seed(seed, role, start, sample)
 
 
-def _draw(step_fn, positions, lag, seeds, what):
-    out = np.asarray(step_fn(positions, lag, seeds), dtype=np.float64)
+def _draw(step_fn, positions, lag, seeds, what, previous=None):
+    if getattr(step_fn, "history", False):  # second-order sampler: the second step reads the first
+        out = np.asarray(step_fn(positions, lag, seeds, previous), dtype=np.float64)
+    else:
+        out = np.asarray(step_fn(positions, lag, seeds), dtype=np.float64)
     if out.shape != positions.shape or not np.all(np.isfinite(out)):
         raise InputError("chapman-kolmogorov", f"{what}: the sampler returned shape {out.shape} with "
                          f"{int(np.sum(~np.isfinite(out)))} NaN/inf values (expected {positions.shape})")
@@ -53,7 +56,7 @@ def draw_chains(step_fn, start: Snapshot, lag: float, n_samples: int, seed: int 
     xs = np.repeat(x0[None], n_samples, axis=0)
     seeds = lambda role: [_seed(seed, role, index, j) for j in range(n_samples)]  # noqa: E731
     d1 = _draw(step_fn, xs, lag, seeds(1), "first step of τ")
-    d2 = _draw(step_fn, fold(x0 + d1, start.box)[0], lag, seeds(2), "second step of τ")
+    d2 = _draw(step_fn, fold(x0 + d1, start.box)[0], lag, seeds(2), "second step of τ", previous=d1)
     one = _draw(step_fn, xs, 2.0 * lag, seeds(0), "one step of 2τ")
     return d1 + d2, one
 
