@@ -93,7 +93,8 @@ def rollout(
     snap = snaps[0]
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
-    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init))}
+    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
+            "history": bool(step.history)}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
     start = snaps if len(snaps) > 1 else snap
     if relax_cfg is None:
