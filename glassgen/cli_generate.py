@@ -75,6 +75,7 @@ def rollout(
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
     relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
+    history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
@@ -88,7 +89,8 @@ def rollout(
     if relax_counts and (relax not in THERMAL or relax_when != "always"):
         raise InputError("rollout", "--relax-counts needs a thermal relaxation every step: --relax nvt or quench with --relax-when always")
     cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
-                        overlap_energy=overlap_energy, draw_lag=lag - relax_time if relax_counts else None)
+                        overlap_energy=overlap_energy, draw_lag=lag - relax_time if relax_counts else None,
+                        history=history)
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)

@@ -14,8 +14,8 @@ time, and ``seeds`` a list of M integers that fully determine the draw; it retur
 Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give the identical trajectory.
 
 A step function with a true ``history`` attribute is second order: it is called as
-``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) the displacement x_k − x_{k−1} of
-each chain's last step (relaxation included), or None on the first step of a fresh chain.
+``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) each chain's last step
+(``RolloutConfig.history``), or None on the first step of a fresh chain.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class RolloutConfig:
     ``draw_lag`` (default ``lag``) is the lag each model draw is asked for. It is shorter than
     ``lag`` when a thermal relaxation after every draw is counted as real dynamics: the draw
     covers ``draw_lag`` and the Langevin run the remaining ``lag - draw_lag`` (``--relax-counts``).
+    ``history`` (second-order step functions only): the previous step they are given, ``chain`` =
+    x_k − x_{k−1} (relaxation included) or ``draw`` = the sampler's own last draw, before any
+    relaxation (kept in ``OUT.history.npz`` for resume).
     """
 
     steps: int
@@ -51,8 +54,11 @@ class RolloutConfig:
     overlap_energy: float = 20.0
     monitor_every: int = 1
     draw_lag: float | None = None
+    history: str = "chain"
 
     def __post_init__(self):
+        if self.history not in ("chain", "draw"):
+            raise InputError("rollout", f"history must be 'chain' or 'draw'; got {self.history!r}")
         if self.draw_lag is None:
             self.draw_lag = self.lag
         if self.steps < 1:
@@ -146,13 +152,18 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     paths = _paths(out, m)
     if resume and all(p.exists() for p in paths) and not any(p.with_name(p.name + ".partial").exists() for p in paths):
         return paths  # finished before: nothing to redo
+    second = bool(getattr(step_fn, "history", False))
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
-                generated=True)
+                generated=True, history_from=cfg.history if second else "none")
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
     writers = [TrajectoryWriter(p, species, box, meta, resume=resume) for p in paths]
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
+    hpath, saved = out.with_name(out.stem + ".history.npz"), None
+    if second and cfg.history == "draw" and done > 1:
+        saved = _load_history(hpath, m)
+        done = min(done, saved[0] + 1)  # the draw of the last frame must be known
     fresh = done == 0
     for w in writers:
         w.truncate(done)
@@ -161,8 +172,10 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
             w.append(0.0, s0.positions)
     done = max(done, 1)
     x = np.stack([w.last_positions() for w in writers])
-    prev = None  # x_k - x_{k-1} of every chain, for second-order step functions
-    if getattr(step_fn, "history", False) and min(w.n_frames for w in writers) >= 2:
+    prev = None  # each chain's last step, for second-order step functions
+    if saved is not None and saved[0] == done - 1 and done > 1:
+        prev = saved[1]
+    elif second and cfg.history == "chain" and done > 1:
         prev = x - np.stack([w.last_positions(1) for w in writers])
     log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
     if fresh:
@@ -175,11 +188,13 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
     try:
         for k in range(done, cfg.steps + 1):
-            new = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev)
+            new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev)
             new = unfold(*fold(new, box), box)  # bit for bit what --resume reads back from the file
-            prev, x = new - x, new
+            prev, x = (drawn if cfg.history == "draw" else new - x), new
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
+            if second and cfg.history == "draw":  # after the frames: a crash between leaves it one step behind
+                _save_history(hpath, k, prev)
             log.flush()
             if bar is not None:
                 bar.update(1)
@@ -220,6 +235,7 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
         raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
                          f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
     new = x + delta
+    drawn = delta.copy()
     for j in range(len(x)):
         mon, attempt = monitors(new[j], species, box), 0
         while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
@@ -227,6 +243,7 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
             d = np.asarray(draw(wrapped[j:j + 1], [step_seed(cfg.seed, k, j, attempt)],
                                 None if prev is None else prev[j:j + 1]))[0]
             new[j] = x[j] + d
+            drawn[j] = d
             mon = monitors(new[j], species, box)
         overlap = mon["max_pair_energy"] > cfg.overlap_energy
         rel = {"relaxed": 0}
@@ -239,7 +256,26 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
         if k % cfg.monitor_every == 0 or attempt or overlap or rel["relaxed"]:
             log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
                        "accepted_overlap": int(overlap), **mon, **rel})
-    return new
+    return new, drawn
+
+
+def _save_history(path: Path, step: int, previous: np.ndarray) -> None:
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, step=step, previous=previous)
+
+
+def _load_history(path: Path, m: int):
+    """(step, previous (M,N,D)) of a ``history="draw"`` rollout, for resume."""
+    try:
+        with np.load(path) as z:
+            step, prev = int(z["step"]), np.asarray(z["previous"], dtype=np.float64)
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(str(path), f"cannot resume a rollout with history 'draw' without its last draws ({e})") from None
+    if prev.ndim != 3 or len(prev) != m:
+        raise InputError(str(path), f"holds draws of shape {prev.shape}, not of {m} trajectories")
+    return step, prev
 
 
 def summarise_log(path) -> dict:

@@ -224,3 +224,65 @@ def test_second_order_step_function_gets_the_last_step_and_resumes_identically(t
     for r, g in zip(ref, got):
         for k, v in stored(r).items():
             np.testing.assert_array_equal(v, stored(g)[k])
+
+
+class _Shift:
+    """A correction that moves every particle by a fixed vector (the rollout's relaxer interface)."""
+
+    class cfg:  # noqa: N801
+        @staticmethod
+        def meta():
+            return {"relax_kind": "shift"}
+
+    def wants(self, overlap):
+        return True
+
+    def relax(self, x, seed):
+        return x + np.array([0.01, 0.0, 0.0])
+
+
+def test_history_draw_gives_the_samplers_own_last_draw_and_resumes(tmp_path):
+    """history="draw": the previous step is the sampler's draw, not the corrected chain step; resume
+    reads it back from OUT.history.npz and gives the same files."""
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [0.01, 0.02])
+    cfg = RolloutConfig(steps=5, lag=1.0, seed=4, n_trajectories=2, overlap_energy=np.inf, history="draw")
+    seen, draws = [], []
+
+    def fn(positions, lag, seeds, previous=None):
+        seen.append(previous)
+        d = base(positions, lag, seeds) - (0 if previous is None else 0.5 * previous)
+        draws.append(d)
+        return d
+
+    fn.history = True
+    ref = rollout(fn, snap, cfg, tmp_path / "ref.h5", relax=_Shift(), progress=False)
+    x = np.stack([read_trajectory(p).positions for p in ref], axis=1)
+    for k in range(1, 5):
+        np.testing.assert_array_equal(seen[k], draws[k - 1])
+        np.testing.assert_allclose(x[k + 1] - x[k], draws[k] + [0.01, 0, 0], atol=1e-12)  # the chain has the shift
+    assert read_trajectory(ref[0]).meta["history_from"] == "draw"
+
+    calls = {"n": 0}
+
+    def dying(positions, lag, seeds, previous=None):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return fn(positions, lag, seeds, previous)
+
+    dying.history = True
+    with pytest.raises(KeyboardInterrupt):
+        rollout(dying, snap, cfg, tmp_path / "run.h5", relax=_Shift(), progress=False)
+    got = rollout(fn, snap, cfg, tmp_path / "run.h5", resume=True, relax=_Shift(), progress=False)
+    for r, g in zip(ref, got):
+        for k, v in stored(r).items():
+            np.testing.assert_array_equal(v, stored(g)[k])
+    calls["n"] = 0
+    with pytest.raises(KeyboardInterrupt):
+        rollout(dying, snap, cfg, tmp_path / "lost.h5", relax=_Shift(), progress=False)
+    (tmp_path / "lost.history.npz").unlink()  # an unfinished rollout whose draws are lost cannot resume faithfully
+    with pytest.raises(InputError, match="history"):
+        rollout(fn, snap, cfg, tmp_path / "lost.h5", resume=True, relax=_Shift(), progress=False)
+    with pytest.raises(InputError, match="history"):
+        RolloutConfig(steps=1, lag=1.0, history="both")
