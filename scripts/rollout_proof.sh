@@ -3,7 +3,7 @@
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
-# HISTORY (environment, default chain): what a second-order model reads as its last step.
+# HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0).
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
@@ -20,6 +20,7 @@ MODEL=${5:-flow-proof-T$T-geom}
 RELAX_TIME=${6:-0.5}      # LJ time of Langevin after the quench (nvt, quench)
 COUNTED=${7:-no}          # yes: the Langevin run is counted as real time (draws of LAG - RELAX_TIME; --relax-counts)
 HISTORY=${HISTORY:-chain} # second-order models: chain or draw (rollout --history; docs/rollout.md)
+SEED=${SEED:-0}           # rollout seed (a repeat with another seed checks that a verdict is not luck)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
@@ -43,13 +44,14 @@ OUT=${OUT/rollout--/rollout-}
 COUNTS=()
 if [ "$COUNTED" = "yes" ]; then OUT="$OUT-counted"; COUNTS=(--relax-counts); fi
 [ "$HISTORY" = "chain" ] || OUT="$OUT-history$HISTORY"
+[ "$SEED" = "0" ] || OUT="$OUT-seed$SEED"
 mkdir -p "$OUT"
 INITS=()
 for f in "$RUNS"/proof-T$T-test/traj_0*.h5; do INITS+=(--init "$f"); done
 RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
 # --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
 # log still records every overlap kept.
-glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed 0 --max-resample 0 \
+glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed "$SEED" --max-resample 0 \
   --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" -o "$OUT/rollout.h5" $RES
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
