@@ -49,6 +49,19 @@ def test_a_too_fast_model_fails_msd_tau_and_fs():
     assert not r["F_s,A(t=3)"]["pass"]
 
 
+def test_minority_species_that_runs_away_fails_only_the_msd_b_rows():
+    """B particles twice as mobile, A untouched: every MSD_B row fails near +100 %, every A row passes."""
+    ref, gen = walks(8, 0.01, 0), walks(8, 0.01, 1)
+    for g in gen:
+        b = g.species == 1
+        g.positions[:, b] = g.positions[0, b] + np.sqrt(2.0) * (g.positions[:, b] - g.positions[0, b])
+    r = rows(compare(gen, ref))
+    msd_b = [v for k, v in r.items() if k.startswith("MSD_B")]
+    assert len(msd_b) == 20 and all(not v["pass"] and v["difference"] == pytest.approx(1.0, abs=0.25) for v in msd_b)
+    assert all(v["pass"] for k, v in r.items() if k.startswith(("F_s", "MSD_A", "tau")))
+    assert all(v["pass"] for k, v in rows(compare(walks(8, 0.01, 2), ref)).items() if k.startswith("MSD_B"))
+
+
 def test_planted_energy_drift_is_caught_and_a_stationary_one_is_not(tmp_path):
     g = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) * 1.1 + 0.2
     n, box = len(g), np.full(3, 6.6)
