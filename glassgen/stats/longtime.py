@@ -262,6 +262,13 @@ def _plot(result, outdir, labels) -> str:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
     axes[0, 0].axhline(np.exp(-1), color="0.5", lw=0.8, ls=":")
+    if "msd_B" in g:  # species B on the same axes, open markers
+        ax = axes[0, 1]
+        ax.fill_between(r["times"], r["msd_B"] - 2 * fl["msd_B"], r["msd_B"] + 2 * fl["msd_B"], color="0.9")
+        ax.plot(r["times"], r["msd_B"], "^--", color="0.4", mfc="none", ms=4, label=f"{labels[1]}, B")
+        ax.plot(g["times"], g["msd_B"], "^-", color="tab:orange", ms=4, label=f"{labels[0]}, B")
+        ax.set_ylabel("MSD_A(t), MSD_B(t) (triangles) [σ²]")
+        ax.legend(fontsize=8)
     axes[0, 1].set_yscale("log")
     axes[0, 0].legend(fontsize=8)
     ax = axes[1, 1]
