@@ -195,6 +195,20 @@ def second_order(base, seen):
     return fn
 
 
+def dies_on_call(fn, n):
+    """A second-order step function that is interrupted (KeyboardInterrupt) on its n-th call."""
+    calls = {"n": 0}
+
+    def dying(positions, lag, seeds, previous=None):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return fn(positions, lag, seeds, previous)
+
+    dying.history = True
+    return dying
+
+
 def test_second_order_step_function_gets_the_last_step_and_resumes_identically(tmp_path):
     snap = lattice_snapshot(6)
     base = brownian_step_fn(snap.species, [0.01, 0.02])
@@ -208,18 +222,8 @@ def test_second_order_step_function_gets_the_last_step_and_resumes_identically(t
     dx = np.diff(x, axis=0)
     assert np.mean(np.sum(dx[1:] * dx[:-1], -1)) < 0  # the anticorrelation reaches the chain
 
-    calls = {"n": 0}
-    inner = second_order(base, [])
-
-    def dying(positions, lag, seeds, previous=None):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return inner(positions, lag, seeds, previous)
-
-    dying.history = True
     with pytest.raises(KeyboardInterrupt):
-        rollout(dying, snap, cfg, tmp_path / "run.h5", progress=False)
+        rollout(dies_on_call(second_order(base, []), 4), snap, cfg, tmp_path / "run.h5", progress=False)
     got = rollout(second_order(base, []), snap, cfg, tmp_path / "run.h5", resume=True, progress=False)
     for r, g in zip(ref, got):
         for k, v in stored(r).items():
@@ -263,24 +267,14 @@ def test_history_draw_gives_the_samplers_own_last_draw_and_resumes(tmp_path):
         np.testing.assert_allclose(x[k + 1] - x[k], draws[k] + [0.01, 0, 0], atol=1e-12)  # the chain has the shift
     assert read_trajectory(ref[0]).meta["history_from"] == "draw"
 
-    calls = {"n": 0}
-
-    def dying(positions, lag, seeds, previous=None):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return fn(positions, lag, seeds, previous)
-
-    dying.history = True
     with pytest.raises(KeyboardInterrupt):
-        rollout(dying, snap, cfg, tmp_path / "run.h5", relax=_Shift(), progress=False)
+        rollout(dies_on_call(fn, 4), snap, cfg, tmp_path / "run.h5", relax=_Shift(), progress=False)
     got = rollout(fn, snap, cfg, tmp_path / "run.h5", resume=True, relax=_Shift(), progress=False)
     for r, g in zip(ref, got):
         for k, v in stored(r).items():
             np.testing.assert_array_equal(v, stored(g)[k])
-    calls["n"] = 0
     with pytest.raises(KeyboardInterrupt):
-        rollout(dying, snap, cfg, tmp_path / "lost.h5", relax=_Shift(), progress=False)
+        rollout(dies_on_call(fn, 4), snap, cfg, tmp_path / "lost.h5", relax=_Shift(), progress=False)
     (tmp_path / "lost.history.npz").unlink()  # an unfinished rollout whose draws are lost cannot resume faithfully
     with pytest.raises(InputError, match="history"):
         rollout(fn, snap, cfg, tmp_path / "lost.h5", resume=True, relax=_Shift(), progress=False)
