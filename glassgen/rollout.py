@@ -79,6 +79,13 @@ def step_seed(seed: int, step: int, traj: int, attempt: int = 0) -> int:
     return int(np.random.SeedSequence([seed, step, traj, attempt]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
+def draw_step(step_fn, positions, lag, seeds, previous=None):
+    """Call a step function, giving ``previous`` only to second-order ones (a true ``history`` attribute)."""
+    if getattr(step_fn, "history", False):
+        return step_fn(positions, lag, seeds, previous)
+    return step_fn(positions, lag, seeds)
+
+
 def monitors(positions: np.ndarray, species: np.ndarray, box: np.ndarray) -> dict:
     """Physical health of one configuration: KA energy per particle, largest pair energy, minimum distances."""
     from .pbc import neighbour_graph
@@ -163,7 +170,9 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     hpath, saved = out.with_name(out.stem + ".history.npz"), None
     if second and cfg.history == "draw" and done > 1:
         saved = _load_history(hpath, m)
-        done = min(done, saved[0] + 1)  # the draw of the last frame must be known
+        if saved[0] + 1 > done:  # the draws are written after the frames, so never ahead of them
+            raise InputError(str(hpath), f"holds the draw of step {saved[0]} but the trajectories end at step {done - 1}")
+        done = saved[0] + 1  # the draw of the last frame must be known
     fresh = done == 0
     for w in writers:
         w.truncate(done)
@@ -173,7 +182,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     done = max(done, 1)
     x = np.stack([w.last_positions() for w in writers])
     prev = None  # each chain's last step, for second-order step functions
-    if saved is not None and saved[0] == done - 1 and done > 1:
+    if saved is not None:
         prev = saved[1]
     elif second and cfg.history == "chain" and done > 1:
         prev = x - np.stack([w.last_positions(1) for w in writers])
@@ -228,9 +237,7 @@ def _starts(init, m: int) -> list:
 def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None):
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    hist = getattr(step_fn, "history", False)
-    draw = (lambda pos, s, p: step_fn(pos, cfg.draw_lag, s, p)) if hist else (lambda pos, s, p: step_fn(pos, cfg.draw_lag, s))
-    delta = np.asarray(draw(wrapped, seeds, prev), dtype=np.float64)
+    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev), dtype=np.float64)
     if delta.shape != x.shape or not np.all(np.isfinite(delta)):
         raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
                          f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
@@ -240,8 +247,8 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
         mon, attempt = monitors(new[j], species, box), 0
         while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
             attempt += 1
-            d = np.asarray(draw(wrapped[j:j + 1], [step_seed(cfg.seed, k, j, attempt)],
-                                None if prev is None else prev[j:j + 1]))[0]
+            d = np.asarray(draw_step(step_fn, wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)],
+                                     None if prev is None else prev[j:j + 1]))[0]
             new[j] = x[j] + d
             drawn[j] = d
             mon = monitors(new[j], species, box)

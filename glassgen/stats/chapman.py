@@ -37,10 +37,9 @@ def _seed(seed: int, role: int, start: int, sample: int) -> int:
 
 
 def _draw(step_fn, positions, lag, seeds, what, previous=None):
-    if getattr(step_fn, "history", False):  # second-order sampler: the second step reads the first
-        out = np.asarray(step_fn(positions, lag, seeds, previous), dtype=np.float64)
-    else:
-        out = np.asarray(step_fn(positions, lag, seeds), dtype=np.float64)
+    from ..rollout import draw_step  # second-order samplers: the second step reads the first
+
+    out = np.asarray(draw_step(step_fn, positions, lag, seeds, previous), dtype=np.float64)
     if out.shape != positions.shape or not np.all(np.isfinite(out)):
         raise InputError("chapman-kolmogorov", f"{what}: the sampler returned shape {out.shape} with "
                          f"{int(np.sum(~np.isfinite(out)))} NaN/inf values (expected {positions.shape})")

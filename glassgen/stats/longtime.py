@@ -69,18 +69,18 @@ def curves(table, weights=None) -> dict:
     """Mean curves from a sample table, optionally over a weighted subset of trajectories (M,)."""
     m = table["fs"][0].shape[0]
     w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
-
-    def mean(v):
-        return float((w[:, None] * v).sum() / (w.sum() * v.shape[1]))
-
-    fs = np.array([mean(v) for v in table["fs"]])
-    msd = np.array([mean(v) for v in table["msd"]])
+    fs, msd = _mean_curve(table["fs"], w), _mean_curve(table["msd"], w)
     chi4 = np.array([chi4_from_overlap(v.reshape(-1), table["n"], weights=np.repeat(w, v.shape[1]))
                      for v in table["q"]])
     t = table["lags"]
     h, tp = chi4_peak(t, chi4)
     return {"times": t, "fs": fs, "msd": msd, "chi4": chi4, "tau_alpha": tau_alpha(t, fs), "chi4_peak": h,
             "chi4_peak_time": tp}
+
+
+def _mean_curve(samples, w) -> np.ndarray:
+    """Weighted mean over trajectories (M,) and origins of each lag's (M, O_k) samples."""
+    return np.array([float((w[:, None] * v).sum() / (w.sum() * v.shape[1])) for v in samples])
 
 
 def chi4_peak(t, chi4) -> tuple[float, float]:
@@ -153,12 +153,12 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
     tg, tr = sample_table(gen, grid, q=q), sample_table(ref, grid, q=q)
     cg, cr = curves(tg), curves(tr)
     # the minority species' mobility is judged too: a chain can get A right while B runs away
-    tr_b = sample_table(ref, grid, species=1, q=q)
-    cg["msd_B"], cr["msd_B"] = curves(sample_table(gen, grid, species=1, q=q))["msd"], curves(tr_b)["msd"]
+    msd_gb, msd_rb = (sample_table(s, grid, species=1, q=q)["msd"] for s in (gen, ref))
+    cg["msd_B"], cr["msd_B"] = _mean_curve(msd_gb, np.ones(len(gen))), _mean_curve(msd_rb, np.ones(len(ref)))
     splits = half_splits(len(ref), n_splits, seed)
     halves = [(curves(tr, wa), curves(tr, wb)) for wa, wb in splits]
     for (ha, hb), (wa, wb) in zip(halves, splits):
-        ha["msd_B"], hb["msd_B"] = curves(tr_b, wa)["msd"], curves(tr_b, wb)["msd"]
+        ha["msd_B"], hb["msd_B"] = _mean_curve(msd_rb, wa), _mean_curve(msd_rb, wb)
     scale = floor_scale(len(gen), len(ref))
     floor = {k: scale * np.array([rms([ha[k][i] - hb[k][i] for ha, hb in halves]) for i in range(len(grid) - 1)])
              for k in ("fs", "msd", "chi4", "msd_B")}
