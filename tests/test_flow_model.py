@@ -26,13 +26,18 @@ def snapshot(seed=0):
     return Snapshot((np.arange(64) % 5 == 0).astype(int), np.full(3, L), x)
 
 
+KA_SIGMA = [[1.0, 0.8], [0.8, 0.88]]
+GEOMETRIES = [0, 6, "ka"]  # off, physical r', r' / sigma_ab
+
+
 def model(kind="flow", factored=True, seed=0, geometry=0, history=False):
+    """A small untrained model; ``geometry="ka"``: 6 Gaussians of r' / sigma_ab with the KA table."""
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
-    return FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=2,
-                                                                       factored=factored, geometry=geometry,
-                                                                       history=history),
-                     prior, kind)
+    sigma = KA_SIGMA if geometry == "ka" else None
+    cfg = VelocityConfig(embed_dim=16, hidden=16, n_layers=2, factored=factored, geometry=6 if sigma else geometry,
+                         history=history, pair_sigma=sigma)
+    return FlowModel(LocalEncoder(width=16, cutoff=1.5), cfg, prior, kind)
 
 
 def velocity(m, snap, lag=10.0):
@@ -82,7 +87,7 @@ def test_velocity_and_samples_have_zero_com():
     assert np.abs(d.mean(1)).max() < 1e-6
 
 
-@pytest.mark.parametrize("geometry", [0, 6])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_permutation_equivariance_and_translation_invariance(geometry):
     m, snap = model(geometry=geometry), snapshot()
     x = 0.1 * torch.randn(2, 64, 3)
@@ -96,7 +101,7 @@ def test_permutation_equivariance_and_translation_invariance(geometry):
     torch.testing.assert_close(velocity(m, t_snap)(torch.tensor(0.4), x), ref, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("geometry", [0, 6])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_factored_edge_layers_equal_concatenated(geometry):
     a, snap = model(factored=True, geometry=geometry), snapshot()
     b = model(factored=False, geometry=geometry)
@@ -121,7 +126,7 @@ def test_rotated_graph_equals_graph_of_rotated_configuration():
         torch.testing.assert_close(x[rg["edge_index"][1]] - x[rg["edge_index"][0]] + s * L, rg["edge_vec"])
 
 
-@pytest.mark.parametrize("geometry", [0, 6])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_symmetry_error_detects_violation_and_group_average_is_exact(geometry):
     m, snap = model(geometry=geometry), snapshot()
     g = m.graph(snap.species, snap.positions, snap.box)
@@ -150,6 +155,32 @@ def test_displaced_distance_equals_brute_force_minimum_image():
         model(geometry=4).velocity.prepare(torch.zeros(64, 16), torch.zeros(3, 16), torch.zeros(2, 3, dtype=torch.long))
 
 
+def test_pair_sigma_geometry_reads_reduced_displaced_distance():
+    """With pair_sigma the Gaussians read r'_ij / sigma(s_i, s_j), the argument of the KA pair potential."""
+    snap = snapshot(4)
+    m = model(geometry="ka")
+    emb = m.embed(m.graph(snap.species, snap.positions, snap.box))
+    prep = m.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb["vec"], emb["species"])
+    src, dst = emb["edge_index"].numpy()
+    table = np.array(KA_SIGMA)
+    sig = table[snap.species[src], snap.species[dst]]
+    assert set(np.unique(sig)) == {1.0, 0.8, 0.88}  # every pair type is present in the test snapshot
+    np.testing.assert_allclose(prep["sigma"][:, 0].numpy(), sig, rtol=1e-7)
+    x = 0.2 * torch.randn(1, 64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    rbf = displaced_rbf(emb["vec"].double(), x, emb["edge_index"], 6, 1.5, torch.as_tensor(sig)[:, None])
+    moved = snap.positions + x[0].numpy()
+    ref = np.linalg.norm(minimum_image(moved[dst] - moved[src], snap.box), axis=-1) / sig
+    expect = np.exp(-(((ref[:, None] - np.linspace(0.5, 1.5, 6)) / 0.2) ** 2))
+    np.testing.assert_allclose(rbf[0].numpy(), expect, atol=1e-6)  # edge vectors are float32 in the model
+    with pytest.raises(ValueError, match="species"):
+        m.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb["vec"])
+    for bad in ([[1.0, 0.8], [0.7, 0.88]], [[1.0, -0.8], [-0.8, 0.88]], [1.0, 0.8], [[1.0, 0.8]]):
+        with pytest.raises(ValueError, match="symmetric"):
+            VelocityConfig(geometry=6, pair_sigma=bad)
+    with pytest.raises(ValueError, match="geometry > 0"):
+        VelocityConfig(pair_sigma=KA_SIGMA)
+
+
 def test_prior_scale_estimate_and_lag_interpolation():
     rng = np.random.default_rng(0)
     species = np.array([0] * 300 + [1] * 100)
@@ -164,7 +195,7 @@ def test_prior_scale_estimate_and_lag_interpolation():
         paths.PriorScale([1.0, 1.0], [[1.0], [1.0]])
 
 
-@pytest.mark.parametrize("geometry", [0, 6])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_checkpoint_roundtrip(tmp_path, geometry):
     m, snap = model("diffusion", geometry=geometry), snapshot()
     save_model(m, tmp_path / "m.safetensors")
@@ -305,3 +336,17 @@ def test_history_model_reads_the_previous_step_only_when_it_is_known(tmp_path):
         sample(m, snap, 10.0, 2, ode_steps=2, previous=np.zeros((5, 3)))
     with pytest.raises(InputError, match="without history"):
         sample(model(), snap, 10.0, 2, ode_steps=2, previous=p)
+
+
+def test_unit_pair_sigma_is_the_physical_geometry_and_ka_table_changes_the_field():
+    snap = snapshot()
+    phys, ka = model(geometry=6), model(geometry="ka")
+    ones = FlowModel(LocalEncoder(width=16, cutoff=1.5),
+                     VelocityConfig(embed_dim=16, hidden=16, n_layers=2, geometry=6, pair_sigma=[[1.0, 1.0], [1.0, 1.0]]),
+                     phys.prior, "flow")
+    ka.load_state_dict(phys.state_dict())
+    ones.load_state_dict(phys.state_dict())
+    x = 0.1 * torch.randn(2, 64, 3)
+    ref = velocity(phys, snap)(torch.tensor(0.5), x)
+    torch.testing.assert_close(velocity(ones, snap)(torch.tensor(0.5), x), ref)
+    assert (velocity(ka, snap)(torch.tensor(0.5), x) - ref).abs().max() > 1e-4

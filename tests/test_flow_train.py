@@ -286,3 +286,23 @@ def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_pa
     (tmp_path / "r2.yaml").write_text(yaml.safe_dump(r))
     with pytest.raises(InputError, match="model.history"):
         fit_flow(tmp_path / "r2.yaml", progress=False)
+
+
+def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):
+    """model.pair_sigma reaches the checkpoint; a table the velocity net cannot use names the recipe."""
+    from glassgen.flow.model import load_model
+
+    tmp, recipe = toy
+    p = recipe(2, "sig")
+    r = yaml.safe_load(p.read_text())
+    r["model"].update(geometry=4, pair_sigma=[[1.0, 0.8], [0.8, 0.88]])
+    p.write_text(yaml.safe_dump(r))
+    fit_flow(p, progress=False)
+    assert load_model(tmp / "sig" / "best.safetensors").velocity.cfg.pair_sigma == [[1.0, 0.8], [0.8, 0.88]]
+    for model, match in (({"geometry": 0, "pair_sigma": [[1.0, 0.8], [0.8, 0.88]]}, "geometry > 0"),
+                         ({"geometry": 4, "pair_sigma": [[1.0, 0.8], [0.9, 0.88]]}, "symmetric"),
+                         ({"geometry": 4, "pair_sigma": [[1.0]]}, "covers 1 species")):
+        r["model"].update(model)
+        p.write_text(yaml.safe_dump(r))
+        with pytest.raises(InputError, match=match):
+            fit_flow(p, progress=False)

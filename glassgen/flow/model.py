@@ -161,7 +161,7 @@ class FlowModel(nn.Module):
         mass removed, so v has zero mass-weighted mean per sample. ``previous``/``known``:
         the history of a second-order model (:meth:`history_input`; B rows or one for all).
         """
-        prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"))
+        prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"), emb["species"])
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)

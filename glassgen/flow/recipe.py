@@ -49,6 +49,7 @@ class ModelSpec:
     geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
+    pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]
 
 
 @dataclass

@@ -47,8 +47,15 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     else:
         raise InputError("recipe", f"unknown encoder.kind {enc.kind!r}; choose local or botan")
     m = recipe.model
-    vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                          n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history)
+    try:
+        vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
+                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history,
+                              pair_sigma=m.pair_sigma)
+    except (ValueError, TypeError) as e:
+        raise InputError("recipe", f"model: {e}") from None
+    if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
+        raise InputError("recipe", f"model.pair_sigma covers {len(m.pair_sigma)} species; the data have "
+                                   f"{prior.log_scales.shape[1]}")
     return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility)
 
 

@@ -14,7 +14,9 @@ evaluation the edges cost only gathers, adds, a ReLU and the mean.
 
 With ``geometry = K > 0`` every message also reads the pair distance of the
 *displaced* configuration, r'_ij = |r_ij + x_j − x_i| (physical units, x the noisy
-displacement at flow time s), expanded in K Gaussians on [0.5, cutoff]. Without it the
+displacement at flow time s), expanded in K Gaussians on [0.5, cutoff]; with ``pair_sigma`` the distance is first divided by the
+contact distance σ_ab of the pair's species (the Kob–Andersen potential is a function of r/σ_ab, so
+one set of Gaussians then reads the same contact for AA, AB and BB pairs). Without it the
 network sees r_ij only through the snapshot embeddings and x_j − x_i only in prior
 units, and has to learn the non-linear map to r'_ij before it can keep neighbours
 apart; generated fields then overlap (docs/generative.md, "Displaced geometry").
@@ -46,21 +48,34 @@ class VelocityConfig:
     factored: bool = True  # first edge layer as per-node products (same function, fewer flops)
     geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
     history: bool = False  # node input also reads the previous step's displacement (second-order chain)
+    pair_sigma: list | None = None  # (S,S) contact distances: geometry reads r'_ij / σ_ab; None = physical r'_ij
+
+    def __post_init__(self):
+        if self.pair_sigma is not None:
+            sig = torch.as_tensor(self.pair_sigma, dtype=torch.float64)
+            if sig.ndim != 2 or sig.shape[0] != sig.shape[1] or not bool((sig > 0).all()) \
+                    or not torch.equal(sig, sig.T):
+                raise ValueError(f"pair_sigma must be a symmetric (S,S) table of positive lengths; got {self.pair_sigma}")
+            if not self.geometry:
+                raise ValueError("pair_sigma scales the displaced geometry: it needs geometry > 0")
+            self.pair_sigma = sig.tolist()
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def displaced_rbf(vec, x, edge_index, k: int, r_max: float) -> torch.Tensor:
-    """Gaussian expansion of r'_ij = |r_ij + x_j − x_i|, centres evenly on [0.5, r_max].
+def displaced_rbf(vec, x, edge_index, k: int, r_max: float, sigma=None) -> torch.Tensor:
+    """Gaussian expansion of r'_ij = |r_ij + x_j − x_i| (or r'_ij / σ_ij), centres evenly on [0.5, r_max].
 
     ``vec`` is r_j − r_i of the snapshot (edge i → j as src → dst), ``x`` the physical
-    displacements of B samples.
+    displacements of B samples, ``sigma`` an optional length per edge that r' is divided by.
 
-    Shapes: vec (E,D), x (B,N,D), edge_index (2,E) -> (B,E,k).
+    Shapes: vec (E,D), x (B,N,D), edge_index (2,E), sigma (E,1) | None -> (B,E,k).
     """
     src, dst = edge_index
     r = (vec.to(x.dtype) + x.index_select(-2, dst) - x.index_select(-2, src)).norm(dim=-1, keepdim=True)
+    if sigma is not None:
+        r = r / sigma.to(x.dtype)
     mu = torch.linspace(0.5, r_max, k, device=x.device, dtype=x.dtype)
     width = (r_max - 0.5) / max(k - 1, 1)
     return torch.exp(-(((r - mu) / width) ** 2))
@@ -204,10 +219,10 @@ class VelocityLayer(MessagePassing):
 class VelocityNet(nn.Module):
     """Velocity field v(s, x_s | snapshot, τ) in prior units (see module docstring).
 
-    Shapes: prepare(h (N,F), e (E,F), edge_index (2,E), vec (E,D) | None) -> dict;
+    Shapes: prepare(h (N,F), e (E,F), edge_index (2,E), vec (E,D) | None, species (N,) | None) -> dict;
         forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None, p (B,N,D+1) | None) -> (B,N,D);
         ``vec`` (snapshot edge vectors) and ``x`` (physical displacements) are needed iff geometry > 0,
-        ``p`` (history, :class:`NodeInput`) iff history.
+        ``p`` (history, :class:`NodeInput`) iff history, ``species`` iff pair_sigma.
     """
 
     def __init__(self, cfg: VelocityConfig):
@@ -220,13 +235,22 @@ class VelocityNet(nn.Module):
                                     for _ in range(cfg.n_layers))
         self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.dim))
 
-    def prepare(self, h, e, edge_index, vec=None) -> dict:
+    def prepare(self, h, e, edge_index, vec=None, species=None) -> dict:
         """Everything that depends on the snapshot only: computed once, shared by samples and flow times."""
         if self.cfg.geometry and vec is None:
             raise ValueError("a velocity network with geometry > 0 needs the snapshot's edge vectors")
+        sigma = None
+        if self.cfg.pair_sigma is not None:
+            if species is None:
+                raise ValueError("a velocity network with pair_sigma needs the snapshot's species")
+            table = torch.as_tensor(self.cfg.pair_sigma, dtype=h.dtype, device=h.device)
+            species = species.long()
+            if int(species.max()) >= table.shape[0]:
+                raise ValueError(f"species {int(species.max())} has no row in pair_sigma ({table.shape[0]} species)")
+            sigma = table[species[edge_index[0]], species[edge_index[1]]][:, None]
         e0 = self.edge_in(h, e, edge_index)
         return {"node": self.node_in.static(h), "e0": e0, "edge": [layer.static(e0) for layer in self.layers],
-                "edge_index": edge_index, "vec": vec}
+                "edge_index": edge_index, "vec": vec, "sigma": sigma}
 
     def forward(self, prep: dict, z, s, log_lag, x=None, p=None):
         ei = prep["edge_index"]
@@ -240,7 +264,7 @@ class VelocityNet(nn.Module):
         dlen = (z.index_select(-2, ei[1]) - z.index_select(-2, ei[0])).norm(dim=-1, keepdim=True)
         g = None
         if self.cfg.geometry:
-            g = displaced_rbf(prep["vec"], x, ei, self.cfg.geometry, self.cfg.cutoff)
+            g = displaced_rbf(prep["vec"], x, ei, self.cfg.geometry, self.cfg.cutoff, prep.get("sigma"))
         for layer, st in zip(self.layers, prep["edge"]):
             u = layer(u, st, z, dlen, ei, prep["e0"], g)
         return self.head(u)
