@@ -81,6 +81,10 @@ def rollout(
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     from .flow.sample import load_snapshot, step_function
     from .relax import THERMAL, Relaxer, config_from_options
+    import json
+
+    from .atomic import atomic_path
+    from .flow.model import checkpoint_metadata
     from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
 
     trajectories = trajectories or len(init)
@@ -104,8 +108,16 @@ def rollout(
     else:
         with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
             paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer)
-    s = summarise_log(out.with_name(out.stem + ".log.csv"))
+    s = summarise_log(out.with_name(out.stem + ".log.csv"), checkpoint_metadata(checkpoint).get("data_monitors"))
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
                + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
+    report = out.with_name(out.stem + ".monitors.json")
+    with atomic_path(report) as tmp:
+        tmp.write_text(json.dumps(s, indent=1))
+    for name, c in s["monitors"].items():
+        flag = "  <-- beyond 3 std" if abs(c["z"]) > 3 else ""
+        typer.echo(f"  {name:10s} {c['source']} {c['reference']:.3f} ± {c['std']:.3f}; rollout start {c['start']:.3f}, "
+                   f"last quarter {c['end']:.3f} ({c['z']:+.1f} std){flag}")
+    typer.echo(f"monitor report: {report}")

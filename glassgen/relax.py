@@ -262,7 +262,9 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
     if kind in THERMAL and temperature is None:
         temperature = _temperature(init_meta)
         if temperature is None and checkpoint is not None:
-            temperature = _temperature(_checkpoint_meta(checkpoint))
+            from .flow.model import checkpoint_metadata
+
+            temperature = _temperature(checkpoint_metadata(checkpoint))
     return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature)
 
 
@@ -274,21 +276,3 @@ def _temperature(meta: dict):
             continue
     return None
 
-
-def _checkpoint_meta(path) -> dict:
-    import json
-
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="np") as f:
-            raw = f.metadata() or {}
-    except Exception:  # an unreadable checkpoint is reported by the model loader, with its own message
-        return {}
-    out = {}
-    for k, v in raw.items():
-        try:
-            out[k] = json.loads(v)
-        except ValueError:
-            out[k] = v
-    return out

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ka
 from .atomic import check_writable
 from .data import Snapshot, Trajectory
 from .errors import InputError
 from .h5md import TrajectoryWriter
+from .monitors import NAMES as MONITORS, compare, monitors  # noqa: F401 (glassgen.rollout.monitors stays public)
 from .pbc import fold, unfold
 
 
@@ -86,21 +86,6 @@ def draw_step(step_fn, positions, lag, seeds, previous=None):
     return step_fn(positions, lag, seeds)
 
 
-def monitors(positions: np.ndarray, species: np.ndarray, box: np.ndarray) -> dict:
-    """Physical health of one configuration: KA energy per particle, largest pair energy, minimum distances."""
-    from .pbc import neighbour_graph
-
-    g = neighbour_graph(positions, box, float(ka.CUTOFF.max()))
-    src, dst = g["edge_index"]
-    e_pair = ka.pair_energy(g["edge_len"], species[src], species[dst])
-    e_particle = 0.5 * np.bincount(src, weights=e_pair, minlength=len(species))
-    out = {"e_pot": float(e_particle.mean()), "max_pair_energy": float(e_pair.max()) if e_pair.size else 0.0}
-    for a, b, name in ((0, 0, "AA"), (0, 1, "AB"), (1, 1, "BB")):
-        m = (species[src] == a) & (species[dst] == b)
-        out[f"rmin_{name}"] = float(g["edge_len"][m].min()) if m.any() else float("inf")
-    return out
-
-
 def _paths(out: Path, m: int) -> list[Path]:
     if m == 1:
         return [out]
@@ -110,8 +95,8 @@ def _paths(out: Path, m: int) -> list[Path]:
 class _Log:
     """CSV log of monitors and resampling; rows past the resume point are dropped."""
 
-    FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", "e_pot", "max_pair_energy",
-              "rmin_AA", "rmin_AB", "rmin_BB", "relaxed", "relax_rms", "e_pot_before_relax"]
+    FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", *MONITORS, "relaxed", "relax_rms",
+              "e_pot_before_relax"]
 
     def __init__(self, path: Path, resume_step: int | None):
         rows = []
@@ -285,8 +270,9 @@ def _load_history(path: Path, m: int):
     return step, prev
 
 
-def summarise_log(path) -> dict:
-    """Counts from a rollout log: steps, redraws, overlaps kept, relaxations, energy range."""
+def summarise_log(path, reference: dict | None = None) -> dict:
+    """Counts from a rollout log: steps, redraws, overlaps kept, relaxations, energy range, and under
+    ``"monitors"`` the structure monitors against ``reference`` (:func:`glassgen.monitors.compare`)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -301,6 +287,7 @@ def summarise_log(path) -> dict:
         "e_pot_last": float(e[-1]),
         "e_pot_min": float(e.min()),
         "e_pot_max": float(e.max()),
+        "monitors": compare(rows, reference),
     }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import sys
 
 import numpy as np
@@ -225,6 +226,11 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out = _cli(monkeypatch, capsys, ["fit", "r.yaml"])
     assert code in (0, None), out.err
+    # the checkpoint carries the training data's monitors (here: its one configuration)
+    from glassgen.flow.model import checkpoint_metadata
+
+    ref = checkpoint_metadata(tmp_path / "m" / "best.safetensors")["data_monitors"]
+    assert ref["e_pot"] == pytest.approx([monitors(x, liquid.species, liquid.box)["e_pot"], 0.0, 1])
     # the same start with T = 0.8 in its metadata: nvt needs no --relax-temperature
     init_t = tmp_path / "init_T.h5"
     write_ensemble(init_t, Ensemble(liquid.species, liquid.box, x, np.array([1.0]), x[None, None] + 0.01, {"T": 0.8}))
@@ -232,6 +238,9 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     code, out = _cli(monkeypatch, capsys, args + ["--relax", "nvt", "--relax-when", "always", "--relax-time", "0.05"])
     assert code in (0, None), out.err
     assert "2 relaxed" in out.out
+    assert "gpeak_BB" in out.out and "training data" in out.out
+    report = json.loads((tmp_path / "r.monitors.json").read_text())
+    assert report["relaxed"] == 2 and report["monitors"]["e_pot"]["source"] == "training data"
     traj = read_trajectory(tmp_path / "r.h5")
     assert traj.meta["relax_kind"] == "nvt" and traj.meta["relax_temperature"] == 0.8
     assert traj.meta["relax_time"] == 0.05 and traj.meta["relax_when"] == "always"

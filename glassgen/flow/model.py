@@ -197,6 +197,24 @@ def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
         save_file(state, str(tmp), metadata=meta)
 
 
+def checkpoint_metadata(path) -> dict:
+    """The JSON-decoded metadata of a checkpoint (``{}`` if it cannot be read: :func:`load_model` says why)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            raw = f.metadata() or {}
+    except Exception:  # safetensors raises its own error type on corrupt headers
+        return {}
+    out = {}
+    for k, v in raw.items():
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
 def load_model(path, device="cpu") -> FlowModel:
     """Rebuild a FlowModel from a checkpoint written by :func:`save_model`."""
     from safetensors import safe_open

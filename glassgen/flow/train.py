@@ -22,6 +22,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..monitors import reference
 from . import paths
 from .context import LocalEncoder, box_symmetries
 from .examples import load_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
@@ -163,6 +164,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
     val = load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags) if recipe.data.val else []
+    # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
+    meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         model = build_model(recipe, prior_from_examples(train)).to(device)
@@ -220,11 +223,11 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             row["val_loss"] = f"{last_val:.6g}"
             if last_val < best:
                 best = last_val
-                save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val})
+                save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val, **meta})
         rows.append(row)
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{last_val:.4f}")
         if done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps:
-            save_model(ema, out / "last.safetensors", {"step": done})
+            save_model(ema, out / "last.safetensors", {"step": done, **meta})
             with atomic_path(state_path) as tmp:
                 torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                             "generator": gen.get_state(), "step": done, "best": best}, tmp)
@@ -235,6 +238,6 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
                 break
     if not val and done == t_cfg.steps:
-        save_model(ema, out / "best.safetensors", {"step": done})
+        save_model(ema, out / "best.safetensors", {"step": done, **meta})
     return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
             "cache_misses": cache.misses if cache else None, "model": ema}
