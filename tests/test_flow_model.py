@@ -27,16 +27,17 @@ def snapshot(seed=0):
 
 
 KA_SIGMA = [[1.0, 0.8], [0.8, 0.88]]
-GEOMETRIES = [0, 6, "ka"]  # off, physical r', r' / sigma_ab
+GEOMETRIES = [0, 6, "ka", "ka-pairs"]  # off, physical r', r' / sigma_ab, and that in one block per pair type
 
 
 def model(kind="flow", factored=True, seed=0, geometry=0, history=False):
-    """A small untrained model; ``geometry="ka"``: 6 Gaussians of r' / sigma_ab with the KA table."""
+    """A small untrained model; ``geometry="ka"``: 6 Gaussians of r' / sigma_ab with the KA table
+    (``"ka-pairs"``: in one block per species pair)."""
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
-    sigma = KA_SIGMA if geometry == "ka" else None
+    sigma = KA_SIGMA if str(geometry).startswith("ka") else None
     cfg = VelocityConfig(embed_dim=16, hidden=16, n_layers=2, factored=factored, geometry=6 if sigma else geometry,
-                         history=history, pair_sigma=sigma)
+                         history=history, pair_sigma=sigma, pair_channels=geometry == "ka-pairs")
     return FlowModel(LocalEncoder(width=16, cutoff=1.5), cfg, prior, kind)
 
 
@@ -350,3 +351,17 @@ def test_unit_pair_sigma_is_the_physical_geometry_and_ka_table_changes_the_field
     ref = velocity(phys, snap)(torch.tensor(0.5), x)
     torch.testing.assert_close(velocity(ones, snap)(torch.tensor(0.5), x), ref)
     assert (velocity(ka, snap)(torch.tensor(0.5), x) - ref).abs().max() > 1e-4
+
+
+def test_pair_channels_put_each_edge_in_its_unordered_species_pair_block():
+    snap = snapshot(4)
+    m = model(geometry="ka-pairs")
+    assert m.velocity.layers[0].lin_g.in_features == 18  # 6 Gaussians x (AA, AB, BB)
+    emb = m.embed(m.graph(snap.species, snap.positions, snap.box))
+    prep = m.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb["vec"], emb["species"])
+    src, dst = emb["edge_index"].numpy()
+    expect = snap.species[src] + snap.species[dst]  # AA 0, AB and BA 1, BB 2
+    ch = prep["channel"].numpy()
+    assert np.all(ch.sum(1) == 1) and np.array_equal(ch.argmax(1), expect) and set(expect) == {0, 1, 2}
+    with pytest.raises(ValueError, match="pair_sigma"):
+        VelocityConfig(geometry=6, pair_channels=True)

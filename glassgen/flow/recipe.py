@@ -50,6 +50,7 @@ class ModelSpec:
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
     pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]
+    pair_channels: bool = False  # geometry features in one block per species pair (needs pair_sigma)
 
 
 @dataclass

@@ -51,7 +51,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     try:
         vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
                               n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history,
-                              pair_sigma=m.pair_sigma)
+                              pair_sigma=m.pair_sigma, pair_channels=m.pair_channels)
     except (ValueError, TypeError) as e:
         raise InputError("recipe", f"model: {e}") from None
     if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
