@@ -79,12 +79,12 @@ def rollout(
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
-    from .flow.sample import load_snapshot, step_function
-    from .relax import THERMAL, Relaxer, config_from_options
     import json
 
     from .atomic import atomic_path
     from .flow.model import checkpoint_metadata
+    from .flow.sample import load_snapshot, step_function
+    from .relax import THERMAL, Relaxer, config_from_options
     from .rollout import RolloutConfig, rollout as run_rollout, summarise_log
 
     trajectories = trajectories or len(init)

@@ -84,7 +84,7 @@ def compare(rows, ref: dict | None = None) -> dict:
     """
     steps = np.array([int(r["step"]) for r in rows])
     last = steps.max()
-    tail = steps >= last - max(last // 4, 0) if last > 0 else steps == last
+    tail = steps >= last - last // 4  # the last quarter of the steps (step 0 alone when nothing ran)
 
     def values(name, mask):
         v = np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])[mask]
