@@ -365,3 +365,29 @@ def test_pair_channels_put_each_edge_in_its_unordered_species_pair_block():
     assert np.all(ch.sum(1) == 1) and np.array_equal(ch.argmax(1), expect) and set(expect) == {0, 1, 2}
     with pytest.raises(ValueError, match="pair_sigma"):
         VelocityConfig(geometry=6, pair_channels=True)
+
+
+def test_species_balance_weights_every_species_alike_and_the_loss_is_linear_in_them():
+    """Weights sum to N/S per species (mean 1); ones = plain loss; the loss is linear in the weights."""
+    species = torch.tensor([0] * 8 + [1] * 2)
+    w = paths.species_balance(species)
+    assert w.mean().item() == pytest.approx(1.0)
+    assert w[species == 0].sum().item() == pytest.approx(5.0) and w[species == 1].sum().item() == pytest.approx(5.0)
+    assert torch.equal(paths.species_balance(torch.zeros(7, dtype=torch.long)), torch.ones(7, dtype=torch.float64))
+    assert torch.allclose(paths.species_balance(torch.tensor([2, 2, 5, 5])), torch.ones(4, dtype=torch.float64))
+
+    torch.manual_seed(0)
+    b, n = 3, 10
+    x1 = paths.remove_com(torch.randn(b, n, 3, dtype=torch.float64))
+    scale = torch.full((b, n, 1), 0.5, dtype=torch.float64)
+    err = 0.3 * torch.randn(b, n, 3, dtype=torch.float64)
+
+    def loss(weight):
+        def v(t, xt):
+            return (x1 - xt) / (1 - t.reshape(-1, 1, 1)) + err
+        return paths.flow_loss("flow", v, x1, scale, torch.Generator().manual_seed(1), weight=weight).item()
+
+    per = (err / 0.5).pow(2).mean(dim=(0, 2))  # each particle's error, what the weights multiply
+    assert loss(torch.ones(n, dtype=torch.float64)) == pytest.approx(loss(None), rel=1e-12)
+    assert loss(w) == pytest.approx((w * per).mean().item(), rel=1e-9)
+    assert loss(w) != pytest.approx(loss(None), rel=1e-3)  # B's errors count 4x A's

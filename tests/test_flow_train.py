@@ -306,3 +306,16 @@ def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):
         p.write_text(yaml.safe_dump(r))
         with pytest.raises(InputError, match=match):
             fit_flow(p, progress=False)
+
+
+def test_fit_with_species_balance_trains_and_selects_on_the_balanced_loss(toy):
+    """train.species_balance reaches the loss: same seed, different trajectory of losses; validation follows it."""
+    tmp, recipe = toy
+    fit_flow(recipe(2, "plain"), progress=False)
+    fit_flow(recipe(2, "bal", species_balance=True), progress=False)
+    rows = {name: list(csv.DictReader(open(tmp / name / "log.csv"))) for name in ("plain", "bal")}
+    for key in ("loss", "val_loss"):
+        a, b = (float(rows[name][-1][key]) for name in ("plain", "bal"))
+        assert np.isfinite(b) and a != pytest.approx(b, rel=1e-6)
+    with pytest.raises(InputError, match="species_balanc"):
+        load_recipe(recipe(2, "typo", species_balanced=True))

@@ -142,7 +142,7 @@ def score_term(kind: str, t, x, v):
 
 
 def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, generator=None, mass=None,
-              pairs: torch.Tensor | None = None, pair_weight: float = 0.0):
+              pairs: torch.Tensor | None = None, pair_weight: float = 0.0, weight: torch.Tensor | None = None):
     """Conditional flow-matching loss on one batch of B graphs sharing N particles.
 
     Args:
@@ -155,6 +155,9 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
             in units of sqrt(s_i² + s_j²). The error is linear in v, so the minimiser is still
             E[u | x_t]; the term only reweights errors towards the relative motion of
             neighbours, which decides whether generated configurations overlap.
+        weight: (N,) optional weight of every particle's squared error (mean 1 keeps the loss's
+            size; :func:`species_balance`). Like the pair term it changes only how errors are
+            weighed, not the minimiser E[u | x_t]. The pair term stays unweighted.
 
     Returns:
         The mean squared velocity error in prior units (so A and B particles and all
@@ -168,10 +171,21 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
     xt = a * x1 + s * x0
     target = da * x1 + ds * x0
     v = velocity_fn(t, xt)
-    loss = ((v - target) / scale).pow(2).mean()
+    sq = ((v - target) / scale).pow(2)
+    loss = (sq * weight.reshape(1, -1, 1)).mean() if weight is not None else sq.mean()
     if pairs is not None and pair_weight > 0:
         i, j = pairs
         err = v - target
         rel = (err[:, j] - err[:, i]) / (scale[:, i].pow(2) + scale[:, j].pow(2)).sqrt()
         loss = loss + pair_weight * rel.pow(2).mean()
     return loss
+
+
+def species_balance(species: torch.Tensor) -> torch.Tensor:
+    """Per-particle weights N / (S n_a) for the S species present: every species weighs alike in the loss.
+
+    Shapes: species (N,) -> (N,), mean 1.
+    """
+    species = torch.as_tensor(species).long()
+    _, inverse, counts = torch.unique(species, return_inverse=True, return_counts=True)
+    return (len(species) / (len(counts) * counts.double()))[inverse]

@@ -61,6 +61,7 @@ class TrainSpec:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     pair_weight: float = 0.0  # weight of the neighbours' relative-velocity error (paths.flow_loss); 0 = plain CFM
+    species_balance: bool = False  # weigh every species alike in the loss (KA: a B error counts 4x an A error)
     ema_decay: float = 0.999
     augment: bool = True  # random box symmetry per step
     eval_every: int = 100

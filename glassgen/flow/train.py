@@ -78,16 +78,19 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, previous=None, known=None):
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, previous=None, known=None, balance=False):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
     ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
     ``previous`` (B,N,D) / ``known`` (B,): the history of a second-order model (FlowModel.history_input).
+    ``balance``: every species weighs alike (paths.species_balance; recipe train.species_balance).
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
     v, scale = model.velocity_fn(emb, lag, previous, known)
     pairs = emb["edge_index"] if pair_weight > 0 else None
-    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight)
+    weight = paths.species_balance(emb["species"]).to(x1) if balance else None
+    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight,
+                           weight=weight)
 
 
 def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +128,11 @@ def _ema_update(ema, model, decay):
 
 
 @torch.no_grad()
-def validation_loss(model, graphs, examples, n, seed=1234):
-    """Flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps)."""
+def validation_loss(model, graphs, examples, n, seed=1234, balance=False):
+    """Flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps).
+
+    ``balance`` weighs species as training does (train.species_balance), so model selection follows the objective.
+    """
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     tot = []
@@ -136,7 +142,8 @@ def validation_loss(model, graphs, examples, n, seed=1234):
         x1 = torch.as_tensor(d.reshape((-1,) + d.shape[2:]), dtype=torch.float32)
         lags = np.tile(np.asarray(ex["lags"], dtype=np.float64), d.shape[0])
         prev, known = _history(model, ex, slice(0, n), slice(None))
-        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known).item())
+        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known,
+                             balance=balance).item())
     return float(np.mean(tot))
 
 
@@ -209,7 +216,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         if known is not None and t_cfg.history_dropout > 0:  # teach first steps (no history) too
             known = known & (torch.rand(len(known), generator=gen) >= t_cfg.history_dropout)
         loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
-                         prev, known)
+                         prev, known, t_cfg.species_balance)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
@@ -219,7 +226,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         row = {"step": done, "loss": f"{loss.item():.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
                "seconds": f"{time.perf_counter() - t0:.2f}"}
         if val and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
-            last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples)
+            last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples, balance=t_cfg.species_balance)
             row["val_loss"] = f"{last_val:.6g}"
             if last_val < best:
                 best = last_val
