@@ -128,11 +128,9 @@ def _ema_update(ema, model, decay):
 
 
 @torch.no_grad()
-def validation_loss(model, graphs, examples, n, seed=1234, balance=False):
-    """Flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps).
-
-    ``balance`` weighs species as training does (train.species_balance), so model selection follows the objective.
-    """
+def validation_loss(model, graphs, examples, n, seed=1234):
+    """Plain flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps
+    and across recipes: no pair term, no species balance)."""
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     tot = []
@@ -142,8 +140,7 @@ def validation_loss(model, graphs, examples, n, seed=1234, balance=False):
         x1 = torch.as_tensor(d.reshape((-1,) + d.shape[2:]), dtype=torch.float32)
         lags = np.tile(np.asarray(ex["lags"], dtype=np.float64), d.shape[0])
         prev, known = _history(model, ex, slice(0, n), slice(None))
-        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known,
-                             balance=balance).item())
+        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known).item())
     return float(np.mean(tot))
 
 
@@ -226,7 +223,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         row = {"step": done, "loss": f"{loss.item():.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
                "seconds": f"{time.perf_counter() - t0:.2f}"}
         if val and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
-            last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples, balance=t_cfg.species_balance)
+            last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples)
             row["val_loss"] = f"{last_val:.6g}"
             if last_val < best:
                 best = last_val
