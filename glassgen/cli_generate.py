@@ -77,6 +77,7 @@ def rollout(
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
     history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
+    history_guidance: float = typer.Option(1.0, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     import json
@@ -98,9 +99,10 @@ def rollout(
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
-    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device)
+    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
+                         history_guidance=history_guidance)
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
-            "history": bool(step.history)}
+            "history": bool(step.history), "history_guidance": history_guidance}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
     start = snaps if len(snaps) > 1 else snap
     if relax_cfg is None:

@@ -3,7 +3,8 @@
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
-# HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0).
+# HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0);
+# GUIDANCE (default 1.0): history guidance of second-order models.
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
@@ -21,6 +22,7 @@ RELAX_TIME=${6:-0.5}      # LJ time of Langevin after the quench (nvt, quench)
 COUNTED=${7:-no}          # yes: the Langevin run is counted as real time (draws of LAG - RELAX_TIME; --relax-counts)
 HISTORY=${HISTORY:-chain} # second-order models: chain or draw (rollout --history; docs/rollout.md)
 SEED=${SEED:-0}           # rollout seed (a repeat with another seed checks that a verdict is not luck)
+GUIDANCE=${GUIDANCE:-1.0} # second-order models: history guidance w (rollout --history-guidance; 1 = as trained)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
@@ -45,6 +47,7 @@ COUNTS=()
 if [ "$COUNTED" = "yes" ]; then OUT="$OUT-counted"; COUNTS=(--relax-counts); fi
 [ "$HISTORY" = "chain" ] || OUT="$OUT-history$HISTORY"
 [ "$SEED" = "0" ] || OUT="$OUT-seed$SEED"
+[ "$GUIDANCE" = "1.0" ] || OUT="$OUT-guide$GUIDANCE"
 mkdir -p "$OUT"
 INITS=()
 for f in "$RUNS"/proof-T$T-test/traj_0*.h5; do INITS+=(--init "$f"); done
@@ -52,7 +55,7 @@ RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
 # --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
 # log still records every overlap kept.
 glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed "$SEED" --max-resample 0 \
-  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" -o "$OUT/rollout.h5" $RES
+  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" --history-guidance "$GUIDANCE" -o "$OUT/rollout.h5" $RES
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
 glassgen evaluate "$OUT" "$RUNS/proof-T$T-test" --long-time -o "$OUT-eval" || true

@@ -391,3 +391,26 @@ def test_species_balance_weights_every_species_alike_and_the_loss_is_linear_in_t
     assert loss(torch.ones(n, dtype=torch.float64)) == pytest.approx(loss(None), rel=1e-12)
     assert loss(w) == pytest.approx((w * per).mean().item(), rel=1e-9)
     assert loss(w) != pytest.approx(loss(None), rel=1e-3)  # B's errors count 4x A's
+
+
+def test_history_guidance_interpolates_between_no_history_and_history():
+    """w = 1: the model as trained; w = 0: the draw without history; one Euler step is affine in w."""
+    m, snap = model(history=True, seed=2), snapshot()
+    with torch.no_grad():
+        m.velocity.node_in.lin_p.weight.mul_(10.0)
+    p = 0.1 * np.random.default_rng(1).normal(size=(64, 3))
+
+    def draw(w, previous=p, steps=1):
+        return sample(m, snap, 10.0, 2, method="euler", ode_steps=steps, seed=4, previous=previous,
+                      history_guidance=w)
+
+    d1, n1 = draw(1.0)
+    np.testing.assert_array_equal(d1, sample(m, snap, 10.0, 2, method="euler", ode_steps=1, seed=4, previous=p)[0])
+    d0, n0 = draw(0.0)
+    np.testing.assert_allclose(d0, draw(1.0, previous=None)[0], atol=1e-6)
+    d2, _ = draw(2.0)
+    np.testing.assert_allclose(d2, 2 * d1 - d0, atol=1e-6)
+    assert np.abs(d1 - d0).max() > 1e-3 and (n1, n0) == (1, 2)  # guidance costs a second evaluation
+    np.testing.assert_array_equal(draw(3.0, previous=None)[0], draw(1.0, previous=None)[0])  # no history: no-op
+    with pytest.raises(InputError, match="history guidance"):
+        sample(model(), snap, 10.0, 2, ode_steps=2, history_guidance=1.5)

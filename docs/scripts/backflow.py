@@ -2,9 +2,10 @@
 reference trajectories 0-7 (t0 = 50, 100) with the MD history h = x(t0) - x(t0 - 5), the correlation
 <next step . h> / <h^2> per species of (a) MD's next step x(t0 + 5) - x(t0), (b) one model draw from x(t0)
 reading h, (c) the proof's correction (quench + 2 LJ Langevin at T = 0.6) of x(t0), then a draw from the
-corrected frame reading h (the chain's situation), split into its correction and draw parts.
+corrected frame reading h (the chain's situation), split into its correction and draw parts. An optional
+second argument is the history guidance w of the draws (glassgen.flow.sample; 1 = the model as trained).
 
-    OMP_NUM_THREADS=1 python docs/scripts/backflow.py runs/flow-proof-T0.6-sig/best.safetensors
+    OMP_NUM_THREADS=1 python docs/scripts/backflow.py runs/flow-proof-T0.6-sig/best.safetensors [W]
 """
 import sys
 
@@ -18,6 +19,7 @@ from glassgen.pbc import fold
 from glassgen.relax import RelaxConfig, Relaxer
 
 m = load_model(sys.argv[1])
+w = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 acc = {}
 for f in range(8):
     t = read_trajectory(f"runs/proof-T0.6-test/traj_{f:03d}.h5")
@@ -30,11 +32,11 @@ for f in range(8):
             h = x0 - t.positions[ip]
             parts = {"MD next step": t.positions[inx] - x0}
             d, _ = sample(m, Snapshot(sp, box, fold(x0, box)[0]), 5.0, 1, method="heun", ode_steps=8, seed=f,
-                          previous=h)
+                          previous=h, history_guidance=w)
             parts["draw from x(t0)"] = d[0]
             y = r.relax(x0, 1000 + f)
             d2, _ = sample(m, Snapshot(sp, box, fold(y, box)[0]), 5.0, 1, method="heun", ode_steps=8, seed=f,
-                           previous=h)
+                           previous=h, history_guidance=w)
             parts["corrected: correction"] = y - x0
             parts["corrected: draw"] = d2[0]
             parts["corrected: total"] = y - x0 + d2[0]

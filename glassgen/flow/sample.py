@@ -25,7 +25,7 @@ def _as_model(model):
 @torch.no_grad()
 def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
            seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
-           device=None, previous=None):
+           device=None, previous=None, history_guidance: float = 1.0):
     """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
 
     Args:
@@ -43,6 +43,11 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         previous: second-order models only (``model.history``): the displacement of the step that
             led to ``snapshot``, over the same lag, (N,D) for all samples or (n_samples,N,D);
             None = no history (the first step of a chain).
+        history_guidance: w of guidance on the history (second-order models, with ``previous``):
+            the velocity is v(no history) + w (v(history) − v(no history)), both from the one
+            network (training hides the history of a fraction of samples, ``train.history_dropout``).
+            1 = the model as trained; w > 1 strengthens what the history does (the cage back-flow),
+            at two network evaluations per velocity call.
 
     Returns:
         ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
@@ -57,6 +62,9 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         raise InputError("sampler", f"lag must be a positive time in LJ units; got {lag}")
     if int(n_samples) != n_samples or n_samples < 1:
         raise InputError("sampler", f"n_samples must be a positive integer; got {n_samples}")
+    if not np.isfinite(history_guidance) or (history_guidance != 1.0 and not model.history):
+        raise InputError("sampler", f"history guidance {history_guidance} needs a second-order model (model.history) "
+                         "and a finite weight")
     if device is not None:
         model = model.to(device)
     model.eval()
@@ -74,14 +82,23 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
                              f"got {previous.shape}")
         if not per_sample:
             previous = previous[None]
+    guided = previous is not None and history_guidance != 1.0
+
+    def field(prev):
+        vc, scale = model.velocity_fn(emb, lag_t, prev)
+        if not guided:
+            return vc, scale
+        vu, _ = model.velocity_fn(emb, lag_t, None)
+        return (lambda t, x: vu(t, x) + history_guidance * (vc(t, x) - vu(t, x))), scale
+
     if not per_sample:
-        v, scale = model.velocity_fn(emb, lag_t, previous)
+        v, scale = field(previous)
     bs = int(batch_size or n_samples)
     out, nfe = [], 0
     for start in range(0, int(n_samples), bs):
         b = min(bs, int(n_samples) - start)
         if per_sample:  # the snapshot part is recomputed per batch: cheap next to the integration
-            v, scale = model.velocity_fn(emb, lag_t, previous[start:start + b])
+            v, scale = field(previous[start:start + b])
         sc = scale.expand(b, -1, -1)
         x0 = paths.draw_prior(sc, (b, n, d), gen)
         if method == "euler_maruyama":
@@ -92,7 +109,7 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         else:
             x, k = solvers.odeint(v, x0, method, ode_steps, time_grid, rtol=rtol, atol=atol)
         out.append(x.double().cpu().numpy())
-        nfe = max(nfe, k)
+        nfe = max(nfe, 2 * k if guided else k)
     return np.concatenate(out), nfe
 
 
