@@ -182,6 +182,10 @@ def test_cli_rollout_chains_a_trained_model_reproducibly(tmp_path):
     assert np.abs(a.positions[-1] - g).max() > 0
     rows = list(csv.DictReader(open(tmp_path / "x.log.csv")))
     assert {int(r["step"]) for r in rows} == {0, 1, 2, 3}
+    assert a.meta["history_guidance"] == 1.0
+    res = runner.invoke(app, args + ["-o", str(tmp_path / "z.h5"), "--history-guidance", "1.5"])
+    assert isinstance(res.exception, InputError) and "--history-guidance" in str(res.exception)
+    assert not (tmp_path / "z_000.h5").exists()
 
 
 @pytest.mark.parametrize("frozen", [True, False])
