@@ -89,7 +89,8 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         if not guided:
             return vc, scale
         vu, _ = model.velocity_fn(emb, lag_t, None)
-        return (lambda t, x: vu(t, x) + history_guidance * (vc(t, x) - vu(t, x))), scale
+        w = history_guidance
+        return (lambda t, x: (1.0 - w) * vu(t, x) + w * vc(t, x)), scale  # two network calls, as nfe counts
 
     if not per_sample:
         v, scale = field(previous)
