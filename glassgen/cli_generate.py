@@ -101,8 +101,6 @@ def rollout(
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
                          history_guidance=history_guidance)
-    if history_guidance != 1.0 and not step.history:  # before any file is written
-        raise InputError(str(checkpoint), "--history-guidance needs a second-order model (model.history)")
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
             "history": bool(step.history), "history_guidance": history_guidance}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})

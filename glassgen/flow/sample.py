@@ -14,6 +14,12 @@ from ..errors import InputError
 from . import paths, solvers
 
 
+def _check_guidance(model, w: float) -> None:
+    if not np.isfinite(w) or (w != 1.0 and not model.history):
+        raise InputError("sampler", f"history guidance {w} (--history-guidance) needs a second-order model "
+                         "(model.history) and a finite weight")
+
+
 def _as_model(model):
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .model import load_model
@@ -62,9 +68,7 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         raise InputError("sampler", f"lag must be a positive time in LJ units; got {lag}")
     if int(n_samples) != n_samples or n_samples < 1:
         raise InputError("sampler", f"n_samples must be a positive integer; got {n_samples}")
-    if not np.isfinite(history_guidance) or (history_guidance != 1.0 and not model.history):
-        raise InputError("sampler", f"history guidance {history_guidance} needs a second-order model (model.history) "
-                         "and a finite weight")
+    _check_guidance(model, history_guidance)
     if device is not None:
         model = model.to(device)
     model.eval()
@@ -183,6 +187,7 @@ def step_function(model, species, box, method: str = "heun", ode_steps=8, time_g
     from ..data import Snapshot
 
     model = _as_model(model)
+    _check_guidance(model, kw.get("history_guidance", 1.0))  # refused before a rollout writes anything
 
     def step_fn(positions, lag, seeds, previous=None):
         prev = [None] * len(positions) if previous is None or not model.history else previous
