@@ -226,6 +226,20 @@ def simulate(
     typer.echo(f"done: {out}")
 
 
+@app.command()
+def inherent(
+    inputs: list[Path] = typer.Argument(..., help="Glassgen H5MD trajectories (3D Kob–Andersen)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder: one inherent-structure trajectory per input."),
+    every: float = typer.Option(None, "--every", help="Keep only frames at multiples of this LJ time (e.g. the block length)."),
+    max_iterations: int = typer.Option(1000, "--max-iterations", min=1, help="Conjugate-gradient iterations per frame."),
+):
+    """Inherent structures (energy minima) of every frame, via LAMMPS; rerun to continue (finished files kept)."""
+    from .inherent import inherent_files
+
+    written = inherent_files(inputs, out, every, max_iterations)
+    typer.echo(f"wrote {len(written)} inherent-structure trajectories into {out}")
+
+
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli_generate.py) ------------------
 app.command()(cli_generate.sample)
 app.command()(cli_generate.rollout)

@@ -26,6 +26,7 @@ def sample(
     device: str = typer.Option("cpu", "--device", help="torch device."),
     relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
     relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
+    relax_iterations: int = typer.Option(200, "--relax-iterations", help="Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
 ):
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
@@ -74,6 +75,7 @@ def rollout(
     relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
     relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
+    relax_iterations: int = typer.Option(200, "--relax-iterations", help="Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
     history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
@@ -98,7 +100,8 @@ def rollout(
                         history=history)
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
-    relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint)
+    relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint,
+                                   max_iterations=relax_iterations)
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
                          history_guidance=history_guidance)
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),

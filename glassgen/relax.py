@@ -249,7 +249,7 @@ def _overlap_region(positions, species, box, energy: float, radius: float) -> np
 
 
 def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
-                        checkpoint=None) -> RelaxConfig | None:
+                        checkpoint=None, max_iterations: int = 200) -> RelaxConfig | None:
     """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
 
     An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
@@ -265,7 +265,7 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
             from .flow.model import checkpoint_metadata
 
             temperature = _temperature(checkpoint_metadata(checkpoint))
-    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature)
+    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations)
 
 
 def _temperature(meta: dict):
