@@ -243,6 +243,33 @@ def test_trajectory_pairs_are_cut_at_the_requested_lags(tmp_path):
         load_examples([tmp_path / "t.h5"], lags=[4.5])
 
 
+def test_inherent_starts_give_thermal_targets_from_is_and_is_history(tmp_path):
+    """data.train_inherent: start IS(t0), target x(t0 + τ) - IS(t0), history IS(t0) - IS(t0 - τ); no IS, no origin."""
+    from glassgen import Trajectory, write_trajectory
+    from glassgen.flow.train import load_examples
+
+    rng = np.random.default_rng(6)
+    species = (np.arange(64) % 5 == 0).astype(int)
+    times = np.arange(6.0)
+    x = np.cumsum(0.7 * rng.normal(size=(6, 64, 3)), axis=0) + rng.uniform(0, L, (64, 3))
+    y = x[::2] + 0.1 * rng.normal(size=(3, 64, 3))  # "inherent structures" at t = 0, 2, 4
+    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), times, x))
+    write_trajectory(tmp_path / "is.h5", Trajectory(species, np.full(3, L), times[::2], y))
+    ex = load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "is.h5"])
+    assert [e["source"].rsplit("=", 1)[1] for e in ex] == ["0", "2"]  # t = 4 has no frame 2 later
+    np.testing.assert_allclose(ex[1]["initial"], y[1], atol=1e-9)
+    np.testing.assert_allclose(ex[1]["disp"][0, 0], x[4] - y[1], atol=1e-9)
+    np.testing.assert_allclose(ex[1]["prev"][0, 0], y[1] - y[0], atol=1e-9)
+    assert [e["has_prev"].tolist() for e in ex] == [[False], [True]]
+    write_trajectory(tmp_path / "bad.h5", Trajectory(1 - species, np.full(3, L), times[::2], y))
+    with pytest.raises(InputError, match="other particles, species or box"):
+        load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "bad.h5"])
+    r = {"task": "flow", "data": {"train": ["t.h5"], "lags": [2.0], "train_inherent": ["is.h5", "is.h5"]}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    with pytest.raises(InputError, match="data.train_inherent lists 2 files for 1 in data.train"):
+        load_recipe(tmp_path / "r.yaml")
+
+
 def test_fit_on_trajectory_pairs_learns_both_lags(tmp_path):
     """A multi-lag model from one trajectory: the prior holds each lag's measured scale."""
     from glassgen import Trajectory, write_trajectory

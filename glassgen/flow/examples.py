@@ -15,21 +15,27 @@ from ..stats.dynamics import lag_pairs
 from . import paths
 
 
-def load_examples(files, lag: float | None = None, lags=None) -> list:
+def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> list:
     """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
     ``lag``; their box is the Kob–Andersen box at density 1.2. Glassgen ensembles (H5MD)
     carry their lags. Glassgen trajectories (H5MD) give pairs ``(x(t0), x(t0 + τ) - x(t0))``
     for every frame t0 and every τ in ``lags`` for which the frame t0 + τ exists: one
-    example (R = 1) per such origin (see :func:`trajectory_examples`).
+    example (R = 1) per such origin (see :func:`trajectory_examples`). ``inherent`` (optional, one
+    per file) are the inherent-structure trajectories of trajectory files (``glassgen inherent``):
+    the examples then start from IS(t0) instead of x(t0).
     """
     from ..data import Ensemble
     from ..h5md import file_kind, read_ensemble, read_trajectory
     from ..ka import box_edge
 
+    if inherent is not None and len(inherent) != len(files):
+        raise InputError(str(files[0]), f"{len(inherent)} inherent-structure files for {len(files)} data files")
     out = []
-    for f in files:
+    for n_file, f in enumerate(files):
+        if inherent is not None and file_kind(inherent[n_file]) != "trajectory":
+            raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need `glassgen inherent` output")
         if str(f).endswith(".npz"):
             if lag is None:
                 raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
@@ -42,8 +48,11 @@ def load_examples(files, lag: float | None = None, lags=None) -> list:
         elif file_kind(f) == "trajectory":
             if not lags:
                 raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
-            out.extend(trajectory_examples(read_trajectory(f), lags, str(f)))
+            starts = read_trajectory(inherent[n_file]) if inherent is not None else None
+            out.extend(trajectory_examples(read_trajectory(f), lags, str(f), starts))
             continue
+        elif inherent is not None:
+            raise InputError(str(f), "inherent-structure starts need trajectory files, not ensembles")
         else:
             ens = read_ensemble(f)
         out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
@@ -51,7 +60,7 @@ def load_examples(files, lag: float | None = None, lags=None) -> list:
     return out
 
 
-def trajectory_examples(traj, lags, source: str) -> list:
+def trajectory_examples(traj, lags, source: str, starts=None) -> list:
     """One example per frame t0 that has at least one frame at t0 + τ, τ in ``lags``.
 
     The lag values stored are the requested ones (not the float differences of frame times),
@@ -60,6 +69,11 @@ def trajectory_examples(traj, lags, source: str) -> list:
     for every lag whose earlier frame exists (``has_prev`` True), zeros where it does not.
     Shapes: ``disp`` and ``prev`` (1, K_t0, N, D), unwrapped; ``has_prev`` (K_t0,) bool;
     ``initial`` the frame at t0.
+
+    With ``starts`` (the trajectory's inherent structures, e.g. every 5 LJ, from ``glassgen inherent``)
+    only origins with an inherent structure are used, and the example starts from it: ``initial`` =
+    IS(t0), ``disp`` = x(t0 + τ) − IS(t0) (the thermal future), ``prev`` = IS(t0) − IS(t0 − τ) (the
+    IS-to-IS step a minimising chain reads as its history).
     """
     lags = np.array(sorted(float(t) for t in lags))
     if np.any(lags <= 0):
@@ -70,19 +84,34 @@ def trajectory_examples(traj, lags, source: str) -> list:
         for i, j in zip(*lag_pairs(traj.times, tau)):
             by_origin.setdefault(int(i), []).append((tau, int(j)))
             before[(tau, int(j))] = int(i)
+    frame = _inherent_frames(traj, starts, source)
     out = []
     for i in sorted(by_origin):
+        if frame(i) is None:
+            continue
         have, idx = zip(*by_origin[i])
-        x0 = traj.positions[i]
+        x0 = frame(i)
         disp = traj.positions[list(idx)] - x0
         back = [before.get((tau, i)) for tau in have]
-        prev = np.stack([x0 - traj.positions[h] if h is not None else np.zeros_like(x0) for h in back])
+        back = [h if h is not None and frame(h) is not None else None for h in back]
+        prev = np.stack([x0 - frame(h) if h is not None else np.zeros_like(x0) for h in back])
         out.append({"species": traj.species, "initial": x0, "box": traj.box,
                     "lags": np.array(have), "disp": disp[None], "prev": prev[None],
                     "has_prev": np.array([h is not None for h in back]), "source": f"{source}@t={traj.times[i]:g}"})
     if not out:
         raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
     return out
+
+
+def _inherent_frames(traj, starts, source: str):
+    """frame(i): the start configuration of origin i, x(t_i) or IS(t_i) (None where it has no IS)."""
+    if starts is None:
+        return lambda i: traj.positions[i]
+    if starts.n_particles != traj.n_particles or not np.array_equal(starts.species, traj.species) \
+            or not np.allclose(starts.box, traj.box):
+        raise InputError(source, "its inherent-structure file has other particles, species or box")
+    at = {round(float(t), 6): k for k, t in enumerate(starts.times)}
+    return lambda i: (None if (k := at.get(round(float(traj.times[i]), 6))) is None else starts.positions[k])
 
 
 def prior_from_examples(examples) -> paths.PriorScale:

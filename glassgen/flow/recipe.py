@@ -28,6 +28,8 @@ class DataSpec:
     val: list = field(default_factory=list)  # model selection only
     lag: float | None = None  # LJ time of .npz files (they carry none)
     lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
+    train_inherent: list | None = None  # one inherent-structure trajectory per train file: start from IS(t0)
+    val_inherent: list | None = None  # the same for val (docs/generative.md, "Inherent-structure starts")
 
 
 @dataclass
@@ -93,6 +95,12 @@ def load_recipe(path) -> FitRecipe:
     base = path.resolve().parent
     r.data.train = [str(base / p) for p in r.data.train]
     r.data.val = [str(base / p) for p in r.data.val]
+    for key, files in (("train", r.data.train), ("val", r.data.val)):
+        starts = getattr(r.data, f"{key}_inherent")
+        if starts is not None:
+            if len(starts) != len(files):
+                raise InputError(str(path), f"data.{key}_inherent lists {len(starts)} files for {len(files)} in data.{key}")
+            setattr(r.data, f"{key}_inherent", [str(base / p) for p in starts])
     r.out = str(base / r.out)
     if r.encoder.checkpoint:
         r.encoder.checkpoint = str(base / r.encoder.checkpoint)

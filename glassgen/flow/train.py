@@ -164,10 +164,11 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags)
+    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
-    val = load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags) if recipe.data.val else []
+    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent)
+           if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
     meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
