@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from md_fixtures import ka_liquid
 
 import glassgen.cli
-from glassgen import ka
 from glassgen.data import Ensemble, Trajectory
 from glassgen.errors import InputError
 from glassgen.h5md import read_trajectory, write_ensemble, write_trajectory
@@ -24,11 +24,7 @@ N = 200
 @pytest.fixture(scope="module")
 def traj():
     """Five frames of a KA liquid (N = 200, density 1.2, T = 1), 0.5 LJ of Langevin apart, at t = 0, 0.5, ... 2."""
-    rng = np.random.default_rng(5)
-    box = np.full(3, ka.box_edge(N))
-    species = (rng.permutation(N) >= ka.n_species_a(N)).astype(np.int64)
-    with Relaxer(RelaxConfig(kind="minimize", max_iterations=1000), species, box) as r:
-        x = r.relax(rng.random((N, 3)) * box)
+    species, box, x = ka_liquid(N, 5, time=0.5)
     frames = []
     with Relaxer(RelaxConfig(kind="nvt", temperature=1.0, time=0.5), species, box) as r:
         for k in range(5):

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from md_fixtures import ka_liquid
 
 import glassgen.cli
 from glassgen import ka
@@ -28,13 +29,7 @@ OVERLAP = 20.0  # the rollout's default overlap_energy (ε_AA)
 @pytest.fixture(scope="module")
 def liquid():
     """A KA liquid of N = 200 at density 1.2 and T = 1: random start, minimised, 2 LJ time of Langevin."""
-    rng = np.random.default_rng(3)
-    box = np.full(3, ka.box_edge(N))
-    species = (rng.permutation(N) >= ka.n_species_a(N)).astype(np.int64)
-    with Relaxer(RelaxConfig(kind="minimize", max_iterations=1000), species, box) as r:
-        x = r.relax(rng.random((N, 3)) * box)
-    with Relaxer(RelaxConfig(kind="nvt", temperature=1.0, time=2.0), species, box) as r:
-        x = r.relax(x, 1)
+    species, box, x = ka_liquid(N, 3)
     assert monitors(x, species, box)["max_pair_energy"] < OVERLAP
     return Snapshot(species, box, x)
 
