@@ -44,7 +44,8 @@ def sample(
             raise InputError("--time-grid", f"not a comma-separated list of numbers: {time_grid!r}") from None
     steps = ode_steps if (ode_steps is not None or grid is not None) else 16
     snap = load_snapshot(snapshot)
-    relax_cfg = config_from_options(relax, "always", relax_time, relax_temperature, snap.meta, checkpoint)
+    relax_cfg = config_from_options(relax, "always", relax_time, relax_temperature, snap.meta, checkpoint,
+                                   max_iterations=relax_iterations)
     disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
                         seed=seed, batch_size=batch_size, device=device)
     meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,

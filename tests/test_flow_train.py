@@ -264,6 +264,9 @@ def test_inherent_starts_give_thermal_targets_from_is_and_is_history(tmp_path):
     write_trajectory(tmp_path / "bad.h5", Trajectory(1 - species, np.full(3, L), times[::2], y))
     with pytest.raises(InputError, match="other particles, species or box"):
         load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "bad.h5"])
+    write_trajectory(tmp_path / "off.h5", Trajectory(species, np.full(3, L), np.array([1.5]), y[:1]))
+    with pytest.raises(InputError, match="no origin with a frame .* has an inherent structure"):
+        load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "off.h5"])
     r = {"task": "flow", "data": {"train": ["t.h5"], "lags": [2.0], "train_inherent": ["is.h5", "is.h5"]}}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     with pytest.raises(InputError, match="data.train_inherent lists 2 files for 1 in data.train"):

@@ -241,6 +241,13 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     assert traj.meta["relax_time"] == 0.05 and traj.meta["relax_when"] == "always"
     rows = list(csv.DictReader(open(tmp_path / "r.log.csv")))
     assert [r["relaxed"] for r in rows if r["step"] != "0"] == ["1", "1"]
+    # --relax-iterations reaches the minimisation and the file's metadata; 0 is a one-line error
+    args = [a if a != str(tmp_path / "r.h5") else str(tmp_path / "q.h5") for a in args]
+    code, out = _cli(monkeypatch, capsys, args + ["--relax", "minimize", "--relax-when", "always", "--relax-iterations", "7"])
+    assert code in (0, None), out.err
+    assert read_trajectory(tmp_path / "q.h5").meta["relax_max_iterations"] == 7
+    code, out = _cli(monkeypatch, capsys, args + ["--relax", "minimize", "--relax-iterations", "0"])
+    assert code == 2 and "max_iterations must be at least 1" in out.err and out.err.count("\n") == 1, out.err
 
 
 def test_local_minimisation_moves_only_the_overlap_region(liquid):

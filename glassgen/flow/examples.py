@@ -98,6 +98,9 @@ def trajectory_examples(traj, lags, source: str, starts=None) -> list:
         out.append({"species": traj.species, "initial": x0, "box": traj.box,
                     "lags": np.array(have), "disp": disp[None], "prev": prev[None],
                     "has_prev": np.array([h is not None for h in back]), "source": f"{source}@t={traj.times[i]:g}"})
+    if not out and starts is not None:
+        raise InputError(source, f"no origin with a frame {lags.tolist()} later has an inherent structure "
+                                 f"(inherent-structure times {starts.times[:5].tolist()}...)")
     if not out:
         raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
     return out
