@@ -114,7 +114,11 @@ def _inherent_frames(traj, starts, source: str):
             or not np.allclose(starts.box, traj.box):
         raise InputError(source, "its inherent-structure file has other particles, species or box")
     at = {round(float(t), 6): k for k, t in enumerate(starts.times)}
-    return lambda i: (None if (k := at.get(round(float(traj.times[i]), 6))) is None else starts.positions[k])
+
+    def frame(i):
+        k = at.get(round(float(traj.times[i]), 6))
+        return None if k is None else starts.positions[k]
+    return frame
 
 
 def prior_from_examples(examples) -> paths.PriorScale:
