@@ -249,7 +249,7 @@ def _overlap_region(positions, species, box, energy: float, radius: float) -> np
 
 
 def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
-                        checkpoint=None, max_iterations: int = 200) -> RelaxConfig | None:
+                        checkpoint=None, max_iterations: int = RelaxConfig.max_iterations) -> RelaxConfig | None:
     """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
 
     An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial

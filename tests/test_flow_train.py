@@ -267,6 +267,9 @@ def test_inherent_starts_give_thermal_targets_from_is_and_is_history(tmp_path):
     write_trajectory(tmp_path / "off.h5", Trajectory(species, np.full(3, L), np.array([1.5]), y[:1]))
     with pytest.raises(InputError, match="no origin with a frame .* has an inherent structure"):
         load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "off.h5"])
+    np.savez(tmp_path / "ens.npz", types=species, initial_positions=x[0], positions=x[1:3])
+    with pytest.raises(InputError, match="ens.npz: inherent-structure starts need trajectory files"):
+        load_examples([tmp_path / "ens.npz"], lag=1.0, inherent=[tmp_path / "is.h5"])
     r = {"task": "flow", "data": {"train": ["t.h5"], "lags": [2.0], "train_inherent": ["is.h5", "is.h5"]}}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     with pytest.raises(InputError, match="data.train_inherent lists 2 files for 1 in data.train"):

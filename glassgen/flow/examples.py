@@ -34,8 +34,12 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> 
         raise InputError(str(files[0]), f"{len(inherent)} inherent-structure files for {len(files)} data files")
     out = []
     for n_file, f in enumerate(files):
-        if inherent is not None and file_kind(inherent[n_file]) != "trajectory":
-            raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need `glassgen inherent` output")
+        if inherent is not None:  # before the format branches, so no kind of file ignores its IS file
+            if str(f).endswith(".npz") or file_kind(f) != "trajectory":
+                raise InputError(str(f), "inherent-structure starts need trajectory files, not ensembles")
+            if file_kind(inherent[n_file]) != "trajectory":
+                raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need "
+                                                        "`glassgen inherent` output")
         if str(f).endswith(".npz"):
             if lag is None:
                 raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
@@ -51,8 +55,6 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> 
             starts = read_trajectory(inherent[n_file]) if inherent is not None else None
             out.extend(trajectory_examples(read_trajectory(f), lags, str(f), starts))
             continue
-        elif inherent is not None:
-            raise InputError(str(f), "inherent-structure starts need trajectory files, not ensembles")
         else:
             ens = read_ensemble(f)
         out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
