@@ -243,6 +243,7 @@ def inherent(
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli_generate.py) ------------------
 app.command()(cli_generate.sample)
 app.command()(cli_generate.rollout)
+app.command()(cli_generate.calibrate)
 
 
 def main() -> None:

@@ -12,6 +12,16 @@ import typer
 from .errors import InputError
 
 
+def parse_floats(text, option: str):
+    """``"1.03"`` or ``"1.03,1.01"`` -> list of floats (None stays None); a one-line error otherwise."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise InputError(option, f"not a comma-separated list of numbers: {text!r}") from None
+
+
 def sample(
     checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
     snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
@@ -28,6 +38,7 @@ def sample(
     relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
     relax_iterations: int = typer.Option(200, "--relax-iterations", help="Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
+    noise_scale: str = typer.Option(None, "--noise-scale", help="Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."),
 ):
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
     from .atomic import check_writable
@@ -38,18 +49,15 @@ def sample(
     check_writable(output)
     grid = None
     if time_grid is not None:
-        try:
-            grid = [float(v) for v in time_grid.split(",")]
-        except ValueError:
-            raise InputError("--time-grid", f"not a comma-separated list of numbers: {time_grid!r}") from None
+        grid = parse_floats(time_grid, "--time-grid")
     steps = ode_steps if (ode_steps is not None or grid is not None) else 16
     snap = load_snapshot(snapshot)
     relax_cfg = config_from_options(relax, "always", relax_time, relax_temperature, snap.meta, checkpoint,
                                    max_iterations=relax_iterations)
     disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
-                        seed=seed, batch_size=batch_size, device=device)
+                        seed=seed, batch_size=batch_size, device=device, noise_scale=parse_floats(noise_scale, "--noise-scale"))
     meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,
-            "seed": -1 if seed is None else seed, "snapshot": str(snapshot)}
+            "seed": -1 if seed is None else seed, "snapshot": str(snapshot), "noise_scale": noise_scale or "1"}
     note = ""
     if relax_cfg is not None:
         disp, rms = relax_samples(snap, disp, relax_cfg, seed=seed)
@@ -81,6 +89,7 @@ def rollout(
     history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
     history_guidance: float = typer.Option(1.0, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)."),
+    noise_scale: str = typer.Option(None, "--noise-scale", help="Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     import json
@@ -104,9 +113,9 @@ def rollout(
     relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint,
                                    max_iterations=relax_iterations)
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
-                         history_guidance=history_guidance)
+                         history_guidance=history_guidance, noise_scale=parse_floats(noise_scale, "--noise-scale"))
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
-            "history": bool(step.history), "history_guidance": history_guidance}
+            "history": bool(step.history), "history_guidance": history_guidance, "noise_scale": noise_scale or "1"}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
     start = snaps if len(snaps) > 1 else snap
     if relax_cfg is None:
@@ -127,3 +136,45 @@ def rollout(
         typer.echo(f"  {name:10s} {c['source']} {c['reference']:.3f} ± {c['std']:.3f}; rollout start {c['start']:.3f}, "
                    f"last quarter {c['end']:.3f} ({c['z']:+.1f} std){flag}")
     typer.echo(f"monitor report: {report}")
+
+
+def calibrate(
+    checkpoint: Path = typer.Argument(..., help="A flow checkpoint (.safetensors) from `glassgen fit`."),
+    trajectories: list[Path] = typer.Argument(..., help="MD trajectories (H5MD) at the model's state point: training or validation data, not the reference of a check."),
+    lag: float = typer.Option(..., "--lag", help="Lag τ of the draws, LJ time (the rollout's --lag)."),
+    origins: int = typer.Option(4, "--origins", help="Start frames per trajectory (evenly spread)."),
+    samples: int = typer.Option(2, "--samples", help="Draws per start."),
+    trials: str = typer.Option("0.98,1,1.02,1.04,1.06", "--trials", help="Noise factors tried, all species together; the answer is interpolated between them."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws (the same noise at every trial factor)."),
+    method: str = typer.Option("heun", "--method", help="Sampler, as the rollout will use it."),
+    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw, as the rollout will use them."),
+    output: Path = typer.Option(None, "-o", "--output", help="Also write the result as JSON."),
+):
+    """Measure the --noise-scale per species that makes one draw's MSD equal MD's (docs/generative.md)."""
+    import json
+
+    from tqdm import tqdm
+
+    from .atomic import atomic_path
+    from .flow.calibrate import calibrate_noise
+    from .h5md import read_trajectory
+
+    facs = parse_floats(trials, "--trials")
+    if len(facs) < 2 or any(c <= 0 for c in facs):
+        raise InputError("--trials", f"give at least two positive factors; got {trials!r}")
+    trajs = [read_trajectory(p) for p in trajectories]
+    per_trial = len(trajs) * origins
+    with tqdm(total=per_trial * (len(facs) + 1), desc="calibrate", unit="draw") as bar:
+        res = calibrate_noise(str(checkpoint), trajs, lag, origins=origins, samples=samples, trials=facs, seed=seed,
+                              method=method, ode_steps=ode_steps, progress=bar.update)
+    res.update({"checkpoint": str(checkpoint), "trajectories": [str(p) for p in trajectories]})
+    typer.echo(f"{res['pairs']} MD pairs of lag {lag:g}, {samples} draws each; one-draw MSD per species:")
+    for c, m in res["trial_msd"].items():
+        typer.echo(f"  factor {c:<6g} " + "  ".join(f"{v:.4f}" for v in m))
+    typer.echo("  MD            " + "  ".join(f"{v:.4f}" for v in res["md_msd"]))
+    typer.echo("  chosen        " + "  ".join(f"{v:.4f}" for v in res["check_msd"])
+               + "   (draws at the chosen factors)")
+    if output is not None:
+        with atomic_path(output) as tmp:
+            tmp.write_text(json.dumps(res, indent=1))
+    typer.echo("--noise-scale " + ",".join(f"{c:.4f}" for c in res["noise_scale"]))

@@ -4,7 +4,7 @@
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
 # HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0);
-# GUIDANCE (default 1.0): history guidance of second-order models.
+# GUIDANCE (default 1.0): history guidance of second-order models; NOISE: --noise-scale of the draws.
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
@@ -23,6 +23,7 @@ COUNTED=${7:-no}          # yes: the Langevin run is counted as real time (draws
 HISTORY=${HISTORY:-chain} # second-order models: chain or draw (rollout --history; docs/rollout.md)
 SEED=${SEED:-0}           # rollout seed (a repeat with another seed checks that a verdict is not luck)
 GUIDANCE=${GUIDANCE:-1.0} # second-order models: history guidance w (rollout --history-guidance; 1 = as trained)
+NOISE=${NOISE:-}          # rollout --noise-scale (e.g. from `glassgen calibrate` on the training trajectories)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
@@ -43,11 +44,15 @@ fi
 OUT="$RUNS/proof-T$T-rollout-${MODEL#flow-proof-T$T}-$RELAX"
 OUT=${OUT/rollout--/rollout-}
 [ "$RELAX_TIME" = "0.5" ] || OUT="$OUT$RELAX_TIME"
+STD_LAG=$( [ "$T" = "0.5" ] && echo 50.0 || echo 5.0 )  # the proof's lag at T; another lag gets its own folder
+[ "$LAG" = "$STD_LAG" ] || OUT="$OUT-lag$LAG"
 COUNTS=()
 if [ "$COUNTED" = "yes" ]; then OUT="$OUT-counted"; COUNTS=(--relax-counts); fi
 [ "$HISTORY" = "chain" ] || OUT="$OUT-history$HISTORY"
 [ "$SEED" = "0" ] || OUT="$OUT-seed$SEED"
 [ "$GUIDANCE" = "1.0" ] || OUT="$OUT-guide$GUIDANCE"
+NOISES=()
+if [ -n "$NOISE" ]; then OUT="$OUT-noise$NOISE"; NOISES=(--noise-scale "$NOISE"); fi
 mkdir -p "$OUT"
 INITS=()
 for f in "$RUNS"/proof-T$T-test/traj_0*.h5; do INITS+=(--init "$f"); done
@@ -55,7 +60,7 @@ RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
 # --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
 # log still records every overlap kept.
 glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed "$SEED" --max-resample 0 \
-  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" --history-guidance "$GUIDANCE" -o "$OUT/rollout.h5" $RES
+  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" --history-guidance "$GUIDANCE" "${NOISES[@]}" -o "$OUT/rollout.h5" $RES
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
 glassgen evaluate "$OUT" "$RUNS/proof-T$T-test" --long-time -o "$OUT-eval" || true

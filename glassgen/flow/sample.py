@@ -20,6 +20,18 @@ def _check_guidance(model, w: float) -> None:
                          "(model.history) and a finite weight")
 
 
+def _noise_factor(model, noise_scale, species) -> torch.Tensor | None:
+    """(N,1) factor on the prior's standard deviation from ``noise_scale`` (None, a number, or one per species)."""
+    if noise_scale is None:
+        return None
+    c = np.atleast_1d(np.asarray(noise_scale, dtype=np.float64))
+    n_species = int(model.prior.log_scales.shape[1])
+    if c.ndim != 1 or len(c) not in (1, n_species) or not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise InputError("sampler", f"noise scale (--noise-scale) must be one positive number or one per species "
+                                    f"({n_species}); got {np.ravel(c).tolist()}")
+    return torch.as_tensor(np.broadcast_to(c, (n_species,))[np.asarray(species)][:, None])
+
+
 def _as_model(model):
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .model import load_model
@@ -31,7 +43,7 @@ def _as_model(model):
 @torch.no_grad()
 def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
            seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
-           device=None, previous=None, history_guidance: float = 1.0):
+           device=None, previous=None, history_guidance: float = 1.0, noise_scale=None):
     """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
 
     Args:
@@ -54,6 +66,10 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
             network (training hides the history of a fraction of samples, ``train.history_dropout``).
             1 = the model as trained; w > 1 strengthens what the history does (the cage back-flow),
             at two network evaluations per velocity call.
+        noise_scale: c, one number or one per species: the prior draw x0 ~ N(0, (c s)²) instead of
+            N(0, s²) (a sampling temperature; the network still reads x in units of s). None = 1. A
+            calibration against the training data's one-step MSD (:mod:`glassgen.flow.calibrate`)
+            corrects the models' under-dispersion (docs/generative.md, "Noise scale").
 
     Returns:
         ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
@@ -69,6 +85,7 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
     if int(n_samples) != n_samples or n_samples < 1:
         raise InputError("sampler", f"n_samples must be a positive integer; got {n_samples}")
     _check_guidance(model, history_guidance)
+    factor = _noise_factor(model, noise_scale, snapshot.species)
     if device is not None:
         model = model.to(device)
     model.eval()
@@ -105,7 +122,7 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         if per_sample:  # the snapshot part is recomputed per batch: cheap next to the integration
             v, scale = field(previous[start:start + b])
         sc = scale.expand(b, -1, -1)
-        x0 = paths.draw_prior(sc, (b, n, d), gen)
+        x0 = paths.draw_prior(sc if factor is None else sc * factor.to(sc), (b, n, d), gen)
         if method == "euler_maruyama":
             x, k = solvers.euler_maruyama(
                 v, x0, lambda t, x, u: paths.score_term(model.kind, t, x, u),
@@ -188,6 +205,7 @@ def step_function(model, species, box, method: str = "heun", ode_steps=8, time_g
 
     model = _as_model(model)
     _check_guidance(model, kw.get("history_guidance", 1.0))  # refused before a rollout writes anything
+    _noise_factor(model, kw.get("noise_scale"), species)
 
     def step_fn(positions, lag, seeds, previous=None):
         prev = [None] * len(positions) if previous is None or not model.history else previous
