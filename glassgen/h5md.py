@@ -241,6 +241,12 @@ class TrajectoryWriter:
             have = self.f["particles/all/species"].shape[0]
             if have != n:
                 raise InputError(str(self.partial), f"cannot resume: file has {have} particles, run has {n}")
+            old = json.loads(self.f["parameters/glassgen"].attrs.get("meta", "{}"))
+            new = json.loads(_json_meta(self.meta))
+            changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+            if changed:  # a resumed run must be the run that was interrupted (sampler, seed, correction ...)
+                raise InputError(str(self.partial), "cannot resume with other settings: "
+                                 + ", ".join(f"{k} was {old[k]!r}, now {new[k]!r}" for k in changed))
             self.truncate(done)
         else:
             self.f = h5py.File(self.partial, "w")

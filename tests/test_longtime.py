@@ -130,3 +130,25 @@ def test_t_min_keeps_only_its_multiples_of_a_log_plus_linear_grid():
         compare(ref[:2], ref[2:])
     res = compare(ref[:2], ref[2:], t_min=5.0)
     assert res["grid"].tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]
+
+
+def test_mobility_persistence_sees_fixed_mobilities_and_not_homogeneous_walks():
+    """Particles with their own fixed diffusivity stay mobile window after window; equal ones do not."""
+    from glassgen.stats.propensity import mobility_persistence
+
+    rng = np.random.default_rng(3)
+    n, frames = 200, 41
+    d_i = np.exp(rng.normal(scale=1.0, size=n))[None, :, None]  # per-particle, for the whole trajectory
+    hetero = np.concatenate([np.zeros((1, n, 3)), np.cumsum(rng.normal(size=(frames - 1, n, 3)) * np.sqrt(d_i), 0)])
+    homo = np.concatenate([np.zeros((1, n, 3)), np.cumsum(rng.normal(size=(frames - 1, n, 3)), 0)])
+    assert mobility_persistence(hetero, 4) > 0.4
+    assert abs(mobility_persistence(homo, 4)) < 0.1
+    x = np.zeros((5, 3, 3))
+    x[1:, :, 0] = np.arange(1, 5)[:, None] * np.array([0.1, 0.2, 0.3])  # ballistic: every window alike
+    assert mobility_persistence(x, 2) == pytest.approx(1.0)
+    with pytest.raises(InputError, match="F > 2·window"):
+        mobility_persistence(x, 3)
+    ref, gen = walks(4, 0.01, 0, frames=81), walks(4, 0.01, 1, frames=81)
+    r = rows(compare(gen, ref))
+    row = [v for k, v in r.items() if k.startswith("mobility persistence A")]
+    assert len(row) == 1 and row[0]["pass"] is None and abs(row[0]["md"]) < 0.1  # informative: no verdict

@@ -74,10 +74,15 @@ def test_resume_after_interrupt_gives_identical_files(tmp_path):
         return base(positions, lag, seeds)
 
     with pytest.raises(KeyboardInterrupt):
-        rollout(dying, snap, cfg, tmp_path / "run.h5", progress=False)
+        rollout(dying, snap, cfg, tmp_path / "run.h5", progress=False, meta={"noise_scale": "1.01"})
     assert not (tmp_path / "run_000.h5").exists()
     assert (tmp_path / "run_000.h5.partial").exists()
-    got = rollout(base, snap, cfg, tmp_path / "run.h5", resume=True, progress=False)
+    with pytest.raises(InputError, match="noise_scale was '1.01', now '1.02'"):  # another run is not a resume
+        rollout(base, snap, cfg, tmp_path / "run.h5", resume=True, progress=False, meta={"noise_scale": "1.02"})
+    with pytest.raises(InputError, match="rollout_seed was 11, now 12"):
+        rollout(base, snap, RolloutConfig(steps=8, lag=2.0, seed=12, n_trajectories=2), tmp_path / "run.h5",
+                resume=True, progress=False, meta={"noise_scale": "1.01"})
+    got = rollout(base, snap, cfg, tmp_path / "run.h5", resume=True, progress=False, meta={"noise_scale": "1.01"})
     for r, g in zip(ref, got):
         for k, v in stored(r).items():
             np.testing.assert_array_equal(v, stored(g)[k])

@@ -7,7 +7,8 @@ dynamics), for species A at q = 7.25 and overlap cut a = 0.3 (plus the MSD of sp
 
     F_s,A(t), MSD_A(t), MSD_B(t), χ₄,A(t) = N_A[⟨Q²⟩ − ⟨Q⟩²] (samples = trajectories × origins),
     τ_α (F_s,A = 1/e, log-interpolated), χ₄ peak (height and time, parabola in log t),
-    potential energy per particle of every frame (true KA potential).
+    potential energy per particle of every frame (true KA potential), and (informative) the mobility
+    persistence of A over windows of ≥ MD's τ_α (:func:`~glassgen.stats.propensity.mobility_persistence`).
 
 MD-vs-MD noise floor: the reference trajectories split into halves (all or 64 random splits),
 rms of half-minus-half, scaled to generated-vs-reference sample sizes with
@@ -194,6 +195,7 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
     rows.append(_row("chi4 peak time ratio", cg["chi4_peak_time"], cr["chi4_peak_time"], ratio,
                      float(np.exp(fl_s["chi4_peak_time"])), TOL["chi4_time"],
                      bool(1 / TOL["chi4_time"] <= ratio <= TOL["chi4_time"])))
+    rows.extend(_persistence_rows(gen, ref, grid, cr["tau_alpha"], splits, scale))
     e_tol = max(2 * e_drift_floor, float(er.std()))
     dg = _drift(eg)
     rows.append(_row("E_pot/N drift (last - first quarter)", dg, _drift(er), dg, e_drift_floor, e_tol, abs(dg) <= e_tol))
@@ -202,6 +204,20 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
     return {"grid": grid, "t_min": t_min, "generated": cg, "reference": cr, "floor": floor, "energy_generated": eg,
             "energy_reference": er, "rows": rows, "n_generated": len(gen), "n_reference": len(ref),
             "passed": sum(r["pass"] is True for r in rows), "failed": sum(r["pass"] is False for r in rows)}
+
+
+def _persistence_rows(gen, ref, grid, tau, splits, scale) -> list:
+    """Informative row: A's mobility persistence over windows of the first grid multiple ≥ MD's τ_α."""
+    from .propensity import mobility_persistence
+
+    dt = float(grid[1] - grid[0])
+    w = max(1, int(np.ceil(tau / dt - 1e-9))) if np.isfinite(tau) else 0
+    if w == 0 or len(grid) <= 2 * w:
+        return []
+    per = [np.array([mobility_persistence(_frames(t, grid)[:, t.species == 0], w) for t in s]) for s in (gen, ref)]
+    floor = scale * rms([per[1][wa > 0].mean() - per[1][wb > 0].mean() for wa, wb in splits])
+    g, r = per[0].mean(), per[1].mean()
+    return [_row(f"mobility persistence A, window {w * dt:g} (informative)", g, r, g - r, floor, float("nan"), None)]
 
 
 def _row(name, g, r, diff, floor, tol, ok):

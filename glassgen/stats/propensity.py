@@ -6,7 +6,10 @@
 - spatial mobility correlations versus initial distance r = |r_ij(0)|:
   C_u(r) = ⟨δu_i δu_j⟩_r / ⟨δu²⟩ with u = |Δr|, δu = u − ⟨u⟩ (mean over selected particles),
   and C_v(r) = ⟨Δr_i·Δr_j⟩_r / ⟨|Δr|²⟩;
-- bond-breaking fraction: share of initial pairs (r < r₀) whose distance exceeds r_break.
+- bond-breaking fraction: share of initial pairs (r < r₀) whose distance exceeds r_break;
+- mobility persistence of one trajectory: Pearson correlation over particles of |Δr_i|² in a window
+  [t, t + W] with |Δr_i|² in the next window [t + W, t + 2W], mean over origins t (do mobile particles
+  stay mobile? MD's dynamic heterogeneity lives in this memory; a chain without it has a low χ₄).
 
 Pair lists come from :func:`glassgen.pbc.neighbour_graph` (the one home of periodic math).
 """
@@ -51,6 +54,20 @@ def spearman(a, b) -> float:
     from scipy.stats import rankdata
 
     return pearson(rankdata(a), rankdata(b))
+
+
+def mobility_persistence(frames, window: int) -> float:
+    """Mean over origins of pearson(|x_{k+W} − x_k|², |x_{k+2W} − x_{k+W}|²) (origins k = 0, W, 2W, ...).
+
+    Shapes: frames (F, N, D) unwrapped, equally spaced in time; ``window`` W in frames, F > 2W.
+    """
+    x = np.asarray(frames, dtype=np.float64)
+    if int(window) < 1 or x.ndim != 3 or x.shape[0] <= 2 * int(window):
+        raise InputError(None, f"mobility persistence needs frames (F,N,D) with F > 2·window; got {x.shape}, "
+                               f"window {window}")
+    w = int(window)
+    sq = [np.sum((x[k + w] - x[k]) ** 2, axis=-1) for k in range(0, x.shape[0] - w, w)]
+    return float(np.mean([pearson(a, b) for a, b in zip(sq[:-1], sq[1:])]))
 
 
 def initial_pairs(x0, box, cutoff: float, species=None, pair=None) -> dict:
