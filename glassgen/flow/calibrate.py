@@ -45,9 +45,17 @@ def md_pairs(trajectories, lag: float, origins: int, history: bool):
 
 
 def _msd(disps, species, n_species: int) -> np.ndarray:
-    sq = np.concatenate([np.sum(d ** 2, axis=-1) for d in disps], axis=-1)  # (..., N·pairs)
-    sp = np.concatenate([species] * (sq.shape[-1] // len(species)))
-    return np.array([sq[..., sp == s].mean() for s in range(n_species)])
+    """Mean |Δr|² per species over every pair and draw; disps[k] (..., N, D) goes with species[k] (N,)."""
+    sums, counts = np.zeros(n_species), np.zeros(n_species)
+    for d, sp in zip(disps, species):
+        sq = np.sum(np.asarray(d) ** 2, axis=-1).reshape(-1, len(sp))
+        for s in range(n_species):
+            sums[s] += sq[:, sp == s].sum()
+            counts[s] += sq.shape[0] * np.sum(sp == s)
+    if np.any(counts == 0):
+        raise InputError("calibrate", f"species {np.flatnonzero(counts == 0).tolist()} of the model are absent "
+                                      "from the trajectories")
+    return sums / counts
 
 
 def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: int = 2,
@@ -68,7 +76,7 @@ def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: 
     model = _as_model(model)
     trials = sorted(float(c) for c in trials)
     pairs = md_pairs(trajectories, float(lag), int(origins), model.history)
-    species = pairs[0][0].species
+    species = [snap.species for snap, _, _ in pairs]
     n_species = int(model.prior.log_scales.shape[1])
     md = _msd([d for _, d, _ in pairs], species, n_species)
 
