@@ -226,10 +226,11 @@ class TrajectoryWriter:
     Frames go to ``PATH.partial``; :meth:`close` renames it to ``PATH``. With
     ``resume=True`` an existing ``PATH.partial`` is reopened and its complete
     frames are kept (``n_frames`` says how many), so an interrupted job goes on
-    where it stopped.
+    where it stopped. Metadata keys named in ``same`` must then equal the file's (else
+    InputError): settings that would splice two different runs into one file.
     """
 
-    def __init__(self, path, species, box, meta: dict | None = None, resume: bool = False):
+    def __init__(self, path, species, box, meta: dict | None = None, resume: bool = False, same=()):
         self.path = check_writable(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.box = np.asarray(box, dtype=np.float64)
@@ -243,7 +244,7 @@ class TrajectoryWriter:
                 raise InputError(str(self.partial), f"cannot resume: file has {have} particles, run has {n}")
             old = json.loads(self.f["parameters/glassgen"].attrs.get("meta", "{}"))
             new = json.loads(_json_meta(self.meta))
-            changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+            changed = sorted(k for k in old.keys() & new.keys() & set(same) if old[k] != new[k])
             if changed:  # a resumed run must be the run that was interrupted (sampler, seed, correction ...)
                 raise InputError(str(self.partial), "cannot resume with other settings: "
                                  + ", ".join(f"{k} was {old[k]!r}, now {new[k]!r}" for k in changed))

@@ -150,7 +150,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
-    writers = [TrajectoryWriter(p, species, box, meta, resume=resume) for p in paths]
+    same = set(meta) - {"rollout_steps"}  # every setting but the length, which a resume may extend
+    writers = [TrajectoryWriter(p, species, box, meta, resume=resume, same=same) for p in paths]
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
     hpath, saved = out.with_name(out.stem + ".history.npz"), None
     if second and cfg.history == "draw" and done > 1:

@@ -91,6 +91,21 @@ def test_resume_after_interrupt_gives_identical_files(tmp_path):
     assert sorted(steps) == sorted(list(range(9)) * 2)  # no step lost or logged twice
 
 
+def test_an_interrupted_rollout_may_be_resumed_longer_but_not_different(tmp_path):
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [0.002, 0.003])
+
+    def dying(positions, lag, seeds):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rollout(dying, snap, RolloutConfig(steps=4, lag=2.0, seed=1), tmp_path / "r.h5", progress=False)
+    with pytest.raises(InputError, match="lag was 2.0, now 3.0"):
+        rollout(base, snap, RolloutConfig(steps=4, lag=3.0, seed=1), tmp_path / "r.h5", resume=True, progress=False)
+    (p,) = rollout(base, snap, RolloutConfig(steps=6, lag=2.0, seed=1), tmp_path / "r.h5", resume=True, progress=False)
+    np.testing.assert_allclose(read_trajectory(p).times, 2.0 * np.arange(7))
+
+
 def test_overlap_monitor_fires_and_resamples(tmp_path):
     snap = lattice_snapshot(6)
     base = brownian_step_fn(snap.species, [1e-4, 1e-4])

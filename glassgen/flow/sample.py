@@ -67,9 +67,9 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
             1 = the model as trained; w > 1 strengthens what the history does (the cage back-flow),
             at two network evaluations per velocity call.
         noise_scale: c, one number or one per species: the prior draw x0 ~ N(0, (c s)²) instead of
-            N(0, s²) (a sampling temperature; the network still reads x in units of s). None = 1. A
-            calibration against the training data's one-step MSD (:mod:`glassgen.flow.calibrate`)
-            corrects the models' under-dispersion (docs/generative.md, "Noise scale").
+            N(0, s²) (a sampling temperature; the network still reads x in units of s). None = 1.
+            :mod:`glassgen.flow.calibrate` finds the c that gives one draw MD's MSD; a second-order
+            chain settles elsewhere and needs a smaller c (docs/generative.md, "Noise scale").
 
     Returns:
         ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
