@@ -115,7 +115,7 @@ def rollout(
     step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
                          history_guidance=history_guidance, noise_scale=parse_floats(noise_scale, "--noise-scale"))
     meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
-            "history": bool(step.history), "history_guidance": history_guidance, "noise_scale": noise_scale or "1"}
+            "history": bool(step.history), "memory": int(step.memory), "history_guidance": history_guidance, "noise_scale": noise_scale or "1"}
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
     start = snaps if len(snaps) > 1 else snap
     if relax_cfg is None:

@@ -15,7 +15,9 @@ Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give 
 
 A step function with a true ``history`` attribute is second order: it is called as
 ``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) each chain's last step
-(``RolloutConfig.history``), or None on the first step of a fresh chain.
+(``RolloutConfig.history``), or None on the first step of a fresh chain. One whose ``memory`` attribute is
+W > 0 is also given ``window`` (M,N,D) = x_k − x_{k−W}, each chain's displacement over its last W steps
+(relaxations included), or None while the chains have fewer than W steps.
 """
 from __future__ import annotations
 
@@ -79,8 +81,11 @@ def step_seed(seed: int, step: int, traj: int, attempt: int = 0) -> int:
     return int(np.random.SeedSequence([seed, step, traj, attempt]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def draw_step(step_fn, positions, lag, seeds, previous=None):
-    """Call a step function, giving ``previous`` only to second-order ones (a true ``history`` attribute)."""
+def draw_step(step_fn, positions, lag, seeds, previous=None, window=None):
+    """Call a step function, giving ``previous`` only to second-order ones (a true ``history`` attribute)
+    and ``window`` only to those with a memory window (a ``memory`` attribute > 0)."""
+    if getattr(step_fn, "history", False) and getattr(step_fn, "memory", 0):
+        return step_fn(positions, lag, seeds, previous, window)
     if getattr(step_fn, "history", False):
         return step_fn(positions, lag, seeds, previous)
     return step_fn(positions, lag, seeds)
@@ -172,6 +177,9 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         prev = saved[1]
     elif second and cfg.history == "chain" and done > 1:
         prev = x - np.stack([w.last_positions(1) for w in writers])
+    memory = int(getattr(step_fn, "memory", 0)) if second else 0
+    # the chain's last W + 1 configurations, oldest first: the memory window is past[-1] − past[0]
+    past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), -1, -1)]
     log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
     if fresh:
         for j in range(m):
@@ -183,9 +191,11 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
     try:
         for k in range(done, cfg.steps + 1):
-            new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev)
+            window = x - past[0] if memory and len(past) > memory else None
+            new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
             new = unfold(*fold(new, box), box)  # bit for bit what --resume reads back from the file
             prev, x = (drawn if cfg.history == "draw" else new - x), new
+            past = (past + [x])[-(memory + 1):]
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
             if second and cfg.history == "draw":  # after the frames: a crash between leaves it one step behind
@@ -220,10 +230,10 @@ def _starts(init, m: int) -> list:
     return inits
 
 
-def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None):
+def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None, window=None):
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev), dtype=np.float64)
+    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev, window), dtype=np.float64)
     if delta.shape != x.shape or not np.all(np.isfinite(delta)):
         raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
                          f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
@@ -234,7 +244,8 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
         while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
             attempt += 1
             d = np.asarray(draw_step(step_fn, wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)],
-                                     None if prev is None else prev[j:j + 1]))[0]
+                                     None if prev is None else prev[j:j + 1],
+                                     None if window is None else window[j:j + 1]))[0]
             new[j] = x[j] + d
             drawn[j] = d
             mon = monitors(new[j], species, box)

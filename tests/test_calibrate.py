@@ -89,6 +89,25 @@ def test_calibration_refuses_a_target_outside_the_trials_and_short_trajectories(
         calibrate_noise(still_model(history=True), gaussian_md([1.0, 1.0], frames=2), 2.0, origins=2, samples=1)
 
 
+def test_md_pairs_of_a_memory_model_carry_the_window_of_the_chain():
+    """With memory W, only origins with a step and W lags behind them are used, and each pair carries
+    previous = x(t0) - x(t0 - τ) and window = x(t0) - x(t0 - W τ), as a running chain reads them."""
+    from glassgen.flow.calibrate import md_pairs
+
+    md = gaussian_md([1.0, 1.0], n_traj=1, frames=8)
+    x = md[0].positions
+    pairs = md_pairs(md, 2.0, origins=10, history=True, memory=3)
+    assert len(pairs) == 4  # origins 3..6 of frames 0..7
+    for snap, d, prev, win in pairs:
+        a = int(np.flatnonzero((x == snap.positions).all(axis=(1, 2)))[0])
+        np.testing.assert_array_equal(d, x[a + 1] - x[a])
+        np.testing.assert_array_equal(prev, x[a] - x[a - 1])
+        np.testing.assert_array_equal(win, x[a] - x[a - 3])
+    assert all(w is None for *_, w in md_pairs(md, 2.0, origins=10, history=True))
+    with pytest.raises(InputError, match="a frame 9 lags before it"):
+        md_pairs(md, 2.0, origins=2, history=True, memory=9)
+
+
 def test_cli_calibrate_prints_the_option_and_rollout_takes_it(tmp_path):
     save_model(still_model(), tmp_path / "m.safetensors")
     for k, t in enumerate(gaussian_md([1.2, 1.2], n_traj=2)):

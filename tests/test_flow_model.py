@@ -30,14 +30,14 @@ KA_SIGMA = [[1.0, 0.8], [0.8, 0.88]]
 GEOMETRIES = [0, 6, "ka", "ka-pairs"]  # off, physical r', r' / sigma_ab, and that in one block per pair type
 
 
-def model(kind="flow", factored=True, seed=0, geometry=0, history=False):
+def model(kind="flow", factored=True, seed=0, geometry=0, history=False, memory=0):
     """A small untrained model; ``geometry="ka"``: 6 Gaussians of r' / sigma_ab with the KA table
     (``"ka-pairs"``: in one block per species pair)."""
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])
     sigma = KA_SIGMA if str(geometry).startswith("ka") else None
     cfg = VelocityConfig(embed_dim=16, hidden=16, n_layers=2, factored=factored, geometry=6 if sigma else geometry,
-                         history=history, pair_sigma=sigma, pair_channels=geometry == "ka-pairs")
+                         history=history, memory=memory, pair_sigma=sigma, pair_channels=geometry == "ka-pairs")
     return FlowModel(LocalEncoder(width=16, cutoff=1.5), cfg, prior, kind)
 
 
@@ -337,6 +337,47 @@ def test_history_model_reads_the_previous_step_only_when_it_is_known(tmp_path):
         sample(m, snap, 10.0, 2, ode_steps=2, previous=np.zeros((5, 3)))
     with pytest.raises(InputError, match="without history"):
         sample(model(), snap, 10.0, 2, ode_steps=2, previous=p)
+
+
+def test_memory_window_is_read_only_when_known_and_round_trips(tmp_path):
+    """Memory model: a known window changes the velocity, an unknown one (flag 0) is ignored; it enters in
+    units of s √W; one window for all samples == the same window per sample; bad windows are refused."""
+    m, snap = model(history=True, memory=3, seed=5), snapshot()
+    assert m.memory == 3 and m.velocity.node_in.lin_p.in_features == 8
+    with torch.no_grad():
+        m.velocity.node_in.lin_p.weight.mul_(10.0)
+    emb = m.embed(m.graph(snap.species, snap.positions, snap.box))
+    x = 0.05 * torch.randn(2, 64, 3, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0.3, 0.7])
+    prev, win = (0.1 * torch.randn(2, 64, 3, generator=torch.Generator().manual_seed(s)) for s in (1, 2))
+    lag = torch.tensor([10.0])
+    hist_only = m.velocity_fn(emb, lag, prev)[0](t, x)
+    hidden = m.velocity_fn(emb, lag, prev, None, win, torch.tensor([False, False]))[0](t, x)
+    known = m.velocity_fn(emb, lag, prev, None, win, torch.tensor([True, False]))[0](t, x)
+    torch.testing.assert_close(hidden, hist_only)
+    torch.testing.assert_close(known[1], hist_only[1])
+    assert (known[0] - hist_only[0]).abs().max() > 1e-3
+    scale = m.prior_scale(emb, lag)
+    p = m.history_input(scale, prev, None, win)
+    torch.testing.assert_close(p[..., 4:7], (win / (scale * 3 ** 0.5)).float())
+    torch.testing.assert_close(p[..., 7], torch.ones(2, 64))
+    save_model(m, tmp_path / "w.safetensors")
+    m2 = load_model(tmp_path / "w.safetensors")
+    assert m2.memory == 3 and m2.config() == m.config()
+    pp, ww = prev[0].double().numpy(), win[0].double().numpy()
+    a, _ = sample(m, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp, window=ww)
+    b, _ = sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp, window=np.stack([ww, ww]))
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    assert np.abs(a - sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp)[0]).max() > 1e-6
+    with pytest.raises(InputError, match="window displacement must be"):
+        sample(m, snap, 10.0, 2, ode_steps=2, previous=pp, window=np.zeros((5, 3)))
+    with pytest.raises(InputError, match="memory model"):
+        sample(m, snap, 10.0, 2, ode_steps=2, window=ww)  # a window without the last step is no chain state
+    with pytest.raises(InputError, match="memory model"):
+        sample(model(history=True), snap, 10.0, 2, ode_steps=2, previous=pp, window=ww)
+    for bad in ({"memory": 1, "history": True}, {"memory": 3, "history": False}):
+        with pytest.raises(ValueError, match="memory"):
+            VelocityConfig(embed_dim=16, hidden=16, **bad)
 
 
 def test_unit_pair_sigma_is_the_physical_geometry_and_ka_table_changes_the_field():

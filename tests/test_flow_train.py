@@ -325,6 +325,48 @@ def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_pa
         fit_flow(tmp_path / "r2.yaml", progress=False)
 
 
+def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
+    """model.memory = W: every example with a frame W lags before its origin carries x(t0) - x(t0 - W τ);
+    the fit trains on them; W without history, W = 1, and data too short for the window are recipe errors."""
+    from glassgen import Trajectory, write_trajectory
+    from glassgen.flow.examples import trajectory_examples
+    from glassgen.flow.sample import load_snapshot, sample
+
+    rng = np.random.default_rng(6)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    species = (np.arange(64) % 5 == 0).astype(int)
+    x = g + np.concatenate([np.zeros((1, 64, 3)), np.cumsum(0.05 * rng.normal(size=(9, 64, 3)), 0)])
+    traj = Trajectory(species, np.full(3, L), np.arange(10.0), x)
+    ex = trajectory_examples(traj, [1.0, 2.0], "t", memory=3)
+    assert "win" not in trajectory_examples(traj, [1.0], "t")[0]
+    for e in ex:
+        t0 = int(float(e["source"].split("=")[1]))
+        for k, lag in enumerate(e["lags"]):
+            back = t0 - 3 * int(lag)
+            assert e["has_win"][k] == (back >= 0)
+            want = x[t0] - x[back] if back >= 0 else np.zeros_like(x[0])
+            np.testing.assert_array_equal(e["win"][0, k], want)
+    assert sum(e["has_win"].sum() for e in ex) == (10 - 1 - 3) + (10 - 2 - 6)  # origins with both ends
+    write_trajectory(tmp_path / "t.h5", traj)
+    r = {"task": "flow", "out": "run", "data": {"train": ["t.h5"], "val": ["t.h5"], "lags": [1.0]},
+         "encoder": {"kind": "local", "width": 8, "cutoff": 1.2},
+         "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2, "history": True, "memory": 3},
+         "train": {"steps": 3, "batch_size": 2, "checkpoint_every": 3, "eval_every": 3, "val_samples": 1}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    out = fit_flow(tmp_path / "r.yaml", progress=False)
+    assert out["model"].memory == 3 and np.isfinite(out["best_val_loss"])
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
+                  seed=0, previous=x[4] - x[3], window=x[4] - x[1])
+    assert d.shape == (2, 64, 3) and np.isfinite(d).all()
+    for model, match in (({"history": False, "memory": 3}, "needs model.history"),
+                         ({"history": True, "memory": 1}, "W >= 2"),
+                         ({"history": True, "memory": 20}, "no window found")):
+        r["model"].update(model)
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r))
+        with pytest.raises(InputError, match=match):
+            fit_flow(tmp_path / "bad.yaml", progress=False)
+
+
 def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):
     """model.pair_sigma reaches the checkpoint; a table the velocity net cannot use names the recipe."""
     from glassgen.flow.model import load_model

@@ -219,13 +219,13 @@ def dies_on_call(fn, n):
     """A second-order step function that is interrupted (KeyboardInterrupt) on its n-th call."""
     calls = {"n": 0}
 
-    def dying(positions, lag, seeds, previous=None):
+    def dying(positions, lag, seeds, previous=None, window=None):
         calls["n"] += 1
         if calls["n"] == n:
             raise KeyboardInterrupt
-        return fn(positions, lag, seeds, previous)
+        return fn(positions, lag, seeds, previous, window) if dying.memory else fn(positions, lag, seeds, previous)
 
-    dying.history = True
+    dying.history, dying.memory = True, getattr(fn, "memory", 0)
     return dying
 
 
@@ -248,6 +248,45 @@ def test_second_order_step_function_gets_the_last_step_and_resumes_identically(t
     for r, g in zip(ref, got):
         for k, v in stored(r).items():
             np.testing.assert_array_equal(v, stored(g)[k])
+
+
+def with_memory(base, seen, w):
+    """Step function with a memory window of ``w`` steps: Δ_k = base draw − ¼ window; records what it gets."""
+
+    def fn(positions, lag, seeds, previous=None, window=None):
+        seen.append((None if previous is None else np.array(previous), None if window is None else np.array(window)))
+        d = base(positions, lag, seeds)
+        return d if window is None else d - 0.25 * window
+
+    fn.history, fn.memory = True, w
+    return fn
+
+
+def test_memory_window_is_the_last_w_steps_of_the_chain_and_resumes_identically(tmp_path):
+    """Step k reads x_{k-1} - x_{k-1-W} once W steps lie behind it (None before); an interrupted
+    rollout resumed from its files gets the same windows and gives the same files."""
+    snap = lattice_snapshot(6)
+    base = brownian_step_fn(snap.species, [0.01, 0.02])
+    cfg = RolloutConfig(steps=7, lag=1.0, seed=3, n_trajectories=2, overlap_energy=np.inf)
+    seen = []
+    ref = rollout(with_memory(base, seen, 3), snap, cfg, tmp_path / "ref.h5", progress=False)
+    x = np.stack([read_trajectory(p).positions for p in ref], axis=1)  # (K+1, M, N, D)
+    assert len(seen) == 7 and all(w is None for _, w in seen[:3])
+    for k in range(4, 8):
+        np.testing.assert_array_equal(seen[k - 1][1], x[k - 1] - x[k - 4])
+        np.testing.assert_array_equal(seen[k - 1][0], x[k - 1] - x[k - 2])
+    for stop in (3, 6):  # before and after the window is first known
+        out = tmp_path / f"run{stop}.h5"
+        with pytest.raises(KeyboardInterrupt):
+            rollout(dies_on_call(with_memory(base, [], 3), stop), snap, cfg, out, progress=False)
+        again = []
+        got = rollout(with_memory(base, again, 3), snap, cfg, out, resume=True, progress=False)
+        for (p0, w0), (p1, w1) in zip(seen[stop - 1:], again):
+            np.testing.assert_array_equal(p0, p1)
+            assert (w0 is None) == (w1 is None) and (w0 is None or np.array_equal(w0, w1))
+        for r, g in zip(ref, got):
+            for key, v in stored(r).items():
+                np.testing.assert_array_equal(v, stored(g)[key])
 
 
 class _Shift:

@@ -8,7 +8,7 @@ trajectories the user names (training or validation data, never the reference a 
 against) and returns c per species such that the mean one-draw MSD of each species equals MD's.
 
 Method: pairs (x(t0), x(t0 + τ)) from the trajectories, with the history x(t0) − x(t0 − τ) for a
-second-order model. The same draws (same seeds, hence the same unit noise) are made at every trial
+second-order model (and the window x(t0) − x(t0 − W τ) for a memory model). The same draws (same seeds, hence the same unit noise) are made at every trial
 factor, so MSD(c) is smooth in c. Each species' log MSD is interpolated linearly in log c between the
 trial factors that bracket MD's value (exact for a power law, as a model that only rescales its noise gives). All species are scaled together at each trial, so a species'
 answer includes how its neighbours' scale moves it. The result is then checked with one more set of
@@ -22,25 +22,29 @@ from ..errors import InputError
 from ..stats.dynamics import lag_pairs
 
 
-def md_pairs(trajectories, lag: float, origins: int, history: bool):
-    """(snapshot, MD displacement (N,D), previous (N,D) or None) for ``origins`` origins per trajectory."""
+def md_pairs(trajectories, lag: float, origins: int, history: bool, memory: int = 0):
+    """(snapshot, MD displacement (N,D), previous (N,D) or None, window (N,D) or None) for ``origins``
+    origins per trajectory; ``window`` = x(t0) − x(t0 − W τ) for a memory model (``memory`` = W > 0)."""
     from ..data import Snapshot
 
     out = []
     for traj in trajectories:
         i, j = lag_pairs(traj.times, lag)
         before = dict(zip(j.tolist(), i.tolist()))  # frame -> the frame one lag earlier
-        if history:  # origins that have a step behind them, as a running chain has
-            ok = np.array([k in before for k in i], dtype=bool)
+        wi, wj = lag_pairs(traj.times, memory * lag) if memory else (np.zeros(0, int), np.zeros(0, int))
+        window = dict(zip(wj.tolist(), wi.tolist()))  # frame -> the frame W lags earlier
+        if history:  # origins that have a step (and a window) behind them, as a running chain has
+            ok = np.array([k in before and (not memory or k in window) for k in i], dtype=bool)
             i, j = i[ok], j[ok]
         if i.size == 0:
             raise InputError(traj.meta.get("source", "trajectory"), f"no pair of frames {lag:g} apart"
-                             + (" with a step of the same lag before it" if history else ""))
+                             + (" with a step of the same lag before it" if history else "")
+                             + (f" and a frame {memory} lags before it" if memory else ""))
         keep = np.unique(np.linspace(0, i.size - 1, min(origins, i.size)).round().astype(int))
         for a, b in zip(i[keep], j[keep]):
-            prev = traj.positions[a] - traj.positions[before[a]] if history else None
-            out.append((Snapshot(traj.species, traj.box, traj.positions[a], dict(traj.meta)),
-                        traj.positions[b] - traj.positions[a], prev))
+            x = traj.positions
+            out.append((Snapshot(traj.species, traj.box, x[a], dict(traj.meta)), x[b] - x[a],
+                        x[a] - x[before[a]] if history else None, x[a] - x[window[a]] if memory else None))
     return out
 
 
@@ -75,16 +79,16 @@ def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: 
 
     model = _as_model(model)
     trials = sorted(float(c) for c in trials)
-    pairs = md_pairs(trajectories, float(lag), int(origins), model.history)
-    species = [snap.species for snap, _, _ in pairs]
+    pairs = md_pairs(trajectories, float(lag), int(origins), model.history, model.memory)
+    species = [snap.species for snap, *_ in pairs]
     n_species = int(model.prior.log_scales.shape[1])
-    md = _msd([d for _, d, _ in pairs], species, n_species)
+    md = _msd([d for _, d, *_ in pairs], species, n_species)
 
     def draws(c):
         out = []
-        for k, (snap, _, prev) in enumerate(pairs):
+        for k, (snap, _, prev, window) in enumerate(pairs):
             d, _ = sample(model, snap, lag, samples, method=method, ode_steps=ode_steps, seed=seed + k,
-                          previous=prev, noise_scale=c)
+                          previous=prev, window=window, noise_scale=c)
             out.append(d)
             if progress is not None:
                 progress()

@@ -2,7 +2,8 @@
 
 Every example is ``{"species" (N,), "initial" (N,D), "box" (D,), "lags" (K,), "disp" (R,K,N,D),
 "source"}``; examples cut from trajectories also carry ``"prev"`` (1,K,N,D) and ``"has_prev"`` (K,),
-the history of a second-order model (docs/generative.md, Contracts).
+the history of a second-order model, and with a memory window ``"win"`` (1,K,N,D) and ``"has_win"`` (K,)
+(docs/generative.md, Contracts).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..stats.dynamics import lag_pairs
 from . import paths
 
 
-def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> list:
+def load_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0) -> list:
     """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
@@ -24,7 +25,8 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> 
     for every frame t0 and every τ in ``lags`` for which the frame t0 + τ exists: one
     example (R = 1) per such origin (see :func:`trajectory_examples`). ``inherent`` (optional, one
     per file) are the inherent-structure trajectories of trajectory files (``glassgen inherent``):
-    the examples then start from IS(t0) instead of x(t0).
+    the examples then start from IS(t0) instead of x(t0). ``memory`` W > 0: trajectory examples also
+    carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`).
     """
     from ..data import Ensemble
     from ..h5md import file_kind, read_ensemble, read_trajectory
@@ -53,7 +55,7 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> 
             if not lags:
                 raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
             starts = read_trajectory(inherent[n_file]) if inherent is not None else None
-            out.extend(trajectory_examples(read_trajectory(f), lags, str(f), starts))
+            out.extend(trajectory_examples(read_trajectory(f), lags, str(f), starts, memory))
             continue
         else:
             ens = read_ensemble(f)
@@ -62,7 +64,7 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None) -> 
     return out
 
 
-def trajectory_examples(traj, lags, source: str, starts=None) -> list:
+def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -> list:
     """One example per frame t0 that has at least one frame at t0 + τ, τ in ``lags``.
 
     The lag values stored are the requested ones (not the float differences of frame times),
@@ -70,7 +72,8 @@ def trajectory_examples(traj, lags, source: str, starts=None) -> list:
     Each example also carries the history of a second-order chain: ``prev`` = x(t0) − x(t0 − τ)
     for every lag whose earlier frame exists (``has_prev`` True), zeros where it does not.
     Shapes: ``disp`` and ``prev`` (1, K_t0, N, D), unwrapped; ``has_prev`` (K_t0,) bool;
-    ``initial`` the frame at t0.
+    ``initial`` the frame at t0. With ``memory`` W > 0 also ``win`` = x(t0) − x(t0 − W τ) (1, K_t0, N, D)
+    and ``has_win`` (K_t0,) in the same way: a memory model's mobility window.
 
     With ``starts`` (the trajectory's inherent structures, e.g. every 5 LJ, from ``glassgen inherent``)
     only origins with an inherent structure are used, and the example starts from it: ``initial`` =
@@ -82,10 +85,14 @@ def trajectory_examples(traj, lags, source: str, starts=None) -> list:
         raise InputError(source, f"data.lags must be positive; got {lags.tolist()}")
     by_origin: dict[int, list] = {}
     before: dict[tuple, int] = {}  # (τ, frame) -> the frame τ earlier
+    window: dict[tuple, int] = {}  # (τ, frame) -> the frame W τ earlier
     for tau in lags:
         for i, j in zip(*lag_pairs(traj.times, tau)):
             by_origin.setdefault(int(i), []).append((tau, int(j)))
             before[(tau, int(j))] = int(i)
+        if memory:
+            for i, j in zip(*lag_pairs(traj.times, memory * tau)):
+                window[(tau, int(j))] = int(i)
     frame = _inherent_frames(traj, starts, source)
     out = []
     for i in sorted(by_origin):
@@ -94,18 +101,25 @@ def trajectory_examples(traj, lags, source: str, starts=None) -> list:
         have, idx = zip(*by_origin[i])
         x0 = frame(i)
         disp = traj.positions[list(idx)] - x0
-        back = [before.get((tau, i)) for tau in have]
-        back = [h if h is not None and frame(h) is not None else None for h in back]
-        prev = np.stack([x0 - frame(h) if h is not None else np.zeros_like(x0) for h in back])
-        out.append({"species": traj.species, "initial": x0, "box": traj.box,
-                    "lags": np.array(have), "disp": disp[None], "prev": prev[None],
-                    "has_prev": np.array([h is not None for h in back]), "source": f"{source}@t={traj.times[i]:g}"})
+        ex = {"species": traj.species, "initial": x0, "box": traj.box, "lags": np.array(have), "disp": disp[None],
+              "source": f"{source}@t={traj.times[i]:g}"}
+        ex["prev"], ex["has_prev"] = _back(x0, frame, [before.get((tau, i)) for tau in have])
+        if memory:
+            ex["win"], ex["has_win"] = _back(x0, frame, [window.get((tau, i)) for tau in have])
+        out.append(ex)
     if not out and starts is not None:
         raise InputError(source, f"no origin with a frame {lags.tolist()} later has an inherent structure "
                                  f"(inherent-structure times {starts.times[:5].tolist()}...)")
     if not out:
         raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
     return out
+
+
+def _back(x0, frame, earlier):
+    """(x0 − frame(h) per earlier frame h, zeros where h is None or has no start) as (1,K,N,D), and the (K,) mask."""
+    earlier = [h if h is not None and frame(h) is not None else None for h in earlier]
+    d = np.stack([x0 - frame(h) if h is not None else np.zeros_like(x0) for h in earlier])
+    return d[None], np.array([h is not None for h in earlier])
 
 
 def _inherent_frames(traj, starts, source: str):

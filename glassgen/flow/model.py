@@ -133,39 +133,57 @@ class FlowModel(nn.Module):
         """Second-order model: each draw also reads the displacement of the previous step."""
         return bool(self.velocity.cfg.history)
 
-    def history_input(self, scale, previous=None, known=None):
-        """Velocity-net history p = [Δ_prev / s, flag] (see velocity.NodeInput), or None without history.
+    @property
+    def memory(self) -> int:
+        """Memory window W in lags (0 = none): each draw also reads x(t0) − x(t0 − W τ)."""
+        return int(self.velocity.cfg.memory)
 
+    def history_input(self, scale, previous=None, known=None, window=None, window_known=None):
+        """Velocity-net history p (see velocity.NodeInput), or None without history.
+
+        p = [Δ_prev / s, f], and with a memory window W also [Δ_W / (s √W), f_W].
         ``previous`` (B,N,D) physical displacement over the previous lag (None: no history, flag 0);
         ``known`` (B,) bool marks the samples whose history is real (default: all, when given).
+        ``window`` (B,N,D) the displacement over the last W lags, ``window_known`` (B,) likewise
+        (memory models only; None: not known yet, the first W steps of a chain).
         """
         if not self.history:
             if previous is not None:
                 raise InputError("model", "this model was trained without history; it takes no previous displacement")
             return None
+        if window is not None and not self.memory:
+            raise InputError("model", "this model was trained without a memory window; it takes no window displacement")
+        out = [self._history_term(scale, previous, known, "previous displacement")]
+        if self.memory:
+            out.append(self._history_term(scale * self.memory ** 0.5, window, window_known, "window displacement"))
+        b = max(t.shape[0] for t in out)  # a term of one row (unknown, or one for all) serves every sample
+        return torch.cat([t.expand(b, -1, -1) if t.shape[0] == 1 else t for t in out], dim=-1)
+
+    def _history_term(self, scale, disp, known, what):
+        """[disp / scale · f, f] (B,N,D+1); zeros when ``disp`` is None."""
         n, d = scale.shape[-2], self.velocity.cfg.dim
-        if previous is None:
+        if disp is None:
             return torch.zeros(scale.shape[0], n, d + 1, dtype=scale.dtype, device=scale.device)
-        prev = torch.as_tensor(previous, dtype=scale.dtype, device=scale.device)
-        if prev.ndim != 3 or prev.shape[1:] != (n, d) or not torch.isfinite(prev).all():
-            raise InputError("model", f"previous displacement must be finite (B,{n},{d}); got {tuple(prev.shape)}")
-        flag = torch.ones(prev.shape[0], dtype=scale.dtype, device=scale.device) if known is None else \
+        disp = torch.as_tensor(disp, dtype=scale.dtype, device=scale.device)
+        if disp.ndim != 3 or disp.shape[1:] != (n, d) or not torch.isfinite(disp).all():
+            raise InputError("model", f"{what} must be finite (B,{n},{d}); got {tuple(disp.shape)}")
+        flag = torch.ones(disp.shape[0], dtype=scale.dtype, device=scale.device) if known is None else \
             torch.as_tensor(known, device=scale.device).reshape(-1).to(scale.dtype)
         flag = flag[:, None, None].expand(-1, n, 1)
-        return torch.cat([prev / scale * flag, flag], dim=-1)
+        return torch.cat([disp / scale * flag, flag], dim=-1)
 
-    def velocity_fn(self, emb: dict, lag: torch.Tensor, previous=None, known=None):
+    def velocity_fn(self, emb: dict, lag: torch.Tensor, previous=None, known=None, window=None, window_known=None):
         """Closure ``(t, x) -> v`` for B samples: t 0-d or (B,), x (B,N,D) physical displacement.
 
         The network sees x in prior units; its output is scaled back and the centre of
-        mass removed, so v has zero mass-weighted mean per sample. ``previous``/``known``:
-        the history of a second-order model (:meth:`history_input`; B rows or one for all).
+        mass removed, so v has zero mass-weighted mean per sample. ``previous``/``known``/``window``/
+        ``window_known``: the history of a second-order model (:meth:`history_input`; B rows or one for all).
         """
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"), emb["species"])
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)
-        hist = self.history_input(scale, previous, known)
+        hist = self.history_input(scale, previous, known, window, window_known)
 
         def v(t, x):
             b = x.shape[0]

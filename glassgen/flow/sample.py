@@ -43,7 +43,7 @@ def _as_model(model):
 @torch.no_grad()
 def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
            seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
-           device=None, previous=None, history_guidance: float = 1.0, noise_scale=None):
+           device=None, previous=None, history_guidance: float = 1.0, noise_scale=None, window=None):
     """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
 
     Args:
@@ -61,6 +61,8 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         previous: second-order models only (``model.history``): the displacement of the step that
             led to ``snapshot``, over the same lag, (N,D) for all samples or (n_samples,N,D);
             None = no history (the first step of a chain).
+        window: memory models only (``model.memory`` = W): the displacement over the last W lags that
+            led to ``snapshot``, shaped like ``previous``; None = not known yet (the first W steps).
         history_guidance: w of guidance on the history (second-order models, with ``previous``):
             the velocity is v(no history) + w (v(history) − v(no history)), both from the one
             network (training hides the history of a fraction of samples, ``train.history_dropout``).
@@ -92,35 +94,39 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
     dev = next(model.parameters()).device
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
-    emb = model.embed(model.graph(snapshot.species, snapshot.positions, snapshot.box, snapshot.meta.get("source")))
     n, d = snapshot.positions.shape
     lag_t = torch.tensor([float(lag)])
-    per_sample = previous is not None and np.ndim(previous) == 3
-    if previous is not None:
-        previous = np.asarray(previous, dtype=np.float64)
-        if previous.shape not in ((n, d), (int(n_samples), n, d)):
-            raise InputError("sampler", f"previous displacement must be ({n},{d}) or ({int(n_samples)},{n},{d}); "
-                             f"got {previous.shape}")
-        if not per_sample:
-            previous = previous[None]
+    hist = {}  # velocity_fn's history keywords, each (1,N,D) for all samples or (n_samples,N,D)
+    for name, arr in (("previous", previous), ("window", window)):
+        if arr is None:
+            continue
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.shape not in ((n, d), (int(n_samples), n, d)):
+            raise InputError("sampler", f"{name} displacement must be ({n},{d}) or ({int(n_samples)},{n},{d}); "
+                             f"got {arr.shape}")
+        hist[name] = arr if arr.ndim == 3 else arr[None]
+    if window is not None and (previous is None or not model.memory):
+        raise InputError("sampler", "a window displacement needs a memory model (model.memory) and the previous one")
+    per_sample = any(a.shape[0] > 1 for a in hist.values())
+    emb = model.embed(model.graph(snapshot.species, snapshot.positions, snapshot.box, snapshot.meta.get("source")))
     guided = previous is not None and history_guidance != 1.0
 
-    def field(prev):
-        vc, scale = model.velocity_fn(emb, lag_t, prev)
+    def field(h):
+        vc, scale = model.velocity_fn(emb, lag_t, **h)
         if not guided:
             return vc, scale
-        vu, _ = model.velocity_fn(emb, lag_t, None)
+        vu, _ = model.velocity_fn(emb, lag_t)
         w = history_guidance
         return (lambda t, x: (1.0 - w) * vu(t, x) + w * vc(t, x)), scale  # two network calls, as nfe counts
 
     if not per_sample:
-        v, scale = field(previous)
+        v, scale = field(hist)
     bs = int(batch_size or n_samples)
     out, nfe = [], 0
     for start in range(0, int(n_samples), bs):
         b = min(bs, int(n_samples) - start)
         if per_sample:  # the snapshot part is recomputed per batch: cheap next to the integration
-            v, scale = field(previous[start:start + b])
+            v, scale = field({k: a[start:start + b] if a.shape[0] > 1 else a for k, a in hist.items()})
         sc = scale.expand(b, -1, -1)
         x0 = paths.draw_prior(sc if factor is None else sc * factor.to(sc), (b, n, d), gen)
         if method == "euler_maruyama":
@@ -198,8 +204,9 @@ def step_function(model, species, box, method: str = "heun", ode_steps=8, time_g
 
     Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
     chain is reproducible draw by draw (what rollout's resume needs). A second-order model
-    (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step;
-    the function's ``history`` attribute says whether it wants it.
+    (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step, and a
+    memory model (``model.memory`` = W) also ``window`` (M,N,D), each chain's displacement over its last W
+    steps (None until the chain has W steps); the attributes ``history`` and ``memory`` say what it wants.
     """
     from ..data import Snapshot
 
@@ -207,11 +214,14 @@ def step_function(model, species, box, method: str = "heun", ode_steps=8, time_g
     _check_guidance(model, kw.get("history_guidance", 1.0))  # refused before a rollout writes anything
     _noise_factor(model, kw.get("noise_scale"), species)
 
-    def step_fn(positions, lag, seeds, previous=None):
-        prev = [None] * len(positions) if previous is None or not model.history else previous
+    def step_fn(positions, lag, seeds, previous=None, window=None):
+        none = [None] * len(positions)
+        prev = none if previous is None or not model.history else previous
+        win = none if window is None or not model.memory else window
         return np.stack([sample(model, Snapshot(species, box, x), lag, 1, method=method, ode_steps=ode_steps,
-                                time_grid=time_grid, seed=int(s), previous=p, **kw)[0][0]
-                         for x, s, p in zip(positions, seeds, prev)])
+                                time_grid=time_grid, seed=int(s), previous=p, window=w, **kw)[0][0]
+                         for x, s, p, w in zip(positions, seeds, prev, win)])
 
     step_fn.history = model.history
+    step_fn.memory = model.memory
     return step_fn

@@ -50,7 +50,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     m = recipe.model
     try:
         vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history,
+                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history, memory=m.memory,
                               pair_sigma=m.pair_sigma, pair_channels=m.pair_channels)
     except (ValueError, TypeError) as e:
         raise InputError("recipe", f"model: {e}") from None
@@ -78,15 +78,16 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, previous=None, known=None, balance=False):
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None, balance=False):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
     ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
-    ``previous`` (B,N,D) / ``known`` (B,): the history of a second-order model (FlowModel.history_input).
+    ``history``: the history of a second-order model, FlowModel.velocity_fn's keywords ``previous`` (B,N,D),
+    ``known`` (B,) and, with a memory window, ``window`` (B,N,D), ``window_known`` (B,) (:func:`_history`).
     ``balance``: every species weighs alike (paths.species_balance; recipe train.species_balance).
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
-    v, scale = model.velocity_fn(emb, lag, previous, known)
+    v, scale = model.velocity_fn(emb, lag, **(history or {}))
     pairs = emb["edge_index"] if pair_weight > 0 else None
     weight = paths.species_balance(emb["species"]).to(x1) if balance else None
     return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight,
@@ -107,16 +108,29 @@ def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, 
     return runs.numpy(), ks.numpy()
 
 
-def _history(model, ex, runs, ks, rot=None):
-    """(previous (B,N,D), known (B,)) of a second-order model for the rows ``ex[...][runs, ks]``, else (None, None)."""
-    if not model.history:
-        return None, None
-    if "prev" not in ex:
-        return None, None  # ensembles carry no history: trained as first steps
-    prev = torch.as_tensor(ex["prev"][runs, ks], dtype=torch.float64)
-    known = torch.as_tensor(np.broadcast_to(ex["has_prev"][ks], prev.shape[:-2]).copy())
-    prev, known = prev.reshape((-1,) + prev.shape[-2:]), known.reshape(-1)
-    return (prev @ rot.T if rot is not None else prev).float(), known
+def _history(model, ex, runs, ks, rot=None, dropout: float = 0.0, gen=None) -> dict:
+    """History keywords of FlowModel.velocity_fn for the rows ``ex[...][runs, ks]`` ({} without history).
+
+    ``dropout``: each sample loses its history with this probability (a first step), and
+    independently its memory window (one of a chain's first W steps); the window is never
+    known without the previous step, as in a chain.
+    """
+    if not model.history or "prev" not in ex:
+        return {}  # ensembles carry no history: trained as first steps
+
+    def term(key, flag):
+        d = torch.as_tensor(ex[key][runs, ks], dtype=torch.float64)
+        known = torch.as_tensor(np.broadcast_to(ex[flag][ks], d.shape[:-2]).copy()).reshape(-1)
+        if dropout > 0:
+            known = known & (torch.rand(len(known), generator=gen) >= dropout)
+        d = d.reshape((-1,) + d.shape[-2:])
+        return (d @ rot.T if rot is not None else d).float(), known
+
+    out = dict(zip(("previous", "known"), term("prev", "has_prev")))
+    if model.memory:
+        window, known = term("win", "has_win")
+        out.update(window=window, window_known=known & out["known"])
+    return out
 
 
 def _ema_update(ema, model, decay):
@@ -139,8 +153,8 @@ def validation_loss(model, graphs, examples, n, seed=1234):
         d = ex["disp"][:n]  # (R',K,N,D): every kept run at every lag, in one batch
         x1 = torch.as_tensor(d.reshape((-1,) + d.shape[2:]), dtype=torch.float32)
         lags = np.tile(np.asarray(ex["lags"], dtype=np.float64), d.shape[0])
-        prev, known = _history(model, ex, slice(0, n), slice(None))
-        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind, previous=prev, known=known).item())
+        tot.append(step_loss(model, emb, x1.to(dev), lags, gen, model.kind,
+                             history=_history(model, ex, slice(0, n), slice(None))).item())
     return float(np.mean(tot))
 
 
@@ -164,10 +178,14 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent)
+    mem = recipe.model.memory
+    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent, mem)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
-    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent)
+    if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
+        raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
+                                   "(no window found)")
+    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem)
            if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
     meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
@@ -210,11 +228,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             emb = model.embed(graphs[c], rot)
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
-        prev, known = _history(model, ex, runs, ks, rot)
-        if known is not None and t_cfg.history_dropout > 0:  # teach first steps (no history) too
-            known = known & (torch.rand(len(known), generator=gen) >= t_cfg.history_dropout)
+        hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, gen)  # dropout: first steps too
         loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
-                         prev, known, t_cfg.species_balance)
+                         hist, t_cfg.species_balance)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))

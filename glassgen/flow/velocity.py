@@ -50,6 +50,7 @@ class VelocityConfig:
     factored: bool = True  # first edge layer as per-node products (same function, fewer flops)
     geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
     history: bool = False  # node input also reads the previous step's displacement (second-order chain)
+    memory: int = 0  # W > 1: node input also reads the displacement over the last W lags (needs history); 0 = off
     pair_sigma: list | None = None  # (S,S) contact distances: geometry reads r'_ij / σ_ab; None = physical r'_ij
     pair_channels: bool = False  # one block of K geometry features per unordered species pair (needs pair_sigma)
 
@@ -62,6 +63,8 @@ class VelocityConfig:
             if not self.geometry:
                 raise ValueError("pair_sigma scales the displaced geometry: it needs geometry > 0")
             self.pair_sigma = sig.tolist()
+        if self.memory and (int(self.memory) != self.memory or self.memory < 2 or not self.history):
+            raise ValueError(f"memory is a window of W >= 2 lags read with the history (needs history); got {self.memory}")
         if self.pair_channels and self.pair_sigma is None:
             raise ValueError("pair_channels needs pair_sigma (its size gives the species)")
 
@@ -107,20 +110,23 @@ class NodeInput(nn.Module):
 
     ``W_h h + b`` depends only on the snapshot and is precomputed (:meth:`static`).
     p_i = [Δ_prev,i / s_i, f] is the displacement of the previous step in prior units and a
-    flag f (1 = known, 0 = no history: the first step of a chain); only with ``history``.
+    flag f (1 = known, 0 = no history: the first step of a chain); only with ``history``. With a
+    memory window W (``terms`` = 2) p_i also holds [Δ_W,i / (s_i √W), f_W], the displacement over the
+    last W lags and its flag (FlowModel.history_input).
 
     Args:
-        embed_dim: F; dim: D; cond_dim: C (flow-time and lag features); hidden: H; history: read p.
+        embed_dim: F; dim: D; cond_dim: C (flow-time and lag features); hidden: H; history: read p;
+        terms: how many (displacement, flag) blocks p holds (1, or 2 with memory).
 
-    Shapes: static (N,F) -> (N,H); forward(static (N,H), z (B,N,D), c (B,C), p (B,N,D+1) | None) -> (B,N,H).
+    Shapes: static (N,F) -> (N,H); forward(static (N,H), z (B,N,D), c (B,C), p (B,N,T(D+1)) | None) -> (B,N,H).
     """
 
-    def __init__(self, embed_dim: int, dim: int, cond_dim: int, hidden: int, history: bool = False):
+    def __init__(self, embed_dim: int, dim: int, cond_dim: int, hidden: int, history: bool = False, terms: int = 1):
         super().__init__()
         self.lin_h = nn.Linear(embed_dim, hidden)
         self.lin_z = nn.Linear(dim, hidden, bias=False)
         self.lin_c = nn.Linear(cond_dim, hidden, bias=False)
-        self.lin_p = nn.Linear(dim + 1, hidden, bias=False) if history else None
+        self.lin_p = nn.Linear(terms * (dim + 1), hidden, bias=False) if history else None
         self.out = nn.Linear(hidden, hidden)
 
     def static(self, h):
@@ -230,7 +236,7 @@ class VelocityNet(nn.Module):
     """Velocity field v(s, x_s | snapshot, τ) in prior units (see module docstring).
 
     Shapes: prepare(h (N,F), e (E,F), edge_index (2,E), vec (E,D) | None, species (N,) | None) -> dict;
-        forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None, p (B,N,D+1) | None) -> (B,N,D);
+        forward(prep, z (B,N,D), s (B,), log_lag (B,), x (B,N,D) | None, p (B,N,T(D+1)) | None) -> (B,N,D);
         ``vec`` (snapshot edge vectors) and ``x`` (physical displacements) are needed iff geometry > 0,
         ``p`` (history, :class:`NodeInput`) iff history, ``species`` iff pair_sigma.
     """
@@ -239,7 +245,7 @@ class VelocityNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         cond = 2 * (2 * cfg.n_fourier + 1)
-        self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden, cfg.history)
+        self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden, cfg.history, 2 if cfg.memory else 1)
         self.edge_in = EdgeInput(cfg.embed_dim, cfg.hidden, cfg.factored)
         self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored, cfg.geometry_features())
                                     for _ in range(cfg.n_layers))
