@@ -380,6 +380,34 @@ def test_memory_window_is_read_only_when_known_and_round_trips(tmp_path):
             VelocityConfig(embed_dim=16, hidden=16, **bad)
 
 
+def test_memory_prior_widens_the_noise_of_mobile_particles_and_keeps_its_size():
+    """window_factor: m grows with |Δ_W| as (|Δ_W|² + ε)^(β/2), ⟨m²⟩ = 1 per species and sample, m = 1 where the
+    window is unknown; the draws' widths follow it (a zero-velocity model draws its prior)."""
+    from glassgen.flow.model import WINDOW_EPS
+
+    m, snap = model(history=True, memory=3), snapshot()
+    m.velocity.cfg.memory_prior = [0.5, 1.0]
+    rng = np.random.default_rng(0)
+    win = rng.normal(size=(2, 64, 3)) * rng.uniform(0.05, 1.0, size=(2, 64, 1))
+    f = m.window_factor(snap.species, win, torch.tensor([True, False]))[..., 0].numpy()
+    np.testing.assert_array_equal(f[1], 1.0)
+    w2 = np.sum(win[0] ** 2, -1) + WINDOW_EPS
+    for a, beta in ((0, 0.5), (1, 1.0)):
+        sel = snap.species == a
+        np.testing.assert_allclose(np.mean(f[0, sel] ** 2), 1.0, rtol=1e-12)
+        ratio = f[0, sel] / w2[sel] ** (beta / 2)
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-10)  # a power law up to the normalisation
+    with torch.no_grad():
+        m.velocity.head[2].weight.zero_()
+        m.velocity.head[2].bias.zero_()
+    d, _ = sample(m, snap, 10.0, 400, ode_steps=1, seed=1, previous=np.zeros((64, 3)), window=win[0])
+    width = np.sqrt(np.mean(d ** 2, axis=(0, 2)))  # per particle over 400 draws (COM removal is O(1/N))
+    big, small = np.argmax(f[0] * (snap.species == 0)), np.argmin(f[0] + 9 * (snap.species != 0))
+    assert width[big] / width[small] == pytest.approx(f[0, big] / f[0, small], rel=0.15)
+    with pytest.raises(ValueError, match="memory_prior"):
+        VelocityConfig(embed_dim=16, hidden=16, history=True, memory_prior=[0.1, 0.1])
+
+
 def test_unit_pair_sigma_is_the_physical_geometry_and_ka_table_changes_the_field():
     snap = snapshot()
     phys, ka = model(geometry=6), model(geometry="ka")

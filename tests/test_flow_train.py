@@ -330,6 +330,7 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     the fit trains on them; W without history, W = 1, and data too short for the window are recipe errors."""
     from glassgen import Trajectory, write_trajectory
     from glassgen.flow.examples import trajectory_examples
+    from glassgen.flow.model import load_model
     from glassgen.flow.sample import load_snapshot, sample
 
     rng = np.random.default_rng(6)
@@ -358,13 +359,40 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
                   seed=0, previous=x[4] - x[3], window=x[4] - x[1])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
+    r["model"]["memory_prior"], r["out"] = True, "runp"
+    (tmp_path / "rp.yaml").write_text(yaml.safe_dump(r))
+    fit_flow(tmp_path / "rp.yaml", progress=False)
+    beta = load_model(tmp_path / "runp" / "best.safetensors").velocity.cfg.memory_prior
+    assert len(beta) == 2 and all(np.isfinite(beta))  # fitted on the data, carried by the checkpoint
+    r["model"]["memory_prior"] = False
     for model, match in (({"history": False, "memory": 3}, "needs model.history"),
+                         ({"history": True, "memory": 0, "memory_prior": True}, "memory_prior needs"),
                          ({"history": True, "memory": 1}, "W >= 2"),
                          ({"history": True, "memory": 20}, "no window found")):
         r["model"].update(model)
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r))
         with pytest.raises(InputError, match=match):
             fit_flow(tmp_path / "bad.yaml", progress=False)
+
+
+def test_memory_exponents_recover_a_planted_power_law():
+    """Examples whose next step is |Δ|² ∝ (|Δ_W|² + ε)^β per particle give back β per species."""
+    from glassgen.flow.examples import memory_exponents
+    from glassgen.flow.model import WINDOW_EPS
+
+    rng = np.random.default_rng(3)
+    species = (np.arange(400) % 4 == 0).astype(int)
+    beta = np.array([0.3, 0.8])[species]
+    ex = []
+    for k in range(20):
+        win = rng.normal(size=(400, 3)) * rng.lognormal(0, 0.7, size=(400, 1))
+        amp = (np.sum(win ** 2, -1) + WINDOW_EPS) ** (beta / 2) * rng.lognormal(0, 0.3, size=400)
+        d = rng.normal(size=(400, 3)) / np.sqrt(3)
+        d *= amp[:, None] / np.linalg.norm(d, axis=-1, keepdims=True)  # |Δ| = amp exactly
+        ex.append({"species": species, "lags": np.array([1.0]), "disp": d[None, None], "win": win[None, None],
+                   "has_win": np.array([k % 5 != 0])})
+    got = memory_exponents(ex, 2)
+    np.testing.assert_allclose(got, [0.3, 0.8], atol=0.03)
 
 
 def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):

@@ -137,6 +137,28 @@ def _inherent_frames(traj, starts, source: str):
     return frame
 
 
+def memory_exponents(examples, n_species: int) -> list:
+    """β_a per species: least-squares slope of log(|Δ|² + ε) on log(|Δ_W|² + ε) over the examples with a
+    window, each (origin, lag, species) centred, so the slope is within a configuration, not across lags.
+    The memory prior (FlowModel.window_factor) then widens the noise of particle i by (|Δ_W,i|² + ε)^(β/2)."""
+    from .model import WINDOW_EPS
+
+    sxy, sxx = np.zeros(n_species), np.zeros(n_species)
+    for ex in examples:
+        for k in np.flatnonzero(ex.get("has_win", [])):
+            y = np.log(np.sum(ex["disp"][0, k] ** 2, axis=-1) + WINDOW_EPS)
+            x = np.log(np.sum(ex["win"][0, k] ** 2, axis=-1) + WINDOW_EPS)
+            for a in range(n_species):
+                sel = ex["species"] == a
+                if sel.sum() > 1:
+                    xc, yc = x[sel] - x[sel].mean(), y[sel] - y[sel].mean()
+                    sxy[a] += xc @ yc
+                    sxx[a] += xc @ xc
+    if np.any(sxx == 0):
+        raise InputError("recipe", f"model.memory_prior: species {np.flatnonzero(sxx == 0).tolist()} has no window in the data")
+    return (sxy / sxx).tolist()
+
+
 def prior_from_examples(examples) -> paths.PriorScale:
     items = [(lag, ex["species"], ex["disp"][:, k]) for ex in examples for k, lag in enumerate(ex["lags"])]
     return paths.PriorScale.from_displacements(items)

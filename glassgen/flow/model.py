@@ -44,6 +44,9 @@ def encoder_spec(encoder) -> dict:
     return {"kind": "botan", "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg))}
 
 
+WINDOW_EPS = 1e-3  # σ²: keeps log |Δ_W|² finite; far below any thermal window (≈ 0.05 σ² in KA)
+
+
 def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 0.1) -> torch.Tensor:
     """Per-particle factor on the prior scale from predicted propensities: ``m_i = p_i / rms_a(p)``.
 
@@ -133,6 +136,32 @@ class FlowModel(nn.Module):
         """Second-order model: each draw also reads the displacement of the previous step."""
         return bool(self.velocity.cfg.history)
 
+    def window_factor(self, species, window, known=None) -> torch.Tensor:
+        """Per-particle factor m_i on the prior scale from the memory window (``memory_prior``, else 1).
+
+        m_i ∝ (|Δ_W,i|² + ε)^(β_a / 2) with β_a the species' exponent fitted on the training data
+        (:func:`glassgen.flow.examples.memory_exponents`), normalised per sample so that ⟨m²⟩ = 1 over
+        each species: particles that moved over the last W lags get wider noise, the others narrower,
+        and the prior keeps its measured size. m = 1 where the window is unknown.
+
+        Shapes: species (N,), window (B,N,D), known (B,) | None -> (B,N,1).
+        """
+        beta = self.velocity.cfg.memory_prior
+        window = torch.as_tensor(window, dtype=torch.float64)
+        if beta is None:
+            return torch.ones(window.shape[:-1] + (1,), dtype=torch.float64)
+        species = torch.as_tensor(species).long().cpu()
+        logm = 0.5 * torch.as_tensor(beta, dtype=torch.float64)[species] * (window.pow(2).sum(-1) + WINDOW_EPS).log()
+        logm = logm - logm.max(dim=-1, keepdim=True).values  # no overflow; the normalisation takes the shift out
+        m = logm.exp()
+        n_s = int(species.max()) + 1
+        sq = torch.zeros(m.shape[0], n_s, dtype=m.dtype).index_add_(1, species, m.pow(2))
+        cnt = torch.bincount(species, minlength=n_s).clamp(min=1).double()
+        m = m / (sq / cnt).sqrt()[:, species]
+        if known is not None:
+            m = torch.where(torch.as_tensor(known).reshape(-1, 1).bool(), m, torch.ones_like(m))
+        return m[..., None]
+
     @property
     def memory(self) -> int:
         """Memory window W in lags (0 = none): each draw also reads x(t0) − x(t0 − W τ)."""
@@ -184,6 +213,8 @@ class FlowModel(nn.Module):
         scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)
         hist = self.history_input(scale, previous, known, window, window_known)
+        if window is not None and self.velocity.cfg.memory_prior is not None:  # after p: p reads the species scale
+            scale = scale * self.window_factor(emb["species"], window, window_known).to(scale)
 
         def v(t, x):
             b = x.shape[0]

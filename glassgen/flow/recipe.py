@@ -52,6 +52,7 @@ class ModelSpec:
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
     memory: int = 0  # W >= 2: with history, also the displacement over the last W lags (mobility memory); 0 = off
+    memory_prior: bool = False  # prior scale × a power of |window|² fitted on the data (needs memory; docs/generative.md)
     pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]
     pair_channels: bool = False  # geometry features in one block per species pair (needs pair_sigma)
 
@@ -111,6 +112,8 @@ def load_recipe(path) -> FitRecipe:
     if m.memory and (not isinstance(m.memory, int) or m.memory < 2 or not m.history):
         raise InputError(str(path), f"model.memory is a window of W >= 2 lags and needs model.history: true; "
                                     f"got memory {m.memory!r}, history {m.history!r}")
+    if m.memory_prior and not m.memory:
+        raise InputError(str(path), "model.memory_prior needs model.memory (the window it reads)")
     t = r.train
     for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "val_samples"):
         if int(getattr(t, name)) < 1:

@@ -25,13 +25,13 @@ from ..errors import InputError
 from ..monitors import reference
 from . import paths
 from .context import LocalEncoder, box_symmetries
-from .examples import load_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
+from .examples import load_examples, memory_exponents, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
 from .model import FlowModel, save_model
 from .recipe import FitRecipe, load_recipe
 from .velocity import VelocityConfig
 
 
-def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
+def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list | None = None) -> FlowModel:
     enc = recipe.encoder
     if enc.kind == "local":
         encoder = LocalEncoder(n_species=prior.log_scales.shape[1], width=enc.width, cutoff=enc.cutoff)
@@ -50,7 +50,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     m = recipe.model
     try:
         vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history, memory=m.memory,
+                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history, memory=m.memory, memory_prior=memory_prior,
                               pair_sigma=m.pair_sigma, pair_channels=m.pair_channels)
     except (ValueError, TypeError) as e:
         raise InputError("recipe", f"model: {e}") from None
@@ -191,7 +191,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
-        model = build_model(recipe, prior_from_examples(train)).to(device)
+        beta = memory_exponents(train, prior_from_examples(train).log_scales.shape[1]) if recipe.model.memory_prior else None
+        model = build_model(recipe, prior_from_examples(train), beta).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     gen = torch.Generator().manual_seed(t_cfg.seed)

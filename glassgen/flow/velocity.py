@@ -51,6 +51,7 @@ class VelocityConfig:
     geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
     history: bool = False  # node input also reads the previous step's displacement (second-order chain)
     memory: int = 0  # W > 1: node input also reads the displacement over the last W lags (needs history); 0 = off
+    memory_prior: list | None = None  # per species β: prior scale × (|Δ_W|² + ε)^(β/2), normalised (FlowModel.window_factor)
     pair_sigma: list | None = None  # (S,S) contact distances: geometry reads r'_ij / σ_ab; None = physical r'_ij
     pair_channels: bool = False  # one block of K geometry features per unordered species pair (needs pair_sigma)
 
@@ -65,6 +66,8 @@ class VelocityConfig:
             self.pair_sigma = sig.tolist()
         if self.memory and (int(self.memory) != self.memory or self.memory < 2 or not self.history):
             raise ValueError(f"memory is a window of W >= 2 lags read with the history (needs history); got {self.memory}")
+        if self.memory_prior is not None and not self.memory:
+            raise ValueError("memory_prior scales the prior by the memory window: it needs memory > 0")
         if self.pair_channels and self.pair_sigma is None:
             raise ValueError("pair_channels needs pair_sigma (its size gives the species)")
 
