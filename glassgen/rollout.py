@@ -179,7 +179,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         prev = x - np.stack([w.last_positions(1) for w in writers])
     memory = int(getattr(step_fn, "memory", 0)) if second else 0
     # the chain's last W + 1 configurations, oldest first: the memory window is past[-1] − past[0]
-    past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), -1, -1)]
+    past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), 0, -1)] + [x]
     log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
     if fresh:
         for j in range(m):

@@ -50,8 +50,9 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list |
     m = recipe.model
     try:
         vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
-                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history, memory=m.memory, memory_prior=memory_prior,
-                              pair_sigma=m.pair_sigma, pair_channels=m.pair_channels)
+                              n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history,
+                              memory=m.memory, memory_prior=memory_prior, pair_sigma=m.pair_sigma,
+                              pair_channels=m.pair_channels)
     except (ValueError, TypeError) as e:
         raise InputError("recipe", f"model: {e}") from None
     if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
@@ -191,8 +192,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
-        beta = memory_exponents(train, prior_from_examples(train).log_scales.shape[1]) if recipe.model.memory_prior else None
-        model = build_model(recipe, prior_from_examples(train), beta).to(device)
+        prior = prior_from_examples(train)
+        beta = memory_exponents(train, prior.log_scales.shape[1]) if recipe.model.memory_prior else None
+        model = build_model(recipe, prior, beta).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     gen = torch.Generator().manual_seed(t_cfg.seed)
