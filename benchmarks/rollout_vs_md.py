@@ -2,7 +2,9 @@
 
 Two state points of the Kob–Andersen mixture (density 1.2, LJ units):
 
-- proof: N = 1000, T = 0.6, τ_α = 11.8 (measured, docs/simulate.md), so 10 τ_α = 118 LJ time;
+- proof: N = 1000, T = 0.6, τ_α = 11.8 (measured, docs/simulate.md), so 10 τ_α = 118 LJ time; or, with
+  ``--temperature 0.5 --tau-alpha 125.7 --lag 50``, the T = 0.5 proof (τ_α of its 16 reference MD trajectories,
+  docs/rollout.md), 10 τ_α = 1257 LJ time;
 - BOTAN: N = 4096, T = 0.44, τ_α ≈ 4120 (the shared data's tc07), 10 τ_α ≈ 41 200 LJ time.
 
 MD: glassgen's LAMMPS engine (:class:`glassgen.simulate.lammps_engine.Engine`), NVE velocity Verlet with
@@ -120,9 +122,10 @@ def build_model(checkpoint):
                f"{recipe.model.hidden} × {recipe.model.n_layers} layers cutoff {recipe.model.cutoff}")
 
 
-def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5, relax_cfg=None):
+def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5, relax_cfg=None, guidance=1.0):
     """Seconds per rollout step (one draw + monitors + output [+ relaxation]) from the MD run's final configuration."""
-    fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps)
+    kw = {"history_guidance": guidance} if guidance != 1.0 else {}
+    fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps, **kw)
     out = Path(tempfile.mkdtemp(dir=workdir))
     with (Relaxer(relax_cfg, snap.species, snap.box) if relax_cfg else nullcontext()) as relax:
         cfg = RolloutConfig(steps=1, lag=lag, seed=seed, max_resample=0)
@@ -148,6 +151,10 @@ def main() -> None:
     p.add_argument("--checkpoint", default=None, help="flow checkpoint (default: untrained model, see above)")
     p.add_argument("--checkpoint-4096", default=None, help="checkpoint for N = 4096 (default: the same model)")
     p.add_argument("--lag", type=float, default=5.0, help="rollout lag at the proof state point [LJ]")
+    p.add_argument("--temperature", type=float, default=0.6, help="proof state point temperature (N = 1000)")
+    p.add_argument("--tau-alpha", type=float, default=11.8, help="τ_α of the proof state point [LJ]")
+    p.add_argument("--history-guidance", type=float, default=1.0,
+                   help="history guidance w of a second-order model (w != 1 costs two network calls per velocity)")
     p.add_argument("--method", default="heun")
     p.add_argument("--ode-steps", type=int, default=8)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -162,7 +169,8 @@ def main() -> None:
     load0 = os.getloadavg()
     model, desc = build_model(a.checkpoint)
     model_big = model if not a.checkpoint_4096 else build_model(a.checkpoint_4096)[0]
-    points = [("proof T = 0.6", 1000, 0.6, 11.8, a.lag, a.md_steps[0], a.rollout_steps[0], model)]
+    points = [(f"proof T = {a.temperature:g}", 1000, a.temperature, a.tau_alpha, a.lag, a.md_steps[0], a.rollout_steps[0],
+               model)]
     if not a.no_4096:
         points.append(("BOTAN T = 0.44", 4096, 0.44, 4120.0, 4120.0, a.md_steps[1], a.rollout_steps[1], model_big))
     rows, notes = [], []
@@ -179,7 +187,7 @@ def main() -> None:
                         rc = None if a.relax == "none" else RelaxConfig(kind=a.relax, when="always", time=a.relax_time,
                                                                         temperature=temp)
                         ro.append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp,
-                                                           relax_cfg=rc))
+                                                           relax_cfg=rc, guidance=a.history_guidance))
             s_md, s_ro = statistics.median(md), statistics.median(ro)
             md_lj, ro_lj = s_md / DT, s_ro / lag
             rows.append((name, n, md_lj, ro_lj, md_lj / ro_lj, 10 * tau * md_lj, 10 * tau * ro_lj))
@@ -189,7 +197,8 @@ def main() -> None:
     load1 = os.getloadavg()
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}; threads {a.threads} (LAMMPS and torch); repeats {a.repeats} interleaved, medians")
     print(f"rollout model: {desc}; sampler {a.method}, {a.ode_steps} ODE steps; redraws off; relax {a.relax}"
-          + (f" (time {a.relax_time:g})" if a.relax != "none" else ""))
+          + (f" (time {a.relax_time:g})" if a.relax != "none" else "")
+          + (f"; history guidance {a.history_guidance:g}" if a.history_guidance != 1.0 else ""))
     print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
           f"on {os.cpu_count()} cores")
     print(f"{'state point':<16}{'N':>6}{'MD s/LJ':>11}{'rollout s/LJ':>14}{'MD/rollout':>12}{'MD to 10τα':>13}{'rollout to 10τα':>17}")
