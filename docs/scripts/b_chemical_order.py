@@ -1,36 +1,84 @@
 """B-B contacts and inherent-structure energy of one model draw against MD (docs/rollout.md, "Species B and chemical order").
 
-From the first frame of reference trajectories 0-7 at T = 0.6: monitors of the MD frame, of MD at t = 5 and of one
-draw of lag 5 (heun x 8), each also after CG minimisation (inherent structure), and B-B pairs within 1.15 per B.
+From frame t0 of reference trajectories 0-7 at temperature T: monitors of the MD frame, of MD at t0 + lag and of
+one draw of that lag, each also after CG minimisation (inherent structure, IS), and B-B pairs within 1.15 per B
+(z_BB). A second-order / memory model gets MD's last step and window at t0 (t0 must leave room for them).
+Optional controls: the MD frame at t0 + lag displaced by Gaussian noise of each --noise amplitude (per component)
+before the minimisation, and the quench of the chain (CG, then --quench Langevin times at T).
 
     OMP_NUM_THREADS=1 python docs/scripts/b_chemical_order.py runs/flow-proof-T0.6-sig/best.safetensors
+    OMP_NUM_THREADS=1 python docs/scripts/b_chemical_order.py runs/flow-proof-T0.5-mem/best.safetensors \
+        --T 0.5 --lag 50 --t0 200 --guidance 1.5 --noise 0.1 0.2 0.3 --quench 0.5 5 20
 """
+import argparse
+
 import numpy as np
+
 from glassgen import read_trajectory
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.flow.sample import sample
 from glassgen.flow.model import load_model
-from glassgen.data import Snapshot
-from glassgen.pbc import fold
+from glassgen.flow.sample import step_function
 from glassgen.monitors import monitors
-import sys
-m = load_model(sys.argv[1])
+from glassgen.relax import RelaxConfig, Relaxer
+
+p = argparse.ArgumentParser()
+p.add_argument("checkpoint")
+p.add_argument("--T", type=float, default=0.6)
+p.add_argument("--lag", type=float, default=5.0)
+p.add_argument("--t0", type=float, default=0.0)
+p.add_argument("--guidance", type=float, default=1.0)
+p.add_argument("--method", default="heun")
+p.add_argument("--ode-steps", type=int, default=8)
+p.add_argument("--gamma", type=float, default=1.0, help="noise level of euler_maruyama")
+p.add_argument("--noise", type=float, nargs="*", default=[], help="control: MD frame + Gaussian noise, then IS")
+p.add_argument("--quench", type=float, nargs="*", default=[], help="Langevin times of quench corrections")
+a = p.parse_args()
+model = load_model(a.checkpoint)
+kw = {"history_guidance": a.guidance} if a.guidance != 1.0 else {}
+if a.method == "euler_maruyama":
+    kw["gamma"] = a.gamma
 res = {}
-add = lambda k, v: res.setdefault(k, []).append(v)
+
+
+def add(name, x, sp, box, raw=True):
+    xb = x[sp == 1]
+    dd = xb[:, None] - xb[None]
+    dd -= box[0] * np.round(dd / box[0])
+    r = np.sqrt((dd ** 2).sum(-1))
+    np.fill_diagonal(r, 9.0)
+    row = {"z_BB": (r < 1.15).sum(1).mean()}
+    if raw:
+        row.update(monitors(x, sp, box))
+    res.setdefault(name, []).append(row)
+
+
 for f in range(8):
-    t = read_trajectory(f"runs/proof-T0.6-test/traj_{f:03d}.h5")
-    x0 = fold(t.positions[0], t.box)[0]; sp = t.species
-    i = list(np.round(t.times, 6)).index(5.0); x5 = x0 + t.positions[i] - t.positions[0]
-    d, _ = sample(m, Snapshot(sp, t.box, x0), 5.0, 1, method="heun", ode_steps=8, seed=f)
-    x1 = x0 + d[0]
-    with Relaxer(RelaxConfig(kind="minimize", when="always"), sp, t.box) as r:
-        for name, x in (("MD t=0", x0), ("MD t=5", x5), ("draw", x1)):
-            add(name + " IS", monitors(r.relax(x), sp, t.box))
-            if name != "draw": add(name, monitors(x, sp, t.box))
-    # count BB pairs within 1.1 (first shell) per B
-    for name, x in (("MD t=0", x0), ("draw", x1)):
-        xb = x[sp == 1]; L = t.box[0]
-        dd = xb[:, None] - xb[None]; dd -= L * np.round(dd / L); r = np.sqrt((dd ** 2).sum(-1)); np.fill_diagonal(r, 9)
-        add(name + " zBB<1.15", {"z": (r < 1.15).sum(1).mean()})
+    t = read_trajectory(f"runs/proof-T{a.T:g}-test/traj_{f:03d}.h5")
+    sp, box = t.species, t.box
+    times = list(np.round(t.times, 6))
+    at = lambda tt: t.positions[times.index(round(float(tt), 6))]
+    x0, x1 = at(a.t0), at(a.t0 + a.lag)
+    prev = x0 - at(a.t0 - a.lag) if model.history and a.t0 >= a.lag else None
+    win = x0 - at(a.t0 - model.memory * a.lag) if prev is not None and model.memory and a.t0 >= model.memory * a.lag else None
+    fn = step_function(model, sp, box, method=a.method, ode_steps=a.ode_steps, **kw)
+    d = fn(x0[None], a.lag, [f], None if prev is None else prev[None], None if win is None else win[None])[0]
+    res.setdefault("MSD one step", []).append({
+        "draw A": (d[sp == 0] ** 2).sum(1).mean(), "draw B": (d[sp == 1] ** 2).sum(1).mean(),
+        "MD A": ((x1 - x0)[sp == 0] ** 2).sum(1).mean(), "MD B": ((x1 - x0)[sp == 1] ** 2).sum(1).mean()})
+    rng = np.random.default_rng(f)
+    with Relaxer(RelaxConfig(kind="minimize", when="always", max_iterations=1000), sp, box) as cg:
+        for name, x in (("MD t0", x0), (f"MD t0+{a.lag:g}", x1), ("draw", x0 + d)):
+            add(name, x, sp, box, raw=name != "draw")
+            add(name + " IS", cg.relax(x), sp, box)
+            for q in a.quench:
+                with Relaxer(RelaxConfig(kind="quench", when="always", time=q, temperature=a.T), sp, box) as rq:
+                    add(f"{name} quench+{q:g}", rq.relax(x, seed=f), sp, box)
+        for s in a.noise:
+            add(f"MD t0+{a.lag:g} + noise {s:g}, IS", cg.relax(x1 + s * rng.standard_normal(x1.shape)), sp, box)
+
+print(f"{a.checkpoint}: T {a.T:g}, lag {a.lag:g}, t0 {a.t0:g}, {a.method} x {a.ode_steps}"
+      + (f" (gamma {a.gamma:g})" if a.method == "euler_maruyama" else "") + f", guidance {a.guidance:g}; "
+      "mean ± standard error over 8 starts")
 for k, v in res.items():
-    print(f"{k:16s}", " ".join(f"{c} {np.mean([x[c] for x in v]):.3f}" for c in v[0] if c in ("e_pot", "gpeak_AA", "gpeak_AB", "gpeak_BB", "z")))
+    cols = [c for c in v[0] if c in ("e_pot", "gpeak_AB", "gpeak_BB", "z_BB", "draw A", "draw B", "MD A", "MD B")]
+    print(f"{k:32s}", "  ".join(f"{c} {np.mean([x[c] for x in v]):.3f}±{np.std([x[c] for x in v]) / np.sqrt(len(v)):.3f}"
+                               for c in cols))
