@@ -1,6 +1,6 @@
 """B-B contacts and inherent-structure energy of one model draw against MD (docs/rollout.md, "Species B and chemical order").
 
-From frame t0 of reference trajectories 0-7 at temperature T: monitors of the MD frame, of MD at t0 + lag and of
+From frame t0 of reference trajectories 0-7 at temperature T (or of another folder's, --data): monitors of the MD frame, of MD at t0 + lag and of
 one draw of that lag, each also after CG minimisation (inherent structure, IS), and B-B pairs within 1.15 per B
 (z_BB). A second-order / memory model gets MD's last step and window at t0 (t0 must leave room for them).
 Optional controls: the MD frame at t0 + lag displaced by Gaussian noise of each --noise amplitude (per component)
@@ -18,6 +18,7 @@ from glassgen import read_trajectory
 from glassgen.flow.model import load_model
 from glassgen.flow.sample import step_function
 from glassgen.monitors import monitors
+from glassgen.overlaps import project_overlaps
 from glassgen.relax import RelaxConfig, Relaxer
 
 p = argparse.ArgumentParser()
@@ -25,12 +26,15 @@ p.add_argument("checkpoint")
 p.add_argument("--T", type=float, default=0.6)
 p.add_argument("--lag", type=float, default=5.0)
 p.add_argument("--t0", type=float, default=0.0)
+p.add_argument("--data", default=None, help="folder of the trajectories traj_000..007 (default runs/proof-T{T}-test)")
 p.add_argument("--guidance", type=float, default=1.0)
 p.add_argument("--method", default="heun")
 p.add_argument("--ode-steps", type=int, default=8)
 p.add_argument("--gamma", type=float, default=1.0, help="noise level of euler_maruyama")
 p.add_argument("--noise", type=float, nargs="*", default=[], help="control: MD frame + Gaussian noise, then IS")
 p.add_argument("--quench", type=float, nargs="*", default=[], help="Langevin times of quench corrections")
+p.add_argument("--project", type=float, nargs="*", default=[],
+               help="pair-energy thresholds: the draw's overlaps pushed apart (glassgen.overlaps) before the IS")
 a = p.parse_args()
 model = load_model(a.checkpoint)
 kw = {"history_guidance": a.guidance} if a.guidance != 1.0 else {}
@@ -52,7 +56,7 @@ def add(name, x, sp, box, raw=True):
 
 
 for f in range(8):
-    t = read_trajectory(f"runs/proof-T{a.T:g}-test/traj_{f:03d}.h5")
+    t = read_trajectory(f"{a.data or f'runs/proof-T{a.T:g}-test'}/traj_{f:03d}.h5")
     sp, box = t.species, t.box
     times = list(np.round(t.times, 6))
     at = lambda tt: t.positions[times.index(round(float(tt), 6))]
@@ -72,6 +76,8 @@ for f in range(8):
             for q in a.quench:
                 with Relaxer(RelaxConfig(kind="quench", when="always", time=q, temperature=a.T), sp, box) as rq:
                     add(f"{name} quench+{q:g}", rq.relax(x, seed=f), sp, box)
+        for e in a.project:
+            add(f"draw, project {e:g}, IS", cg.relax(project_overlaps(x0 + d, sp, box, energy=e)[0]), sp, box)
         for s in a.noise:
             add(f"MD t0+{a.lag:g} + noise {s:g}, IS", cg.relax(x1 + s * rng.standard_normal(x1.shape)), sp, box)
 
