@@ -432,3 +432,50 @@ def test_fit_with_species_balance_trains_and_selects_on_the_balanced_loss(toy):
     assert validation_loss(model, graphs, ex, 2) == pytest.approx(float(rows["bal"][-1]["val_loss"]), rel=1e-5)
     with pytest.raises(InputError, match="species_balanc"):
         load_recipe(recipe(2, "typo", species_balanced=True))
+
+
+def test_denoise_examples_undo_their_own_noise_and_a_denoiser_fits(tmp_path):
+    """data.denoise: each example is a frame plus Gaussian noise of amplitude σ (the model's "lag") and the
+    way back; initial + disp is the frame exactly, the noise has width σ, frames are `every` apart, the
+    prior learns s = σ per level, and mixing denoise with pairs or history is a recipe error."""
+    from glassgen import Trajectory, read_trajectory, write_trajectory
+    from glassgen.flow.examples import denoise_examples
+
+    rng = np.random.default_rng(6)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    species = (np.arange(64) % 5 == 0).astype(int)
+    x = g + np.concatenate([np.zeros((1, 64, 3)), np.cumsum(0.05 * rng.normal(size=(11, 64, 3)), 0)])
+    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), np.arange(12.0), x))
+    traj = read_trajectory(tmp_path / "t.h5")
+    ex = denoise_examples(traj, [0.1, 0.3], "t.h5", every=4.0, seed=1)
+    assert len(ex) == 3 * 2  # frames at t = 0, 4, 8; two levels each
+    frames = {0: 0, 1: 0, 2: 4, 3: 4, 4: 8, 5: 8}
+    for k, e in enumerate(ex):
+        assert np.allclose(e["initial"] + e["disp"][0, 0], x[frames[k]], atol=1e-12)
+        assert e["lags"].tolist() == [[0.1, 0.3][k % 2]] and e["disp"].shape == (1, 1, 64, 3)
+    widths = [np.concatenate([e["disp"].ravel() for e in ex[j::2]]).std() for j in (0, 1)]
+    assert abs(widths[0] / 0.1 - 1) < 0.1 and abs(widths[1] / 0.3 - 1) < 0.1
+    again = denoise_examples(traj, [0.1, 0.3], "t.h5", every=4.0, seed=1)
+    assert all(np.array_equal(a["initial"], b["initial"]) for a, b in zip(ex, again))
+    with pytest.raises(InputError, match="positive noise"):
+        denoise_examples(traj, [0.0], "t.h5")
+
+    r = {"task": "flow", "out": "run", "data": {"train": ["t.h5"], "val": ["t.h5"], "denoise": [0.1, 0.3],
+                                                "denoise_every": 2.0},
+         "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 1, "cutoff": 1.2},
+         "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 2, "eval_every": 2, "val_samples": 1}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    out = fit_flow(tmp_path / "r.yaml", progress=False)
+    prior = out["model"].prior
+    assert torch.allclose(prior.log_lags.exp(), torch.tensor([0.1, 0.3], dtype=torch.float64))
+    assert torch.all((prior.log_scales[0].exp() / 0.1 - 1).abs() < 0.15)
+    assert torch.all((prior.log_scales[1].exp() / 0.3 - 1).abs() < 0.15)
+    for bad in ({"lags": [1.0]}, {"denoise": [0.1, -0.2]}, {"denoise": []}):
+        r2 = {**r, "data": {**r["data"], **bad}}
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r2))
+        with pytest.raises(InputError, match="data.denoise"):
+            load_recipe(tmp_path / "bad.yaml")
+    r3 = {**r, "model": {**r["model"], "history": True}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r3))
+    with pytest.raises(InputError, match="data.denoise"):
+        load_recipe(tmp_path / "bad.yaml")

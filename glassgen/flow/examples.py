@@ -3,10 +3,12 @@
 Every example is ``{"species" (N,), "initial" (N,D), "box" (D,), "lags" (K,), "disp" (R,K,N,D),
 "source"}``; examples cut from trajectories also carry ``"prev"`` (1,K,N,D) and ``"has_prev"`` (K,),
 the history of a second-order model, and with a memory window ``"win"`` (1,K,N,D) and ``"has_win"`` (K,)
-(docs/generative.md, Contracts).
+(docs/generative.md, Contracts). Denoising examples (:func:`denoise_examples`) have the same keys; their
+"lag" is a noise amplitude.
 """
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,8 @@ from ..stats.dynamics import lag_pairs
 from . import paths
 
 
-def load_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0) -> list:
+def load_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0, denoise=None,
+                  denoise_every: float = 25.0) -> list:
     """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
@@ -26,7 +29,8 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
     example (R = 1) per such origin (see :func:`trajectory_examples`). ``inherent`` (optional, one
     per file) are the inherent-structure trajectories of trajectory files (``glassgen inherent``):
     the examples then start from IS(t0) instead of x(t0). ``memory`` W > 0: trajectory examples also
-    carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`).
+    carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`). ``denoise`` (noise amplitudes)
+    makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`).
     """
     from ..data import Ensemble
     from ..h5md import file_kind, read_ensemble, read_trajectory
@@ -51,6 +55,10 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
             n = len(z["types"])
             ens = Ensemble(z["types"], np.full(3, box_edge(n)), z["initial_positions"], np.array([float(lag)]),
                            z["positions"][:, None], {"source": str(f)})
+        elif file_kind(f) == "trajectory" and denoise:
+            seed = [n_file, zlib.crc32(Path(f).name.encode())]
+            out.extend(denoise_examples(read_trajectory(f), denoise, str(f), denoise_every, seed))
+            continue
         elif file_kind(f) == "trajectory":
             if not lags:
                 raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
@@ -112,6 +120,31 @@ def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -
                                  f"(inherent-structure times {starts.times[:5].tolist()}...)")
     if not out:
         raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
+    return out
+
+
+def denoise_examples(traj, levels, source: str, every: float = 25.0, seed=0) -> list:
+    """Equilibrium-denoising examples: a frame x displaced by Gaussian noise, and the way back.
+
+    For every frame whose time is at least ``every`` after the last one used, and every amplitude σ in
+    ``levels`` (σ_AA, per component), one example ``initial`` = x + σ ε, ``lags`` = [σ], ``disp`` (1,1,N,D)
+    = −σ ε, ε ~ N(0, 1) from ``seed``. A flow fit on them samples where an equilibrium configuration lies,
+    given one displaced by about σ: the model's "lag" input is the noise amplitude (docs/generative.md,
+    "Equilibrium denoiser").
+    """
+    levels = [float(v) for v in levels]
+    if not levels or min(levels) <= 0 or not np.all(np.isfinite(levels)):
+        raise InputError(source, f"data.denoise must list positive noise amplitudes; got {levels}")
+    rng = np.random.default_rng(seed)
+    out, last = [], -np.inf
+    for i, t in enumerate(traj.times):
+        if t < last + every:
+            continue
+        last = t
+        for sigma in levels:
+            noise = sigma * rng.standard_normal(traj.positions[i].shape)
+            out.append({"species": traj.species, "initial": traj.positions[i] + noise, "box": traj.box,
+                        "lags": np.array([sigma]), "disp": -noise[None, None], "source": f"{source}@t={t:g}+{sigma:g}"})
     return out
 
 

@@ -30,6 +30,8 @@ class DataSpec:
     lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
     train_inherent: list | None = None  # one inherent-structure trajectory per train file: start from IS(t0)
     val_inherent: list | None = None  # the same for val (docs/generative.md, "Inherent-structure starts")
+    denoise: list | None = None  # noise amplitudes σ: examples (x + σε, −σε) at "lag" σ instead of pairs (equilibrium denoiser)
+    denoise_every: float = 25.0  # LJ time between the trajectory frames used for denoising examples
 
 
 @dataclass
@@ -112,6 +114,13 @@ def load_recipe(path) -> FitRecipe:
     if m.memory and (not isinstance(m.memory, int) or m.memory < 2 or not m.history):
         raise InputError(str(path), f"model.memory is a window of W >= 2 lags and needs model.history: true; "
                                     f"got memory {m.memory!r}, history {m.history!r}")
+    d = r.data
+    if d.denoise is not None:
+        if d.lags or d.train_inherent or d.val_inherent or m.history:
+            raise InputError(str(path), "data.denoise replaces the pairs: no data.lags, *_inherent or model.history with it")
+        if not d.denoise or any(not isinstance(v, (int, float)) or not v > 0 for v in d.denoise) or not d.denoise_every > 0:
+            raise InputError(str(path), f"data.denoise must list positive noise amplitudes (and denoise_every > 0); "
+                                        f"got {d.denoise!r}, {d.denoise_every!r}")
     if m.memory_prior and not m.memory:
         raise InputError(str(path), "model.memory_prior needs model.memory (the window it reads)")
     t = r.train

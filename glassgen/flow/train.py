@@ -180,16 +180,18 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     mem = recipe.model.memory
-    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent, mem)
+    dn = {"denoise": recipe.data.denoise, "denoise_every": recipe.data.denoise_every}
+    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent, mem, **dn)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
     if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
                                    "(no window found)")
-    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem)
+    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem, **dn)
            if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
-    meta = {"data_monitors": reference((ex["species"], ex["initial"], ex["box"]) for ex in train)}
+    clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
+    meta = {"data_monitors": reference((ex["species"], clean(ex), ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         prior = prior_from_examples(train)
