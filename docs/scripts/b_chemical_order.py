@@ -16,7 +16,8 @@ import numpy as np
 
 from glassgen import read_trajectory
 from glassgen.flow.model import load_model
-from glassgen.flow.sample import step_function
+from glassgen.data import Snapshot
+from glassgen.flow.sample import sample, step_function
 from glassgen.monitors import monitors
 from glassgen.overlaps import project_overlaps
 from glassgen.relax import RelaxConfig, Relaxer
@@ -26,6 +27,10 @@ p.add_argument("checkpoint")
 p.add_argument("--T", type=float, default=0.6)
 p.add_argument("--lag", type=float, default=5.0)
 p.add_argument("--t0", type=float, default=0.0)
+p.add_argument("--denoiser", default=None, help="checkpoint fit with data.denoise: applied to the draw (and noise controls)")
+p.add_argument("--level", type=float, nargs="*", default=[0.2], help="denoiser noise amplitudes to apply the draw at")
+p.add_argument("--mean", action="store_true", help="apply the denoiser's posterior mean, v(t = 0, x = 0) (one Euler step "
+                                                   "from a zero-width prior), instead of one draw")
 p.add_argument("--data", default=None, help="folder of the trajectories traj_000..007 (default runs/proof-T{T}-test)")
 p.add_argument("--guidance", type=float, default=1.0)
 p.add_argument("--method", default="heun")
@@ -37,6 +42,14 @@ p.add_argument("--project", type=float, nargs="*", default=[],
                help="pair-energy thresholds: the draw's overlaps pushed apart (glassgen.overlaps) before the IS")
 a = p.parse_args()
 model = load_model(a.checkpoint)
+den = load_model(a.denoiser) if a.denoiser else None
+
+
+def denoise(x, level, species, box, seed):
+    """x plus one denoiser draw at noise amplitude ``level`` (heun x 8)."""
+    kw = {"method": "euler", "ode_steps": 1, "noise_scale": 1e-12} if a.mean else {"method": "heun", "ode_steps": 8}
+    return x + sample(den, Snapshot(species, box, x), level, 1, seed=seed, **kw)[0][0]
+
 kw = {"history_guidance": a.guidance} if a.guidance != 1.0 else {}
 if a.method == "euler_maruyama":
     kw["gamma"] = a.gamma
@@ -78,8 +91,15 @@ for f in range(8):
                     add(f"{name} quench+{q:g}", rq.relax(x, seed=f), sp, box)
         for e in a.project:
             add(f"draw, project {e:g}, IS", cg.relax(project_overlaps(x0 + d, sp, box, energy=e)[0]), sp, box)
+        for lev in (a.level if den else []):
+            xd = denoise(x0 + d, lev, sp, box, f)
+            add(f"draw, denoised at {lev:g}", xd, sp, box, raw=False)
+            add(f"draw, denoised at {lev:g}, IS", cg.relax(xd), sp, box)
         for s in a.noise:
-            add(f"MD t0+{a.lag:g} + noise {s:g}, IS", cg.relax(x1 + s * rng.standard_normal(x1.shape)), sp, box)
+            xn = x1 + s * rng.standard_normal(x1.shape)
+            add(f"MD t0+{a.lag:g} + noise {s:g}, IS", cg.relax(xn), sp, box)
+            if den:
+                add(f"MD t0+{a.lag:g} + noise {s:g}, denoised, IS", cg.relax(denoise(xn, s, sp, box, f)), sp, box)
 
 print(f"{a.checkpoint}: T {a.T:g}, lag {a.lag:g}, t0 {a.t0:g}, {a.method} x {a.ode_steps}"
       + (f" (gamma {a.gamma:g})" if a.method == "euler_maruyama" else "") + f", guidance {a.guidance:g}; "
