@@ -475,6 +475,10 @@ def test_denoise_examples_undo_their_own_noise_and_a_denoiser_fits(tmp_path):
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r2))
         with pytest.raises(InputError, match="data.denoise"):
             load_recipe(tmp_path / "bad.yaml")
+    lattice_ensemble(tmp_path / "a.h5", runs=2, seed=0)
+    (tmp_path / "ens.yaml").write_text(yaml.safe_dump({**r, "data": {**r["data"], "train": ["a.h5"], "val": []}}))
+    with pytest.raises(InputError, match="needs trajectory files"):
+        fit_flow(tmp_path / "ens.yaml", progress=False)
     r3 = {**r, "model": {**r["model"], "history": True}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r3))
     with pytest.raises(InputError, match="data.denoise"):

@@ -46,6 +46,8 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
             if file_kind(inherent[n_file]) != "trajectory":
                 raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need "
                                                         "`glassgen inherent` output")
+        if denoise and (str(f).endswith(".npz") or file_kind(f) != "trajectory"):
+            raise InputError(str(f), "data.denoise needs trajectory files (it displaces their frames), not ensembles")
         if str(f).endswith(".npz"):
             if lag is None:
                 raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
