@@ -11,6 +11,12 @@ import typer
 
 from .errors import InputError
 
+# Help shared by `glassgen sample` and `glassgen rollout` (one wording, one place).
+CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."
+RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time."
+RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."
+NOISE_HELP = "Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."
+
 
 def parse_floats(text, option: str):
     """``"1.03"`` or ``"1.03,1.01"`` -> list of floats (None stays None); a one-line error otherwise."""
@@ -23,7 +29,7 @@ def parse_floats(text, option: str):
 
 
 def sample(
-    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
     lag: float = typer.Option(..., "--lag", help="Lag τ in LJ time units."),
     n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
@@ -35,10 +41,10 @@ def sample(
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
     relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
-    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
-    relax_iterations: int = typer.Option(200, "--relax-iterations", help="Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
+    relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
-    noise_scale: str = typer.Option(None, "--noise-scale", help="Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."),
+    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
 ):
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
     from .atomic import check_writable
@@ -68,7 +74,7 @@ def sample(
 
 
 def rollout(
-    checkpoint: Path = typer.Argument(..., help="A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."),
+    checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     init: list[Path] = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz. Repeat to start trajectory j from the j-th."),
     steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
     lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
@@ -83,13 +89,13 @@ def rollout(
     device: str = typer.Option("cpu", "--device", help="torch device."),
     relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
-    relax_time: float = typer.Option(0.2, "--relax-time", help="Length of the nvt (or quench) Langevin run, LJ time."),
-    relax_iterations: int = typer.Option(200, "--relax-iterations", help="Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."),
+    relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
+    relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
     history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
     history_guidance: float = typer.Option(1.0, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)."),
-    noise_scale: str = typer.Option(None, "--noise-scale", help="Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."),
+    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     import json

@@ -21,8 +21,6 @@ W > 0 is also given ``window`` (M,N,D) = x_k − x_{k−W}, each chain's displac
 """
 from __future__ import annotations
 
-import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +30,9 @@ from .atomic import check_writable
 from .data import Snapshot, Trajectory
 from .errors import InputError
 from .h5md import TrajectoryWriter
-from .monitors import NAMES as MONITORS, compare, monitors  # noqa: F401 (glassgen.rollout.monitors stays public)
+from .monitors import monitors
 from .pbc import fold, unfold
+from .rollout_log import RolloutLog, load_history, save_history, summarise_log  # noqa: F401 (public here too)
 
 
 @dataclass
@@ -97,34 +96,6 @@ def _paths(out: Path, m: int) -> list[Path]:
     return [out.with_name(f"{out.stem}_{k:03d}{out.suffix or '.h5'}") for k in range(m)]
 
 
-class _Log:
-    """CSV log of monitors and resampling; rows past the resume point are dropped."""
-
-    FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", *MONITORS, "relaxed", "relax_rms",
-              "e_pot_before_relax"]
-
-    def __init__(self, path: Path, resume_step: int | None):
-        rows = []
-        if resume_step is not None and path.exists():
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        self.f = open(path, "w", newline="")
-        self.w = csv.DictWriter(self.f, fieldnames=self.FIELDS)
-        self.w.writeheader()
-        self.w.writerows(rows)
-        self.f.flush()
-
-    def write(self, row: dict) -> None:
-        self.w.writerow({k: row.get(k, "") for k in self.FIELDS})
-
-    def flush(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-
-    def close(self) -> None:
-        self.f.close()
-
-
 def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
             meta: dict | None = None, relax=None) -> list[Path]:
     """Chain ``cfg.steps`` draws of ``step_fn`` from ``init`` into ``cfg.n_trajectories`` H5MD trajectories.
@@ -160,7 +131,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
     hpath, saved = out.with_name(out.stem + ".history.npz"), None
     if second and cfg.history == "draw" and done > 1:
-        saved = _load_history(hpath, m)
+        saved = load_history(hpath, m)
         if saved[0] + 1 > done:  # the draws are written after the frames, so never ahead of them
             raise InputError(str(hpath), f"holds the draw of step {saved[0]} but the trajectories end at step {done - 1}")
         done = saved[0] + 1  # the draw of the last frame must be known
@@ -180,7 +151,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     memory = int(getattr(step_fn, "memory", 0)) if second else 0
     # the chain's last W + 1 configurations, oldest first: the memory window is past[-1] − past[0]
     past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), 0, -1)] + [x]
-    log = _Log(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
+    log = RolloutLog(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
     if fresh:
         for j in range(m):
             log.write({"step": 0, "trajectory": j, "time": 0.0, "resampled": 0, **monitors(x[j], species, box)})
@@ -199,7 +170,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
             if second and cfg.history == "draw":  # after the frames: a crash between leaves it one step behind
-                _save_history(hpath, k, prev)
+                save_history(hpath, k, prev)
             log.flush()
             if bar is not None:
                 bar.update(1)
@@ -261,46 +232,6 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
             log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
                        "accepted_overlap": int(overlap), **mon, **rel})
     return new, drawn
-
-
-def _save_history(path: Path, step: int, previous: np.ndarray) -> None:
-    from .atomic import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, step=step, previous=previous)
-
-
-def _load_history(path: Path, m: int):
-    """(step, previous (M,N,D)) of a ``history="draw"`` rollout, for resume."""
-    try:
-        with np.load(path) as z:
-            step, prev = int(z["step"]), np.asarray(z["previous"], dtype=np.float64)
-    except (OSError, KeyError, ValueError) as e:
-        raise InputError(str(path), f"cannot resume a rollout with history 'draw' without its last draws ({e})") from None
-    if prev.ndim != 3 or len(prev) != m:
-        raise InputError(str(path), f"holds draws of shape {prev.shape}, not of {m} trajectories")
-    return step, prev
-
-
-def summarise_log(path, reference: dict | None = None) -> dict:
-    """Counts from a rollout log: steps, redraws, overlaps kept, relaxations, energy range, and under
-    ``"monitors"`` the structure monitors against ``reference`` (:func:`glassgen.monitors.compare`)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise InputError(str(path), "empty rollout log")
-    e = np.array([float(r["e_pot"]) for r in rows])
-    return {
-        "rows": len(rows),
-        "resampled": int(sum(int(r["resampled"] or 0) for r in rows)),
-        "overlaps_kept": int(sum(int(r["accepted_overlap"] or 0) for r in rows)),
-        "relaxed": int(sum(int(r.get("relaxed") or 0) for r in rows)),
-        "e_pot_first": float(e[0]),
-        "e_pot_last": float(e[-1]),
-        "e_pot_min": float(e.min()),
-        "e_pot_max": float(e.max()),
-        "monitors": compare(rows, reference),
-    }
 
 
 def trajectory_from_chain(init: Snapshot, displacements: np.ndarray, lag: float) -> Trajectory:
