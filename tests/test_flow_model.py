@@ -46,6 +46,30 @@ def velocity(m, snap, lag=10.0):
     return m.velocity_fn(emb, torch.tensor([lag]))[0]
 
 
+@pytest.mark.parametrize("power", [0.5, 1.0, 2.0, 3.0])
+def test_flow_time_power_has_the_stated_distribution(power):
+    # t = 1 - (1 - u)^p: P(t <= x) = 1 - (1 - x)^(1/p), mean p / (p + 1).
+    t, tn = paths.sample_time(40000, 2, torch.Generator().manual_seed(3), dtype=torch.float64, power=power)
+    assert tn.shape == (40000, 2, 1) and bool(((t >= 0) & (t < 1)).all())
+    assert abs(t.mean().item() - power / (power + 1)) < 0.005
+    for x in (0.1, 0.5, 0.9):
+        assert abs((t <= x).double().mean().item() - (1 - (1 - x) ** (1 / power))) < 0.01
+
+
+@pytest.mark.parametrize("kind", paths.KINDS)
+@pytest.mark.parametrize("power", [1.0, 2.5])
+def test_the_exact_field_has_zero_loss_whatever_the_time_power(kind, power):
+    # The time density moves capacity between flow times, never the minimiser: the exact velocity
+    # of x1 = 0 (x_t = σ x0, u = σ' x0) still has zero loss.
+    def v(tb, xt):
+        _, s, _, ds = paths.schedule(kind, tb[:, None, None])
+        return ds / s * xt
+
+    loss = paths.flow_loss(kind, v, torch.zeros(6, 9, 3), torch.full((6, 9, 1), 0.3), torch.Generator().manual_seed(1),
+                           time_power=power)
+    assert loss.item() < 1e-10
+
+
 @pytest.mark.parametrize("kind", paths.KINDS)
 def test_flow_time_is_per_graph_and_broadcast(kind):
     t, tn = paths.sample_time(5, 7, torch.Generator().manual_seed(0))

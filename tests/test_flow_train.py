@@ -56,6 +56,22 @@ def test_resume_equals_uninterrupted_run(toy):
     assert meta["format"] == "glassgen-flow" and '"kind": "diffusion"' in meta["config"]
 
 
+def test_time_power_reaches_training_but_not_validation(toy, monkeypatch):
+    from glassgen.flow import paths
+
+    seen, real = [], paths.sample_time
+
+    def spy(*args, **kw):
+        seen.append(args[5] if len(args) > 5 else kw.get("power", 1.0))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(paths, "sample_time", spy)
+    _, recipe = toy
+    fit_flow(recipe(2, "late", time_power=2.5), progress=False)
+    # 2 training steps at p = 2.5; validation (every 2 steps, 2 samples) at p = 1 so its losses stay comparable
+    assert seen.count(2.5) == 2 and seen.count(1.0) >= 1 and set(seen) == {1.0, 2.5}
+
+
 def test_resume_without_state_is_an_error(toy):
     _, recipe = toy
     with pytest.raises(InputError, match="resume"):
@@ -64,7 +80,9 @@ def test_resume_without_state_is_an_error(toy):
 
 @pytest.mark.parametrize("bad,match", [({"train": {"stepz": 3}}, "train.stepz"), ({"task": "propensity"}, "generative"),
                                        ({"model": {"hidden": 8, "colour": 1}}, "model.colour"),
-                                       ({"data": {"train": []}}, "no files")])
+                                       ({"data": {"train": []}}, "no files"),
+                                       ({"train": {"time_power": 0}}, "time_power"),
+                                       ({"train": {"time_power": "late"}}, "time_power")])
 def test_recipe_errors(tmp_path, bad, match):
     r = {"task": "flow", "data": {"train": ["x.h5"]}}
     r.update(bad)

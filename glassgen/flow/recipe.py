@@ -75,6 +75,7 @@ class TrainSpec:
     val_samples: int = 8
     cache_size: int = 64  # frozen-encoder embeddings kept (configuration x orientation)
     history_dropout: float = 0.25  # history models: fraction of samples trained without their history (first steps)
+    time_power: float = 1.0  # flow time t = 1 - (1 - u)^p (paths.sample_time): p > 1 trains more near the data
     seed: int = 0
 
 
@@ -129,6 +130,8 @@ def load_recipe(path) -> FitRecipe:
             raise InputError(str(path), f"train.{name} must be >= 1")
     if not 0 <= t.history_dropout <= 1:
         raise InputError(str(path), "train.history_dropout must be in [0, 1]")
+    if not (isinstance(t.time_power, (int, float)) and 0 < t.time_power < float("inf")):
+        raise InputError(str(path), f"train.time_power must be a positive number; got {t.time_power!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r

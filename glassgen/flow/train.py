@@ -79,20 +79,23 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None, balance=False):
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None, balance=False,
+              time_power: float = 1.0):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
     ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
     ``history``: the history of a second-order model, FlowModel.velocity_fn's keywords ``previous`` (B,N,D),
     ``known`` (B,) and, with a memory window, ``window`` (B,N,D), ``window_known`` (B,) (:func:`_history`).
     ``balance``: every species weighs alike (paths.species_balance; recipe train.species_balance).
+    ``time_power``: how flow time is drawn (paths.sample_time; recipe train.time_power). Validation keeps 1,
+    so validation losses of recipes that differ in it stay comparable.
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
     v, scale = model.velocity_fn(emb, lag, **(history or {}))
     pairs = emb["edge_index"] if pair_weight > 0 else None
     weight = paths.species_balance(emb["species"]).to(x1) if balance else None
     return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight,
-                           weight=weight)
+                           weight=weight, time_power=time_power)
 
 
 def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +238,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
         hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, gen)  # dropout: first steps too
         loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
-                         hist, t_cfg.species_balance)
+                         hist, t_cfg.species_balance, t_cfg.time_power)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
