@@ -26,11 +26,13 @@ class RolloutLog:
         if resume_step is not None and path.exists():
             with open(path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        self.f = open(path, "w", newline="")
+        # The kept rows replace the old log in one rename: a crash here cannot lose them.
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+        self.f = open(path, "a", newline="")
         self.w = csv.DictWriter(self.f, fieldnames=self.FIELDS)
-        self.w.writeheader()
-        self.w.writerows(rows)
-        self.f.flush()
 
     def write(self, row: dict) -> None:
         self.w.writerow({k: row.get(k, "") for k in self.FIELDS})

@@ -89,6 +89,8 @@ def test_resume_after_interrupt_gives_identical_files(tmp_path):
     with open(tmp_path / "run.log.csv") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f)]
     assert sorted(steps) == sorted(list(range(9)) * 2)  # no step lost or logged twice
+    with open(tmp_path / "run.log.csv") as f, open(tmp_path / "ref.log.csv") as g:
+        assert list(csv.DictReader(f)) == list(csv.DictReader(g))  # the log too is the uninterrupted one
 
 
 def test_an_interrupted_rollout_may_be_resumed_longer_but_not_different(tmp_path):
