@@ -59,13 +59,26 @@ def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 
     """
     p = pred.detach().double()
     species = species.long().to(p.device)
-    n_s = int(species.max()) + 1
-    cnt = torch.bincount(species, minlength=n_s).clamp(min=1).double()
-    mean = torch.zeros(n_s, dtype=p.dtype, device=p.device).index_add_(0, species, p) / cnt
+    mean = _species_mean(p[None], species)[0]
     p = torch.maximum(p, floor * mean[species].abs())
-    rms = (torch.zeros(n_s, dtype=p.dtype, device=p.device).index_add_(0, species, p * p) / cnt).sqrt()
-    rms = rms[species]
-    return torch.where(rms > 0, p / rms.clamp(min=1e-300), torch.ones_like(p)).float()[:, None]
+    return _unit_rms(p[None], species)[0].float()[:, None]
+
+
+def _species_mean(v: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+    """Mean of v over each species' particles, per row. Shapes: v (B,N), species (N,) -> (B,S)."""
+    n_s = int(species.max()) + 1
+    cnt = torch.bincount(species, minlength=n_s).clamp(min=1).to(v.dtype)
+    return torch.zeros(v.shape[0], n_s, dtype=v.dtype, device=v.device).index_add_(1, species, v) / cnt
+
+
+def _unit_rms(m: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+    """m divided by its root mean square over each species' particles (per row), so ⟨m²⟩ = 1 per species and
+    a prior factor keeps the prior's measured size; a species whose m is all zero gets 1.
+
+    Shapes: m (B,N), species (N,) -> (B,N).
+    """
+    rms = _species_mean(m * m, species).sqrt()[:, species]
+    return torch.where(rms > 0, m / rms.clamp(min=1e-300), torch.ones_like(m))
 
 
 class FlowModel(nn.Module):
@@ -137,7 +150,7 @@ class FlowModel(nn.Module):
         return bool(self.velocity.cfg.history)
 
     def window_factor(self, species, window, known=None) -> torch.Tensor:
-        """Per-particle factor m_i on the prior scale from the memory window (``memory_prior``, else 1).
+        """Per-particle factor m_i on the prior scale from the memory window (``memory_prior`` models only).
 
         m_i ∝ (|Δ_W,i|² + ε)^(β_a / 2) with β_a the species' exponent fitted on the training data
         (:func:`glassgen.flow.examples.memory_exponents`), normalised per sample so that ⟨m²⟩ = 1 over
@@ -147,17 +160,13 @@ class FlowModel(nn.Module):
         Shapes: species (N,), window (B,N,D), known (B,) | None -> (B,N,1).
         """
         beta = self.velocity.cfg.memory_prior
-        window = torch.as_tensor(window, dtype=torch.float64)
         if beta is None:
-            return torch.ones(window.shape[:-1] + (1,), dtype=torch.float64)
+            raise InputError("model", "this model has no memory prior (model.memory_prior)")
+        window = torch.as_tensor(window, dtype=torch.float64)
         species = torch.as_tensor(species).long().cpu()
         logm = 0.5 * torch.as_tensor(beta, dtype=torch.float64)[species] * (window.pow(2).sum(-1) + WINDOW_EPS).log()
         logm = logm - logm.max(dim=-1, keepdim=True).values  # no overflow; the normalisation takes the shift out
-        m = logm.exp()
-        n_s = int(species.max()) + 1
-        sq = torch.zeros(m.shape[0], n_s, dtype=m.dtype).index_add_(1, species, m.pow(2))
-        cnt = torch.bincount(species, minlength=n_s).clamp(min=1).double()
-        m = m / (sq / cnt).sqrt()[:, species]
+        m = _unit_rms(logm.exp(), species)
         if known is not None:
             m = torch.where(torch.as_tensor(known).reshape(-1, 1).bool(), m, torch.ones_like(m))
         return m[..., None]
