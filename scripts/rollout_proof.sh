@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rollout proof at T = 0.6, N = 1000 (docs/rollout.md, "Proof"): MD -> flow fit -> 16 rollouts from the
+# Rollout proof at T = 0.6, N = 1000 (docs/rollout-proof.md, "Proof at T = 0.6"): MD -> flow fit -> 16 rollouts from the
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]

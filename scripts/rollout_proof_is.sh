@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Inherent-structure chain at T = 0.6, N = 1000 (docs/rollout.md, "Inherent-structure chain"): the proof's MD ->
+# Inherent-structure chain at T = 0.6, N = 1000 (docs/rollout-proof.md, "Inherent-structure chain"): the proof's MD ->
 # inherent structures of every 5-LJ frame -> flow fit on IS-to-IS steps -> 16 rollouts of minimised draws from the
 # independent MD's first inherent structures -> long-time check against the independent MD's inherent structures.
 # Every step resumes: re-run the script after an interruption.

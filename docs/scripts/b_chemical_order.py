@@ -1,4 +1,4 @@
-"""B-B contacts and inherent-structure energy of one model draw against MD (docs/rollout.md, "Species B and chemical order").
+"""B-B contacts and inherent-structure energy of one model draw against MD (docs/rollout-proof.md, "Species B and chemical order").
 
 From frame t0 of reference trajectories 0-7 at temperature T (or of another folder's, --data): monitors of the MD frame, of MD at t0 + lag and of
 one draw of that lag, each also after CG minimisation (inherent structure, IS), and B-B pairs within 1.15 per B

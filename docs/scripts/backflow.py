@@ -1,4 +1,4 @@
-"""Back-flow of one draw against MD (docs/rollout.md, "Species B and chemical order"): from MD frames x(t0) of
+"""Back-flow of one draw against MD (docs/rollout-proof.md, "Species B and chemical order"): from MD frames x(t0) of
 reference trajectories 0-7 (t0 = 50, 100) with the MD history h = x(t0) - x(t0 - 5), the correlation
 <next step . h> / <h^2> per species of (a) MD's next step x(t0 + 5) - x(t0), (b) one model draw from x(t0)
 reading h, (c) the proof's correction (quench + 2 LJ Langevin at T = 0.6) of x(t0), then a draw from the

@@ -1,4 +1,4 @@
-"""One model draw against MD as a function of the lag, raw and between inherent structures (docs/rollout.md,
+"""One model draw against MD as a function of the lag, raw and between inherent structures (docs/rollout-proof.md,
 "Species B and chemical order"): from the first frame of reference trajectories 0-7 at T = 0.6, MSD_A and MSD_B
 of one draw (heun x 8) at each lag, and of the inherent structures (CG minimisation) of start and end; MD at the
 lags its frames have. Tells whether a model's draws grow with the lag between its training lags, which

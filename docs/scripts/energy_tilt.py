@@ -1,4 +1,4 @@
-"""Can the sampler itself fix the draw's energy? An energy tilt, measured (docs/rollout.md, "Energy tilt").
+"""Can the sampler itself fix the draw's energy? An energy tilt, measured (docs/rollout-proof.md, "Why the energy drifts at T = 0.5").
 
 The draw p_θ(Δ | x) is tilted towards exp(−k U(x + Δ)) (k in 1/ε): for flow times t ≥ --start the velocity
 gets the term a linearised (Tweedie) guidance gives for the linear path,

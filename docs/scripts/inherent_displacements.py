@@ -1,4 +1,4 @@
-"""Mean squared displacement between inherent structures, one model draw of lag 5 against MD (docs/rollout.md,
+"""Mean squared displacement between inherent structures, one model draw of lag 5 against MD (docs/rollout-proof.md,
 "Species B and chemical order"): from the first frame of reference trajectories 0-5 at T = 0.6, CG minimisation of
 x(0), of MD's x(5) and of x(0) + one draw; also the fraction of particles whose IS moved more than 0.3 σ.
 Arguments scale the prior noise of the draw (1.0 = the model as trained).

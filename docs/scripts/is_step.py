@@ -1,4 +1,4 @@
-"""One inherent-structure step against MD (docs/rollout.md, "Inherent-structure chain"): from the inherent
+"""One inherent-structure step against MD (docs/rollout-proof.md, "Inherent-structure chain"): from the inherent
 structures y(t0) of reference trajectories 0-7 (t0 = 50, 100; runs/proof-T0.6-test-is from `glassgen inherent`),
 with the MD history h = y(t0) - y(t0 - 5), the mean squared step per species of
 (a) MD's IS step y(t0 + 5) - y(t0),

@@ -1,4 +1,4 @@
-"""Where the species-B excess of corrected rollouts comes from (docs/rollout.md, "Species B").
+"""Where the species-B excess of corrected rollouts comes from (docs/rollout-proof.md, "Species B").
 
 From the first frame of reference trajectories 0-3 at T = 0.6: MSD per species of MD at t = 5, of the quench + 2.0
 correction applied to the MD frame itself, of one model draw of lag 5, and of that draw after the correction.

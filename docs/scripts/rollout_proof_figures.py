@@ -1,4 +1,4 @@
-"""Figures and tables of the rollout proof in docs/rollout.md (after scripts/rollout_proof.sh).
+"""Figures and tables of the rollout proof in docs/rollout-proof.md (after scripts/rollout_proof.sh).
 
     OMP_NUM_THREADS=1 python docs/scripts/rollout_proof_figures.py [RUNS_DIR] [ROLLOUT_FOLDER]
 

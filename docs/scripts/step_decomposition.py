@@ -1,4 +1,4 @@
-"""Where species B's excess motion enters a corrected chain (docs/rollout.md, "Species B and chemical order"):
+"""Where species B's excess motion enters a corrected chain (docs/rollout-proof.md, "Species B and chemical order"):
 a rollout as in the proof (lag 5, --relax quench --relax-time 2.0, --history draw, --max-resample 0) from the first
 frames of reference trajectories 0-3, splitting every step x_{k+1} - x_k into the model's draw and the
 correction's displacement, per species, early and late in the chain; MD's own 5-LJ steps beside it.
