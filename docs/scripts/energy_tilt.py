@@ -10,9 +10,12 @@ plain sampler. From frame t0 of reference trajectories 0..7 (MD's last step and 
 b_chemical_order.py), per k: the draw's MSD per species, B–B pairs within 1.15 per B (z_BB) raw and in the inherent
 structure (IS), and the IS energy. --repeats R > 1 also draws R times per start with different seeds and reports
 the within-start spread of E_pot/N after the chain's correction (quench + 0.5 LJ at T): what a best-of-n or
-resampling correction would have to work with.
+resampling correction would have to work with. --symmetries G > 1 averages the (guided) velocity over G of the
+box's 48 symmetries (identity first, the rest in a random order per start), v̄ = (1/G) Σ_g R_gᵀ v(R_g x), with
+MD's last step and window rotated alike: is the draw's imprecision the network's lack of equivariance?
 
     OMP_NUM_THREADS=1 python docs/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 0.1 0.5
+    OMP_NUM_THREADS=2 python docs/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 --symmetries 48
 """
 import argparse
 
@@ -21,6 +24,7 @@ import torch
 
 from glassgen import read_trajectory
 from glassgen.flow import paths, solvers
+from glassgen.flow.context import box_symmetries
 from glassgen.flow.model import load_model
 from glassgen.ka import CUTOFF, EPSILON, SIGMA, mean_energy
 from glassgen.pbc import neighbour_graph
@@ -38,6 +42,7 @@ p.add_argument("--cap", type=float, default=50.0, help="largest force per partic
 p.add_argument("--ode-steps", type=int, default=8)
 p.add_argument("--starts", type=int, default=8)
 p.add_argument("--repeats", type=int, default=1)
+p.add_argument("--symmetries", type=int, default=1, help="average the velocity over this many box symmetries")
 p.add_argument("--noise-scale", type=float, default=1.0, help="prior width factor c (to give back the mobility the tilt takes)")
 a = p.parse_args()
 model = load_model(a.checkpoint).eval()
@@ -57,14 +62,24 @@ def forces(y, sp, box):
 
 @torch.no_grad()
 def draw(x0, sp, box, prev, win, seed, k):
-    emb = model.embed(model.graph(sp, x0, box))
-    lag = torch.tensor([a.lag])
-    vc, scale = model.velocity_fn(emb, lag, previous=prev[None], window=None if win is None else win[None])
-    vu, _ = model.velocity_fn(emb, lag)
-    s2 = scale[0].double().numpy() ** 2  # (N,1)
+    graph, lag = model.graph(sp, x0, box), torch.tensor([a.lag])
+    syms = box_symmetries(box)
+    order = [0] + list(1 + np.random.default_rng(100 + seed).permutation(len(syms) - 1))
+    fields = []  # (R, conditional field, unconditional field) in the frame rotated by R
+    for r in syms[order[:a.symmetries]]:
+        rn = r.numpy()
+        vc, scale = model.velocity_fn(model.embed(graph, r), lag, previous=(prev @ rn.T)[None],
+                                      window=None if win is None else (win @ rn.T)[None])
+        vu, _ = model.velocity_fn(model.embed(graph, r), lag)
+        fields.append((r, vc, vu))
+    s2 = scale[0].double().numpy() ** 2  # (N,1); the prior scale does not depend on the symmetry
 
     def v(t, x):
-        u = (1 - a.guidance) * vu(t, x) + a.guidance * vc(t, x)
+        u = 0
+        for r, vc, vu in fields:  # (R x) in row layout is x @ Rᵀ; Rᵀ v is v @ R
+            rr = r.to(x.dtype)
+            u = u + ((1 - a.guidance) * vu(t, x @ rr.T) + a.guidance * vc(t, x @ rr.T)) @ rr
+        u = u / len(fields)
         tf = float(t)
         if k == 0 or tf < a.start or tf >= 1:
             return u
@@ -87,7 +102,7 @@ def z_bb(x, sp, box):
 
 
 print(f"{a.checkpoint}: T {a.T:g}, lag {a.lag:g}, t0 {a.t0:g}, heun x {a.ode_steps}, guidance {a.guidance:g}, "
-      f"tilt from t = {a.start:g}, cap {a.cap:g}, noise scale {a.noise_scale:g}; mean ± standard error over {a.starts} starts")
+      f"tilt from t = {a.start:g}, cap {a.cap:g}, noise scale {a.noise_scale:g}, {a.symmetries} box symmetries; mean ± standard error over {a.starts} starts")
 for k in a.k:
     rows = []
     for f in range(a.starts):
