@@ -45,6 +45,8 @@ p.add_argument("--repeats", type=int, default=1)
 p.add_argument("--symmetries", type=int, default=1, help="average the velocity over this many box symmetries")
 p.add_argument("--noise-scale", type=float, default=1.0, help="prior width factor c (to give back the mobility the tilt takes)")
 a = p.parse_args()
+if a.symmetries < 1:
+    p.error(f"--symmetries must be at least 1, got {a.symmetries}")
 model = load_model(a.checkpoint).eval()
 
 
@@ -65,6 +67,8 @@ def draw(x0, sp, box, prev, win, seed, k):
     graph, lag = model.graph(sp, x0, box), torch.tensor([a.lag])
     syms = box_symmetries(box)
     order = [0] + list(1 + np.random.default_rng(100 + seed).permutation(len(syms) - 1))
+    if a.symmetries > len(syms):
+        raise SystemExit(f"--symmetries {a.symmetries}: this box has only {len(syms)} symmetries")
     fields = []  # (R, conditional field, unconditional field) in the frame rotated by R
     for r in syms[order[:a.symmetries]]:
         rn = r.numpy()
