@@ -71,10 +71,10 @@ def draw(x0, sp, box, prev, win, seed, k):
         raise SystemExit(f"--symmetries {a.symmetries}: this box has only {len(syms)} symmetries")
     fields = []  # (R, conditional field, unconditional field) in the frame rotated by R
     for r in syms[order[:a.symmetries]]:
-        rn = r.numpy()
-        vc, scale = model.velocity_fn(model.embed(graph, r), lag, previous=(prev @ rn.T)[None],
+        rn, emb = r.numpy(), model.embed(graph, r)
+        vc, scale = model.velocity_fn(emb, lag, previous=(prev @ rn.T)[None],
                                       window=None if win is None else (win @ rn.T)[None])
-        vu, _ = model.velocity_fn(model.embed(graph, r), lag)
+        vu, _ = model.velocity_fn(emb, lag)
         fields.append((r, vc, vu))
     s2 = scale[0].double().numpy() ** 2  # (N,1); the prior scale does not depend on the symmetry
 
