@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from glassgen import ka
-from glassgen.stats import closest_pairs, configuration_energy, first_peak, rdf, rdf_partials, structure_factor, structure_factor_from_rdf
+from glassgen.errors import InputError
+from glassgen.stats import closest_pairs, configuration_energy, coordination, first_peak, rdf, rdf_partials, structure_factor, structure_factor_from_rdf
 from glassgen.stats.structure import reciprocal_vectors
 
 
@@ -80,3 +81,36 @@ def test_first_peak():
     g = 1 + 2 * np.exp(-((r - 1.1) / 0.05) ** 2)
     h, pos = first_peak(r, g)
     assert h == pytest.approx(3.0, abs=1e-3) and pos == pytest.approx(1.1, abs=0.01)
+
+
+def test_coordination_of_a_simple_cubic_lattice():
+    """Every site of a unit-spacing simple cubic lattice has 6 neighbours within 1.15, 18 within 1.5."""
+    g = np.arange(6, dtype=float)
+    x = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    species = np.zeros(len(x), int)
+    box = np.full(3, 6.0)
+    assert coordination(x, species, box, 0, 0, 1.15) == pytest.approx(6.0)
+    assert coordination(x, species, box, 0, 0, 1.5) == pytest.approx(18.0)
+
+
+def test_coordination_matches_brute_force_and_ignores_wrapping():
+    rng = np.random.default_rng(3)
+    box = np.array([7.0, 7.0, 7.0])
+    x = rng.uniform(0, 7.0, (300, 3))
+    species = (rng.uniform(size=300) < 0.3).astype(int)
+    d = x[:, None] - x[None]
+    d -= box * np.round(d / box)  # O(N^2) minimum image reference
+    r = np.sqrt((d ** 2).sum(-1))
+    np.fill_diagonal(r, np.inf)
+    for a, b in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        ref = (r[species == a][:, species == b] < 1.2).sum() / (species == a).sum()
+        assert coordination(x, species, box, a, b, 1.2) == pytest.approx(ref)
+        shifted = x + box * rng.integers(-3, 4, x.shape)  # lattice vectors: same configuration
+        assert coordination(shifted, species, box, a, b, 1.2) == pytest.approx(ref)
+    n_a, n_b = (species == 0).sum(), (species == 1).sum()
+    assert n_a * coordination(x, species, box, 0, 1, 1.2) == pytest.approx(n_b * coordination(x, species, box, 1, 0, 1.2))
+
+
+def test_coordination_of_an_absent_species_is_an_error():
+    with pytest.raises(InputError, match="no particle of species 1"):
+        coordination(np.zeros((2, 3)) + [[0, 0, 0], [1, 0, 0]], [0, 0], np.full(3, 5.0), 1, 1, 1.15)

@@ -21,6 +21,7 @@ from glassgen.flow.sample import sample, step_function
 from glassgen.monitors import monitors
 from glassgen.overlaps import project_overlaps
 from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.stats import coordination
 
 p = argparse.ArgumentParser()
 p.add_argument("checkpoint")
@@ -57,12 +58,7 @@ res = {}
 
 
 def add(name, x, sp, box, raw=True):
-    xb = x[sp == 1]
-    dd = xb[:, None] - xb[None]
-    dd -= box[0] * np.round(dd / box[0])
-    r = np.sqrt((dd ** 2).sum(-1))
-    np.fill_diagonal(r, 9.0)
-    row = {"z_BB": (r < 1.15).sum(1).mean()}
+    row = {"z_BB": coordination(x, sp, box, 1, 1, 1.15)}
     if raw:
         row.update(monitors(x, sp, box))
     res.setdefault(name, []).append(row)

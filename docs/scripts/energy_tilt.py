@@ -29,6 +29,7 @@ from glassgen.flow.model import load_model
 from glassgen.ka import CUTOFF, EPSILON, SIGMA, mean_energy
 from glassgen.pbc import neighbour_graph
 from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.stats import coordination
 
 p = argparse.ArgumentParser()
 p.add_argument("checkpoint")
@@ -97,12 +98,7 @@ def draw(x0, sp, box, prev, win, seed, k):
 
 
 def z_bb(x, sp, box):
-    xb = x[sp == 1]
-    dd = xb[:, None] - xb[None]
-    dd -= box[0] * np.round(dd / box[0])
-    r = np.sqrt((dd ** 2).sum(-1))
-    np.fill_diagonal(r, 9.0)
-    return (r < 1.15).sum(1).mean()
+    return coordination(x, sp, box, 1, 1, 1.15)
 
 
 print(f"{a.checkpoint}: T {a.T:g}, lag {a.lag:g}, t0 {a.t0:g}, heun x {a.ode_steps}, guidance {a.guidance:g}, "

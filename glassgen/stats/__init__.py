@@ -11,8 +11,8 @@ from .dynamics import (DEFAULT_Q, OVERLAP_A, alpha2_from_moments, chi4_from_over
 from .propensity import (BOTAN_R0, botan_edges, bond_breaking_samples, edge_change_samples, edge_target,
                          initial_pairs, mobility_correlation, pair_distances, pearson, propensity,
                          propensity_from_displacements, spearman)
-from .structure import (closest_pairs, configuration_energy, first_peak, rdf, rdf_partials, structure_factor,
-                        structure_factor_from_rdf)
+from .structure import (closest_pairs, configuration_energy, coordination, first_peak, rdf, rdf_partials,
+                        structure_factor, structure_factor_from_rdf)
 from .uncertainty import bootstrap_se, expected_correlation, floor_scale, half_splits, wasserstein1
 
 __all__ = [
@@ -22,6 +22,6 @@ __all__ = [
     "self_intermediate_scattering", "species_mask", "tau_alpha", "trajectory_lags", "van_hove",
     "botan_edges", "bond_breaking_samples", "edge_change_samples", "edge_target", "initial_pairs",
     "mobility_correlation", "pair_distances", "pearson", "propensity", "propensity_from_displacements", "spearman",
-    "closest_pairs", "configuration_energy", "first_peak", "rdf", "rdf_partials", "structure_factor", "structure_factor_from_rdf",
+    "closest_pairs", "configuration_energy", "coordination", "first_peak", "rdf", "rdf_partials", "structure_factor", "structure_factor_from_rdf",
     "bootstrap_se", "expected_correlation", "floor_scale", "half_splits", "wasserstein1",
 ]

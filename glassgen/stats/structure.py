@@ -1,4 +1,4 @@
-"""Static structure: g(r), S(q) (direct and from g(r)), Kob–Andersen energy and closest pairs.
+"""Static structure: g(r), S(q) (direct and from g(r)), coordination numbers, Kob–Andersen energy and closest pairs.
 
 Normalisations (D-dimensional, V the box volume):
 
@@ -169,6 +169,21 @@ def structure_factor_from_rdf(r, g, density: float, q, dim: int = 3, window: boo
     w = np.sinc(r / big_r) if window else np.ones_like(r)
     integrand = _sphere_area(dim) * r ** (dim - 1) * (g - 1.0) * w * dr
     return 1.0 + density * (isotropic_kernel(np.outer(q, r), dim) @ integrand)
+
+
+def coordination(positions, species, box, a: int, b: int, r_cut: float) -> float:
+    """Partial coordination number z_ab: the mean number of species-b neighbours within ``r_cut`` of a
+    species-a particle (i ≠ j), = (1/N_a) Σ_{i∈a} #{j ∈ b : 0 < |r_ij| < r_cut}. With r_cut at the first
+    minimum of g_ab it counts contacts; the rollout docs use z_BB (r_cut 1.15 σ) to follow chemical order.
+
+    Shapes: positions (N,D), species (N,), box (D,) -> float.
+    """
+    species = np.asarray(species)
+    n_a = int((species == a).sum())
+    if n_a == 0:
+        raise InputError(None, f"no particle of species {a}: z_{a}{b} is undefined")
+    src, dst = neighbour_graph(positions, box, r_cut)["edge_index"]
+    return float(((species[src] == a) & (species[dst] == b)).sum() / n_a)
 
 
 def configuration_energy(positions, species, box, graph: dict | None = None) -> float:
