@@ -1,4 +1,4 @@
-"""The Kob–Andersen 80:20 binary Lennard-Jones mixture: parameters and energies.
+"""The Kob–Andersen 80:20 binary Lennard-Jones mixture: parameters, energies and forces.
 
 W. Kob and H. C. Andersen, Phys. Rev. E 51, 4626 (1995). Species 0 = A, 1 = B;
 LJ units (σ_AA = ε_AA = m = k_B = 1). Pair potential
@@ -62,6 +62,27 @@ def energy_per_particle(positions, species, box, graph: dict | None = None) -> n
     e_pair = pair_energy(r, species[src], species[dst])
     # Each unordered pair appears twice (both directions): half to src each time.
     return 0.5 * np.bincount(src, weights=e_pair, minlength=len(species))
+
+
+def forces(positions, species, box) -> np.ndarray:
+    """Forces F_i = −∂U/∂r_i of the shifted potential, (N,D) [ε/σ] (the shift does not change them).
+
+    Args:
+        positions: (N,D) coordinates (wrapped or unwrapped).
+        species: (N,) ids, 0 = A, 1 = B.
+        box: (D,) box edges.
+    """
+    species = np.asarray(species, dtype=np.int64)
+    graph = neighbour_graph(positions, box, float(CUTOFF.max()))
+    src, dst = np.asarray(graph["edge_index"])
+    r = np.asarray(graph["edge_len"], dtype=np.float64)
+    a, b = species[src], species[dst]
+    sr6 = (SIGMA[a, b] / r) ** 6
+    dvdr = np.where(r < CUTOFF[a, b], 4.0 * EPSILON[a, b] * (6.0 * sr6 - 12.0 * sr6 * sr6) / r, 0.0)
+    f = np.zeros((len(species), np.asarray(graph["edge_vec"]).shape[1]))
+    # edge_vec = r_dst − r_src, so −∂V/∂r_src = V'(r) (r_dst − r_src)/r; both directions are edges
+    np.add.at(f, src, (dvdr / r)[:, None] * np.asarray(graph["edge_vec"], dtype=np.float64))
+    return f
 
 
 def mean_energy(positions, species, box) -> float:

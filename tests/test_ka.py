@@ -52,3 +52,24 @@ def test_min_pair_distances(rng):
     m = ka.min_pair_distances(x, species, box)
     assert m["AA"] == pytest.approx(0.1)
     assert m["AB"] <= 0.7 + 1e-12
+
+
+def test_forces_are_minus_the_energy_gradient_and_sum_to_zero():
+    m = 7
+    a = (1 / ka.DENSITY) ** (1 / 3)
+    g = np.arange(m) * a
+    rng = np.random.default_rng(0)
+    x = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3) + 0.05 * rng.standard_normal((m ** 3, 3))
+    species = (rng.uniform(size=len(x)) < 0.2).astype(int)
+    box = np.full(3, m * a)
+    f = ka.forces(x, species, box)
+    total = lambda y: ka.energy_per_particle(y, species, box).sum()
+    h = 1e-5
+    for i in (0, 1, int(np.flatnonzero(species == 1)[0])):  # A and B particles, all three components
+        for d in range(3):
+            e = np.zeros_like(x)
+            e[i, d] = h
+            assert f[i, d] == pytest.approx(-(total(x + e) - total(x - e)) / (2 * h), abs=1e-4 * np.abs(f).max())
+    np.testing.assert_allclose(f.sum(0), 0.0, atol=1e-9 * np.abs(f).max())  # Newton's third law
+    shifted = x + box * rng.integers(-2, 3, x.shape)  # lattice vectors do not change the configuration
+    np.testing.assert_allclose(ka.forces(shifted, species, box), f, atol=1e-9 * np.abs(f).max())

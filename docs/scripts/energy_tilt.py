@@ -26,8 +26,7 @@ from glassgen import read_trajectory
 from glassgen.flow import paths, solvers
 from glassgen.flow.context import box_symmetries
 from glassgen.flow.model import load_model
-from glassgen.ka import CUTOFF, EPSILON, SIGMA, mean_energy
-from glassgen.pbc import neighbour_graph
+from glassgen.ka import forces, mean_energy
 from glassgen.relax import RelaxConfig, Relaxer
 from glassgen.stats import coordination
 
@@ -49,18 +48,6 @@ a = p.parse_args()
 if a.symmetries < 1:
     p.error(f"--symmetries must be at least 1, got {a.symmetries}")
 model = load_model(a.checkpoint).eval()
-
-
-def forces(y, sp, box):
-    g = neighbour_graph(y, box, float(CUTOFF.max()))
-    src, dst = g["edge_index"]
-    r = g["edge_len"]
-    eps, sig, rc = EPSILON[sp[src], sp[dst]], SIGMA[sp[src], sp[dst]], CUTOFF[sp[src], sp[dst]]
-    sr6 = (sig / r) ** 6
-    dvdr = np.where(r < rc, 4 * eps * (-12 * sr6 * sr6 + 6 * sr6) / r, 0.0)
-    f = np.zeros_like(y)
-    np.add.at(f, src, (dvdr / r)[:, None] * g["edge_vec"])  # edge_vec = r_dst - r_src: F_src = V'(r) r̂
-    return f
 
 
 @torch.no_grad()
