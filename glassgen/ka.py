@@ -35,7 +35,18 @@ def box_edge(n: int, density: float = DENSITY, dim: int = 3) -> float:
 
 
 def pair_energy(r, a, b):
-    """Shifted pair energy V_ab(r) for arrays of distances and species ids (0 beyond the cutoff)."""
+    """Shifted pair energy V_ab(r) for arrays of distances and species ids (0 beyond the cutoff).
+
+    Numpy in, numpy out (float64); torch in, torch out in ``r``'s dtype and device, differentiable in ``r``
+    (the training loss's energy term, glassgen.flow.energy).
+    """
+    if type(r).__module__.startswith("torch"):  # not importing torch (seconds) for numpy callers
+        import torch
+
+        eps, sig, rc = (torch.as_tensor(t, dtype=r.dtype, device=r.device)[a, b] for t in (EPSILON, SIGMA, CUTOFF))
+        sr6, src6 = (sig / r).pow(6), (sig / rc).pow(6)
+        v = 4.0 * eps * (sr6 * sr6 - sr6) - 4.0 * eps * (src6 * src6 - src6)
+        return torch.where(r < rc, v, torch.zeros_like(v))
     r = np.asarray(r, dtype=np.float64)
     eps, sig, rc = EPSILON[a, b], SIGMA[a, b], CUTOFF[a, b]
     sr6 = (sig / r) ** 6

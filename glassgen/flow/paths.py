@@ -148,9 +148,19 @@ def score_term(kind: str, t, x, v):
     return -(a * v - da * x) / (a * ds - da * s)
 
 
+def endpoint(kind: str, t, x, v):
+    """The endpoint x̂1 that the velocity v at (t, x) points to: E[x1 | x_t] when v = E[u | x_t].
+
+    From x_t = α x1 + σ x0 and u = α' x1 + σ' x0: ``x̂1 = (σ' x − σ v) / (α σ' − α' σ)``
+    (flow: x + (1 − t) v). t broadcasts against x, e.g. (B,1,1) for (B,N,D).
+    """
+    a, s, da, ds = schedule(kind, t)
+    return (ds * x - s * v) / (a * ds - da * s)
+
+
 def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, generator=None, mass=None,
               pairs: torch.Tensor | None = None, pair_weight: float = 0.0, weight: torch.Tensor | None = None,
-              time_power: float = 1.0):
+              time_power: float = 1.0, endpoint_loss=None):
     """Conditional flow-matching loss on one batch of B graphs sharing N particles.
 
     Args:
@@ -167,6 +177,9 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
             size; :func:`species_balance`). Like the pair term it changes only how errors are
             weighed, not the minimiser E[u | x_t]. The pair term stays unweighted.
         time_power: p of :func:`sample_time` (1 = uniform flow time).
+        endpoint_loss: optional ``(x̂1 (B,N,D), x1 (B,N,D), t (B,)) -> scalar`` added to the loss, with
+            x̂1 the predicted endpoint (:func:`endpoint`); unlike the terms above it can move the minimiser
+            (glassgen.flow.energy).
 
     Returns:
         The mean squared velocity error in prior units (so A and B particles and all
@@ -187,6 +200,8 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
         err = v - target
         rel = (err[:, j] - err[:, i]) / (scale[:, i].pow(2) + scale[:, j].pow(2)).sqrt()
         loss = loss + pair_weight * rel.pow(2).mean()
+    if endpoint_loss is not None:
+        loss = loss + endpoint_loss(endpoint(kind, tn[:, :1], xt, v), x1, t)
     return loss
 
 

@@ -76,6 +76,8 @@ class TrainSpec:
     cache_size: int = 64  # frozen-encoder embeddings kept (configuration x orientation)
     history_dropout: float = 0.25  # history models: fraction of samples trained without their history (first steps)
     time_power: float = 1.0  # flow time t = 1 - (1 - u)^p (paths.sample_time): p > 1 trains more near the data
+    energy_weight: float = 0.0  # λ of the predicted endpoint's per-particle KA energy term (flow/energy.py); 0 = off
+    energy_from: float = 0.8  # t_min: the energy term acts at flow times t >= t_min only
     seed: int = 0
 
 
@@ -132,6 +134,10 @@ def load_recipe(path) -> FitRecipe:
         raise InputError(str(path), "train.history_dropout must be in [0, 1]")
     if not (isinstance(t.time_power, (int, float)) and 0 < t.time_power < float("inf")):
         raise InputError(str(path), f"train.time_power must be a positive number; got {t.time_power!r}")
+    if not (isinstance(t.energy_weight, (int, float)) and 0 <= t.energy_weight < float("inf")):
+        raise InputError(str(path), f"train.energy_weight must be a number >= 0; got {t.energy_weight!r}")
+    if not (isinstance(t.energy_from, (int, float)) and 0 <= t.energy_from < 1):
+        raise InputError(str(path), f"train.energy_from must be a flow time in [0, 1); got {t.energy_from!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r

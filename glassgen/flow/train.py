@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..monitors import reference
 from . import paths
 from .context import LocalEncoder, box_symmetries
+from .energy import ENERGY_CUTOFF, energy_term
 from .examples import load_examples, memory_exponents, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
 from .model import FlowModel, save_model
 from .recipe import FitRecipe, load_recipe
@@ -80,7 +81,7 @@ class EmbeddingCache:
 
 
 def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None, balance=False,
-              time_power: float = 1.0):
+              time_power: float = 1.0, energy: dict | None = None):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
     ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
@@ -89,13 +90,20 @@ def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history:
     ``balance``: every species weighs alike (paths.species_balance; recipe train.species_balance).
     ``time_power``: how flow time is drawn (paths.sample_time; recipe train.time_power). Validation keeps 1,
     so validation losses of recipes that differ in it stay comparable.
+    ``energy``: ``{"initial": r0 (N,D) after the symmetry, "box", "weight": λ, "t_min"}`` adds the predicted
+    endpoint's energy term (glassgen.flow.energy; recipe train.energy_weight, train.energy_from).
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
     v, scale = model.velocity_fn(emb, lag, **(history or {}))
     pairs = emb["edge_index"] if pair_weight > 0 else None
     weight = paths.species_balance(emb["species"]).to(x1) if balance else None
+    end = None
+    if energy is not None:
+        def end(x1_hat, x1_data, t):
+            return energy_term(x1_hat, x1_data, t, energy["initial"], emb["species"].cpu().numpy(), energy["box"],
+                               energy["weight"], energy["t_min"])
     return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight,
-                           weight=weight, time_power=time_power)
+                           weight=weight, time_power=time_power, endpoint_loss=end)
 
 
 def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +198,14 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
                                    "(no window found)")
+    if t_cfg.energy_weight > 0:
+        for ex in train:
+            if np.asarray(ex["species"]).max() > 1:
+                raise InputError(ex["source"], "train.energy_weight uses the Kob–Andersen potential: species must be "
+                                               "0 (A) or 1 (B)")
+            if np.min(ex["box"]) <= 2 * (ENERGY_CUTOFF):
+                raise InputError(ex["source"], f"train.energy_weight needs box edges above {2 * ENERGY_CUTOFF:.3g} "
+                                               f"(twice the pair cutoff); got {np.min(ex['box']):.6g}")
     val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem, **dn)
            if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
@@ -237,8 +253,12 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
         hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, gen)  # dropout: first steps too
+        energy = None
+        if t_cfg.energy_weight > 0:
+            energy = {"initial": ex["initial"] @ rot.numpy().T, "box": ex["box"], "weight": t_cfg.energy_weight,
+                      "t_min": t_cfg.energy_from}
         loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
-                         hist, t_cfg.species_balance, t_cfg.time_power)
+                         hist, t_cfg.species_balance, t_cfg.time_power, energy)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
