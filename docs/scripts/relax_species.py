@@ -3,17 +3,22 @@
 From the first frame of reference trajectories 0-3 at T = 0.6: MSD per species of MD at t = 5, of the quench + 2.0
 correction applied to the MD frame itself, of one model draw of lag 5, and of that draw after the correction.
 
-    OMP_NUM_THREADS=2 python docs/scripts/relax_species.py   # needs runs/proof-T0.6-test and runs/flow-proof-T0.6-hist
+    OMP_NUM_THREADS=2 python docs/scripts/relax_species.py [CHECKPOINT]   # default runs/flow-proof-T0.6-hist/best.safetensors
+    (needs runs/proof-T0.6-test; the draw is a first step: no history)
 """
+import sys
+
 import numpy as np
 from glassgen import read_trajectory
 from glassgen.relax import RelaxConfig, Relaxer
 from glassgen.flow.sample import sample
 from glassgen.flow.model import load_model
 from glassgen.data import Snapshot
+from glassgen.ka import mean_energy
 from glassgen.pbc import fold
-m = load_model("runs/flow-proof-T0.6-hist/best.safetensors")
+m = load_model(sys.argv[1] if len(sys.argv) > 1 else "runs/flow-proof-T0.6-hist/best.safetensors")
 out = {k: [] for k in ("md5", "relax_md", "draw", "draw_relax")}
+energy = {"md5": [], "draw": []}  # E_pot/N of MD at t = 5 and of the raw draw
 for f in range(4):
     t = read_trajectory(f"runs/proof-T0.6-test/traj_{f:03d}.h5")
     i = list(np.round(t.times, 6)).index(5.0)
@@ -27,8 +32,11 @@ for f in range(4):
         d, _ = sample(m, Snapshot(sp, t.box, x0), 5.0, 1, method="heun", ode_steps=8, seed=f)
         out["draw"].append(ms(d[0]))
         x1 = fold(x0, t.box)[0] + d[0]
+        energy["md5"].append(mean_energy(x5, sp, t.box))
+        energy["draw"].append(mean_energy(x1, sp, t.box))
         xr1 = r.relax(x1, 100 + f)
         out["draw_relax"].append(ms(xr1 - fold(x0, t.box)[0]))
 for k, v in out.items():
     a = np.mean(v, 0)
     print(f"{k:12s} MSD_A {a[0]:.4f} MSD_B {a[1]:.4f} B/A {a[1]/a[0]:.2f}")
+print("E_pot/N of MD at t = 5 {:.3f}, of the raw draw {:.3f}".format(*(np.mean(energy[k]) for k in ("md5", "draw"))))
