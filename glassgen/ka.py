@@ -43,16 +43,14 @@ def pair_energy(r, a, b):
     if type(r).__module__.startswith("torch"):  # not importing torch (seconds) for numpy callers
         import torch
 
-        eps, sig, rc = (torch.as_tensor(t, dtype=r.dtype, device=r.device)[a, b] for t in (EPSILON, SIGMA, CUTOFF))
-        sr6, src6 = (sig / r).pow(6), (sig / rc).pow(6)
-        v = 4.0 * eps * (sr6 * sr6 - sr6) - 4.0 * eps * (src6 * src6 - src6)
-        return torch.where(r < rc, v, torch.zeros_like(v))
-    r = np.asarray(r, dtype=np.float64)
-    eps, sig, rc = EPSILON[a, b], SIGMA[a, b], CUTOFF[a, b]
+        tables, where = [torch.as_tensor(t, dtype=r.dtype, device=r.device) for t in (EPSILON, SIGMA, CUTOFF)], torch.where
+    else:
+        r, tables, where = np.asarray(r, dtype=np.float64), (EPSILON, SIGMA, CUTOFF), np.where
+    eps, sig, rc = (t[a, b] for t in tables)
     sr6 = (sig / r) ** 6
     src6 = (sig / rc) ** 6
     v = 4.0 * eps * (sr6 * sr6 - sr6) - 4.0 * eps * (src6 * src6 - src6)
-    return np.where(r < rc, v, 0.0)
+    return where(r < rc, v, 0.0 * v)
 
 
 def energy_per_particle(positions, species, box, graph: dict | None = None) -> np.ndarray:

@@ -122,7 +122,7 @@ def test_fit_with_the_energy_term_changes_training_but_not_validation(ka_toy):
 
 
 @pytest.mark.parametrize("train,match", [({"energy_weight": -1.0}, "energy_weight"), ({"energy_from": 1.0}, "energy_from"),
-                                         ({"energy_weight": "yes"}, "energy_weight")])
+                                         ({"energy_weight": "yes"}, "energy_weight"), ({"energy_weight": True}, "energy_weight")])
 def test_energy_recipe_errors(ka_toy, train, match):
     _, recipe = ka_toy
     with pytest.raises(InputError, match=match):

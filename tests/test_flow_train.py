@@ -82,7 +82,8 @@ def test_resume_without_state_is_an_error(toy):
                                        ({"model": {"hidden": 8, "colour": 1}}, "model.colour"),
                                        ({"data": {"train": []}}, "no files"),
                                        ({"train": {"time_power": 0}}, "time_power"),
-                                       ({"train": {"time_power": "late"}}, "time_power")])
+                                       ({"train": {"time_power": "late"}}, "time_power"),
+                                       ({"train": {"time_power": True}}, "time_power")])
 def test_recipe_errors(tmp_path, bad, match):
     r = {"task": "flow", "data": {"train": ["x.h5"]}}
     r.update(bad)

@@ -10,8 +10,8 @@ particle's Kob–Andersen energy there against its value in the data:
     L_E = λ · (1/B) Σ_b 1[t_b ≥ t_min] · (1/N) Σ_i huber_δ( e_i(r0 + x̂1_b) − e_i(r0 + x1_b) )
 
 with e_i half of i's pair energies (glassgen.ka). Pairs are those of the data endpoint r0 + x1 within
-2.5 σ_AA + ``SKIN`` (0.1: pairs that only come closer in the prediction are
-missed, at energies near the shifted potential's zero); the predicted pair vector is the data's plus the relative error
+2.5 σ_AA + ``SKIN`` (0.1: pairs that only come closer in the prediction are missed, at energies near the
+shifted potential's zero); the predicted pair vector is the data's plus the relative error
 (x̂1_j − x1_j) − (x̂1_i − x1_i), so no graph is built on the prediction. At t < 1 the energy of the
 posterior mean is not the mean energy, so unlike the pair term this one moves the minimiser away from
 E[u | x_t]; ``t_min`` keeps it where that bias is small. Huber (quadratic within δ ε, linear beyond)
@@ -43,8 +43,7 @@ def endpoint_pairs(initial, disp, species, box) -> dict:
                               ENERGY_CUTOFF)
     sp = np.tile(species, len(disp))
     src, dst = g["edge_index"]
-    e_pair = ka.pair_energy(g["edge_len"], sp[src], sp[dst])
-    e_data = 0.5 * np.bincount(src, weights=e_pair, minlength=len(sp)).reshape(len(disp), -1)
+    e_data = ka.energy_per_particle(None, sp, box, graph=g).reshape(len(disp), -1)
     t = torch.from_numpy
     return {"edge_index": t(g["edge_index"]), "vec": t(g["edge_vec"]), "a": t(sp[src]), "b": t(sp[dst]),
             "e_data": t(e_data)}
