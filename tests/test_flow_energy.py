@@ -4,13 +4,14 @@ import csv
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from glassgen import Ensemble, ka, write_ensemble
 from glassgen.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.energy import energy_term
 from glassgen.flow.train import fit_flow
+
+from flow_fixtures import tiny_flow_recipe
 
 
 def _lattice(rng, m=4):
@@ -100,13 +101,7 @@ def ka_toy(tmp_path, rng):
         write_ensemble(tmp_path / f"{name}.h5", Ensemble(species, box, x0, np.array([10.0]), x0[None, None] + d))
 
     def recipe(out, **train):
-        r = {"task": "flow", "out": out, "data": {"train": ["a.h5"], "val": ["b.h5"]},
-             "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 2, "cutoff": 1.2},
-             "train": dict({"steps": 2, "batch_size": 4, "checkpoint_every": 2, "eval_every": 2, "val_samples": 2,
-                            "augment": False}, **train)}
-        p = tmp_path / f"{out}.yaml"
-        p.write_text(yaml.safe_dump(r))
-        return p
+        return tiny_flow_recipe(tmp_path, out, ["a.h5"], ["b.h5"], augment=False, **train)
     return tmp_path, recipe
 
 
@@ -132,12 +127,10 @@ def test_energy_recipe_errors(ka_toy, train, match):
 def test_energy_term_refuses_small_boxes_and_foreign_species(tmp_path, rng):
     x0, species, box = _lattice(rng, m=3)  # box 4.48: the pair list would not be unique
     write_ensemble(tmp_path / "a.h5", Ensemble(species, box, x0, np.array([10.0]), x0[None, None] + 0.01))
-    r = {"task": "flow", "out": "o", "data": {"train": ["a.h5"]}, "encoder": {"kind": "local", "width": 8, "cutoff": 1.2},
-         "model": {"hidden": 8, "n_layers": 2, "cutoff": 1.2}, "train": {"steps": 1, "energy_weight": 1.0}}
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
+    r = tiny_flow_recipe(tmp_path, "r", ["a.h5"], steps=1, energy_weight=1.0)
     with pytest.raises(InputError, match="a.h5.*box edges above 5.2"):
-        fit_flow(tmp_path / "r.yaml", progress=False)
+        fit_flow(r, progress=False)
     x0, species, box = _lattice(rng)
     write_ensemble(tmp_path / "a.h5", Ensemble(species * 2, box, x0, np.array([10.0]), x0[None, None] + 0.01))
     with pytest.raises(InputError, match="a.h5.*Kob–Andersen"):
-        fit_flow(tmp_path / "r.yaml", progress=False)
+        fit_flow(r, progress=False)

@@ -14,6 +14,8 @@ from glassgen.errors import InputError
 from glassgen.flow.recipe import load_recipe
 from glassgen.flow.train import fit_flow
 
+from flow_fixtures import tiny_flow_recipe
+
 L = 4.0
 
 
@@ -28,12 +30,7 @@ def toy(tmp_path):
         write_ensemble(tmp_path / f"{name}.h5", Ensemble(species, np.full(3, L), x, np.array([10.0]), x[None, None] + d))
 
     def recipe(steps, out="run", **train):
-        r = {"task": "diffusion", "out": out, "data": {"train": ["a.h5"], "val": ["b.h5"]},
-             "encoder": {"kind": "local", "width": 8, "cutoff": 1.2}, "model": {"hidden": 8, "n_layers": 2, "cutoff": 1.2},
-             "train": dict({"steps": steps, "batch_size": 4, "checkpoint_every": 2, "eval_every": 2, "val_samples": 2}, **train)}
-        p = tmp_path / f"{out}.yaml"
-        p.write_text(yaml.safe_dump(r))
-        return p
+        return tiny_flow_recipe(tmp_path, out, ["a.h5"], ["b.h5"], task="diffusion", steps=steps, **train)
     return tmp_path, recipe
 
 
