@@ -1,5 +1,6 @@
 """Flow model properties: per-graph time, COM projection, invariances, symmetries, checkpoints, sampler errors."""
 import copy
+import json
 import math
 
 import numpy as np
@@ -232,6 +233,51 @@ def test_checkpoint_roundtrip(tmp_path, geometry):
     (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError):
         load_model(tmp_path / "bad.safetensors")
+
+
+def _rewrite(src, dst, meta=None, drop=(), reshape=()):
+    """Copy a checkpoint with its metadata patched, some tensors dropped or one of them truncated."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        md = dict(f.metadata())
+        state = {k: f.get_tensor(k) for k in f.keys() if k not in drop}
+    for k in reshape:
+        state[k] = state[k][..., :-1].contiguous()
+    md.update(meta or {})
+    save_file(state, str(dst), metadata={k: v for k, v in md.items() if v is not None})
+
+
+def test_checkpoint_from_another_version_or_with_foreign_weights_gets_one_line_errors(tmp_path):
+    m = model()
+    save_model(m, tmp_path / "m.safetensors")
+    good = tmp_path / "m.safetensors"
+    key = next(k for k, v in m.state_dict().items() if k.startswith("velocity.") and v.ndim == 2)
+    cfg = json.loads(load_meta(good)["config"])
+    cfg["velocity"]["from_the_future"] = 1
+    cases = {
+        "v2": (dict(meta={"format_version": "2"}), "format version 2"),
+        "cfg": (dict(meta={"config": json.dumps(cfg)}), "does not build here"),
+        "drop": (dict(drop=(key,)), "missing"),
+        "shape": (dict(reshape=(key,)), "do not fit"),
+    }
+    for name, (kw, msg) in cases.items():
+        _rewrite(good, tmp_path / f"{name}.safetensors", **kw)
+        with pytest.raises(InputError, match=msg) as e:
+            load_model(tmp_path / f"{name}.safetensors")
+        assert f"{name}.safetensors" in str(e.value) and "\n" not in str(e.value)
+    # files from before format_version existed are version 1 and still load
+    _rewrite(good, tmp_path / "old.safetensors", meta={"format_version": None})
+    assert "format_version" not in load_meta(tmp_path / "old.safetensors")
+    assert load_model(tmp_path / "old.safetensors").config() == m.config()
+
+
+def load_meta(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(ode_steps=2, time_grid=[0, 1]), dict(ode_steps=-1),

@@ -2,10 +2,13 @@
 
 Checkpoint layout (``*.safetensors``): every weight and buffer of the model
 (``encoder.*``, ``velocity.*``, ``prior.log_lags``/``prior.log_scales``), and in
-the safetensors metadata ``format="glassgen-flow"``, ``glassgen_version``, and
+the safetensors metadata ``format="glassgen-flow"``, ``format_version`` (:data:`FORMAT_VERSION`;
+files written before it existed are version 1), ``glassgen_version``, and
 ``config`` = JSON ``{"kind", "velocity", "encoder", "encoder_frozen", "n_lags",
 "n_species", "mobility"}``: enough to rebuild the model without the training recipe
-(checkpoints written before ``mobility`` existed load with it off).
+(checkpoints written before ``mobility`` existed load with it off). A file of another
+format version, a config this glassgen cannot build, or weights that do not fit the
+config get an :class:`InputError` naming the file.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from .context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, ve
 from .velocity import VelocityConfig, VelocityNet
 
 FORMAT = "glassgen-flow"
+FORMAT_VERSION = 1  # bump when a saved config or weight name changes meaning
 
 
 def build_encoder(spec: dict) -> nn.Module:
@@ -249,7 +253,8 @@ def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
     from ..atomic import atomic_path
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "glassgen_version": __version__, "config": json.dumps(model.config())}
+    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "glassgen_version": __version__,
+            "config": json.dumps(model.config())}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
@@ -287,9 +292,25 @@ def load_model(path, device="cpu") -> FlowModel:
         raise InputError(str(path), f"not a safetensors checkpoint ({e})") from None
     if meta.get("format") != FORMAT:
         raise InputError(str(path), f"not a glassgen flow checkpoint (format {meta.get('format')!r})")
-    cfg = json.loads(meta["config"])
-    prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
-    model = FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
-                      cfg["encoder_frozen"], cfg.get("mobility", False))
-    model.load_state_dict(state)
+    written_by = f"glassgen {meta.get('glassgen_version', '?')}"
+    if meta.get("format_version", "1") != str(FORMAT_VERSION):
+        raise InputError(str(path), f"flow checkpoint format version {meta.get('format_version')} ({written_by}); "
+                                    f"this glassgen {__version__} reads version {FORMAT_VERSION}")
+    try:
+        cfg = json.loads(meta["config"])
+        prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
+        model = FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
+                          cfg["encoder_frozen"], cfg.get("mobility", False))
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(str(path), f"config written by {written_by} does not build here ({type(e).__name__}: {e})"
+                         ) from None
+    want, got = set(model.state_dict()), set(state)
+    if want != got:
+        raise InputError(str(path), f"weights do not fit the config (written by {written_by}): "
+                                    f"missing {sorted(want - got)[:3]}, unexpected {sorted(got - want)[:3]}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # shape mismatch: torch lists every tensor; the first line is enough
+        raise InputError(str(path), f"weights do not fit the config (written by {written_by}): "
+                                    f"{str(e).splitlines()[-1].strip()}") from None
     return model.to(device).eval()
