@@ -4,7 +4,8 @@
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
 # HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0);
-# GUIDANCE (default 1.0): history guidance of second-order models; NOISE: --noise-scale of the draws.
+# GUIDANCE (default 1.0): history guidance of second-order models; NOISE: --noise-scale of the draws;
+# SHIPPED=1: use the trained weights in checkpoints/ (skips the fit; MD is still simulated for the check).
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
@@ -24,6 +25,7 @@ HISTORY=${HISTORY:-chain} # second-order models: chain or draw (rollout --histor
 SEED=${SEED:-0}           # rollout seed (a repeat with another seed checks that a verdict is not luck)
 GUIDANCE=${GUIDANCE:-1.0} # second-order models: history guidance w (rollout --history-guidance; 1 = as trained)
 NOISE=${NOISE:-}          # rollout --noise-scale (e.g. from `glassgen calibrate` on the training trajectories)
+SHIPPED=${SHIPPED:-0}     # 1: roll out checkpoints/MODEL.safetensors instead of fitting recipes/MODEL.yaml
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for part in train test; do
@@ -35,7 +37,10 @@ done
 
 # recipes/flow-proof-T0.6.yaml reads ../runs/...; a different RUNS needs its own copy of the recipe.
 CKPT="$RUNS/$MODEL/best.safetensors"
-if [ ! -f "$RUNS/$MODEL/train_state.pt" ]; then
+if [ "$SHIPPED" = "1" ]; then
+  CKPT="checkpoints/$MODEL.safetensors"   # the shipped weights (checkpoints/README.md): no fit
+  [ -f "$CKPT" ] || { echo "rollout_proof.sh: SHIPPED=1 but $CKPT does not exist (checkpoints/README.md lists them)" >&2; exit 2; }
+elif [ ! -f "$RUNS/$MODEL/train_state.pt" ]; then
   glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL"
 else
   glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL" --resume
@@ -43,6 +48,7 @@ fi
 
 OUT="$RUNS/proof-T$T-rollout-${MODEL#flow-proof-T$T}-$RELAX"
 OUT=${OUT/rollout--/rollout-}
+[ "$SHIPPED" = "1" ] && OUT="$OUT-shipped"
 [ "$RELAX_TIME" = "0.5" ] || OUT="$OUT$RELAX_TIME"
 STD_LAG=$( [ "$T" = "0.5" ] && echo 50.0 || echo 5.0 )  # the proof's lag at T; another lag gets its own folder
 [ "$LAG" = "$STD_LAG" ] || OUT="$OUT-lag$LAG"
