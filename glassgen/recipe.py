@@ -71,8 +71,10 @@ def _check_type(value, typ, source: str, key: str):
         if not isinstance(value, list):
             raise InputError(source, f"recipe key '{key}' must be a list; got {value!r}")
         return [_check_type(v, args[0], source, key) for v in value] if args else value
-    if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if typ is float:  # YAML true/false are ints to Python: a float key takes numbers only
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise InputError(source, f"recipe key '{key}' must be a number; got {value!r}")
     if typ in (int, str, bool) and not (isinstance(value, typ) and not (typ is int and isinstance(value, bool))):
         raise InputError(source, f"recipe key '{key}' must be {typ.__name__}; got {value!r}")
     return value

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassgen import Snapshot
+from glassgen import Snapshot, ka
 from glassgen.flow import paths
 from glassgen.flow.model import checkpoint_metadata, load_model
 from glassgen.flow.recipe import load_recipe
@@ -39,7 +39,7 @@ def test_shipped_checkpoint_is_the_model_its_recipe_builds(path):
 def _ka_snapshot(seed=0, n_side=10, density=1.2):
     """A perturbed simple-cubic KA 80:20 configuration at the proof's density (not equilibrated)."""
     rng = np.random.default_rng(seed)
-    L = (n_side**3 / density) ** (1 / 3)
+    L = ka.box_edge(n_side**3, density)
     g = (np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * L / n_side
     species = np.zeros(n_side**3, int)
     species[rng.permutation(n_side**3)[: n_side**3 // 5]] = 1

@@ -50,6 +50,8 @@ def merged(**over):
     (merged(trajectories={"count": 0}), ["produces nothing"]),
     (merged(start="fcc"), ["start"]),
     (merged(system={"n": "many"}), ["system.n"]),
+    (merged(temperature=True), ["temperature", "must be a number"]),  # YAML true is an int to Python
+    (merged(system={"density": "dense"}), ["system.density", "must be a number"]),
 ])
 def test_bad_recipe_names_file_and_key(tmp_path, data, words):
     path = write(tmp_path, data)

@@ -132,11 +132,11 @@ def load_recipe(path) -> FitRecipe:
             raise InputError(str(path), f"train.{name} must be >= 1")
     if not 0 <= t.history_dropout <= 1:
         raise InputError(str(path), "train.history_dropout must be in [0, 1]")
-    if not (isinstance(t.time_power, (int, float)) and not isinstance(t.time_power, bool) and 0 < t.time_power < float("inf")):
+    if not 0 < t.time_power < float("inf"):  # types are checked by from_dict
         raise InputError(str(path), f"train.time_power must be a positive number; got {t.time_power!r}")
-    if not (isinstance(t.energy_weight, (int, float)) and not isinstance(t.energy_weight, bool) and 0 <= t.energy_weight < float("inf")):
+    if not 0 <= t.energy_weight < float("inf"):
         raise InputError(str(path), f"train.energy_weight must be a number >= 0; got {t.energy_weight!r}")
-    if not (isinstance(t.energy_from, (int, float)) and not isinstance(t.energy_from, bool) and 0 <= t.energy_from < 1):
+    if not 0 <= t.energy_from < 1:
         raise InputError(str(path), f"train.energy_from must be a flow time in [0, 1); got {t.energy_from!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")

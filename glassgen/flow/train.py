@@ -203,7 +203,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             if np.asarray(ex["species"]).max() > 1:
                 raise InputError(ex["source"], "train.energy_weight uses the Kob–Andersen potential: species must be "
                                                "0 (A) or 1 (B)")
-            if np.min(ex["box"]) <= 2 * (ENERGY_CUTOFF):
+            if np.min(ex["box"]) <= 2 * ENERGY_CUTOFF:
                 raise InputError(ex["source"], f"train.energy_weight needs box edges above {2 * ENERGY_CUTOFF:.3g} "
                                                f"(twice the pair cutoff); got {np.min(ex['box']):.6g}")
     val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem, **dn)
