@@ -240,6 +240,31 @@ def inherent(
     typer.echo(f"wrote {len(written)} inherent-structure trajectories into {out}")
 
 
+@app.command()
+def branch(
+    chains: list[Path] = typer.Argument(..., help="Rollout trajectories (H5MD), or folders of them (rollout_*.h5)."),
+    lag: float = typer.Option(..., "--lag", help="MD time of each branch, LJ time (the chain's lag)."),
+    temperature: float = typer.Option(..., "--temperature", help="Langevin temperature of the branches (the chain's)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder: one branch file per chain state."),
+    window: int = typer.Option(3, "--window", min=1, help="Chain frames kept before each state (a memory model's W)."),
+    every: int = typer.Option(1, "--every", min=1, help="Branch every this many chain steps."),
+    damp: float = typer.Option(2.0, "--damp", help="Langevin damping time, LJ time."),
+    seed: int = typer.Option(0, "--seed", help="Velocity and thermostat seed."),
+    threads: int = typer.Option(1, "--threads", min=1, help="OpenMP threads of LAMMPS."),
+):
+    """MD branches from the states a rollout visits: on-chain training data (docs/rollout-proof.md); rerun to continue."""
+    from .branches import chain_branches
+
+    files = []
+    for c in chains:
+        files.extend(sorted(c.glob("rollout_*.h5")) if c.is_dir() else [c])
+    if not files:
+        raise InputError(str(chains[0]), "holds no rollout_*.h5 chain files")
+    written = chain_branches(files, out, lag, temperature, window=window, every=every, damp=damp, seed=seed,
+                              threads=threads)
+    typer.echo(f"{len(written)} branch files in {out}")
+
+
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli_generate.py) ------------------
 app.command()(cli_generate.sample)
 app.command()(cli_generate.rollout)

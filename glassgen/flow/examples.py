@@ -81,6 +81,7 @@ def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -
     so examples of different origins share exactly the same lags (the prior pools by lag).
     Each example also carries the history of a second-order chain: ``prev`` = x(t0) − x(t0 − τ)
     for every lag whose earlier frame exists (``has_prev`` True), zeros where it does not.
+    A file whose metadata lists ``origins`` (times) uses only those frames as origins (branch files).
     Shapes: ``disp`` and ``prev`` (1, K_t0, N, D), unwrapped; ``has_prev`` (K_t0,) bool;
     ``initial`` the frame at t0. With ``memory`` W > 0 also ``win`` = x(t0) − x(t0 − W τ) (1, K_t0, N, D)
     and ``has_win`` (K_t0,) in the same way: a memory model's mobility window.
@@ -104,9 +105,10 @@ def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -
             for i, j in zip(*lag_pairs(traj.times, memory * tau)):
                 window[(tau, int(j))] = int(i)
     frame = _inherent_frames(traj, starts, source)
+    allowed = _allowed_origins(traj, source)
     out = []
     for i in sorted(by_origin):
-        if frame(i) is None:
+        if frame(i) is None or not allowed[i]:
             continue
         have, idx = zip(*by_origin[i])
         x0 = frame(i)
@@ -121,8 +123,22 @@ def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -
         raise InputError(source, f"no origin with a frame {lags.tolist()} later has an inherent structure "
                                  f"(inherent-structure times {starts.times[:5].tolist()}...)")
     if not out:
-        raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)")
+        raise InputError(source, f"no pair of frames is {lags.tolist()} apart (frame times {traj.times[:5].tolist()}...)"
+                         + (f" from its origins {traj.meta['origins']}" if "origins" in traj.meta else ""))
     return out
+
+
+def _allowed_origins(traj, source: str) -> np.ndarray:
+    """(F,) bool: the frames that may be origins; all of them unless the file's ``origins`` meta names times
+    (branch files, glassgen.branches: their earlier frames are the history of a chain, not data to learn)."""
+    times = traj.meta.get("origins")
+    if times is None:
+        return np.ones(len(traj.times), bool)
+    times = np.asarray(times, dtype=np.float64).ravel()
+    hit = np.isclose(traj.times[:, None], times[None, :], rtol=1e-6, atol=1e-9)
+    if times.size == 0 or not np.all(hit.any(0)):
+        raise InputError(source, f"metadata origins {times.tolist()} are not all frame times of the file")
+    return hit.any(1)
 
 
 def denoise_examples(traj, levels, source: str, every: float = 25.0, seed=0) -> list:

@@ -24,7 +24,7 @@ from ..errors import InputError
 
 @dataclass
 class DataSpec:
-    train: list = field(default_factory=list)  # ensemble files (.h5 glassgen ensembles or BOTAN .npz)
+    train: list = field(default_factory=list)  # data files (.h5 glassgen ensembles/trajectories, BOTAN .npz) or folders of .h5
     val: list = field(default_factory=list)  # model selection only
     lag: float | None = None  # LJ time of .npz files (they carry none)
     lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
@@ -91,6 +91,20 @@ class FitRecipe:
     train: TrainSpec = field(default_factory=TrainSpec)
 
 
+def _expand(paths, recipe) -> list:
+    """Data paths as strings; a folder stands for the ``.h5`` files in it, sorted (e.g. branch files)."""
+    out = []
+    for p in paths:
+        if p.is_dir():
+            files = sorted(p.glob("*.h5"))
+            if not files:
+                raise InputError(str(recipe), f"data folder {p} holds no .h5 files")
+            out.extend(str(f) for f in files)
+        else:
+            out.append(str(p))
+    return out
+
+
 def load_recipe(path) -> FitRecipe:
     """Read a YAML recipe; relative data/out paths are resolved against its folder."""
     from ..recipe import from_dict, load_yaml
@@ -100,8 +114,8 @@ def load_recipe(path) -> FitRecipe:
     if r.task not in ("flow", "diffusion"):
         raise InputError(str(path), f"task {r.task!r} is not a generative task (flow, diffusion)")
     base = path.resolve().parent
-    r.data.train = [str(base / p) for p in r.data.train]
-    r.data.val = [str(base / p) for p in r.data.val]
+    r.data.train = _expand([base / p for p in r.data.train], path)
+    r.data.val = _expand([base / p for p in r.data.val], path)
     for key, files in (("train", r.data.train), ("val", r.data.val)):
         starts = getattr(r.data, f"{key}_inherent")
         if starts is not None:
