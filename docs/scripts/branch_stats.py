@@ -9,6 +9,9 @@ MD trajectories (pairs lag apart, origins every lag from --skip on). Rows are ba
 --control C: the same branch protocol from C equilibrium MD frames per trajectory (t0 = --skip, --skip + 4 lag, ...),
 each first given the chain's correction (minimise, then --relax-time of Langevin at T): does the protocol itself,
 not the chain's states, make MD fast?
+--models CK [CK ...]: one draw of lag (heun x 8, --guidance) per model from every --stride-th chain state (its chain
+history and window) and from C equilibrium MD frames per trajectory (MD's history): does the model move a chain
+state differently from an equilibrium one, as MD does?
 """
 import argparse
 import glob
@@ -32,6 +35,9 @@ ap.add_argument("--skip", type=float, default=200.0, help="first MD origin time"
 ap.add_argument("--control", type=int, default=0, help="control branches per MD trajectory")
 ap.add_argument("--T", type=float, default=0.5)
 ap.add_argument("--relax-time", type=float, default=0.5)
+ap.add_argument("--models", nargs="*", default=[])
+ap.add_argument("--stride", type=int, default=13)
+ap.add_argument("--guidance", type=float, default=1.5)
 ap.add_argument("--bands", type=int, nargs="+", default=[3, 10, 19, 29], help="edges of chain-step bands")
 a = ap.parse_args()
 
@@ -86,3 +92,32 @@ if a.control:
     print(f"| control: MD frames + the chain's correction | {len(c)} | {c[:, 0].mean() - md[:, 0].mean():+.4f} | "
           f"{c[:, 1].mean() - md[:, 0].mean():+.4f} | {c[:, 2].mean() / md[:, 1].mean():.2f} | "
           f"{c[:, 3].mean() / md[:, 2].mean():.2f} | | |")
+
+if a.models:
+    from glassgen.flow.model import load_model
+    from glassgen.flow.sample import step_function
+    from glassgen.pbc import fold
+
+    def draw(model, t, x, prev, win, seed):
+        fn = step_function(model, t.species, t.box, history_guidance=a.guidance)
+        return fn(fold(x, t.box)[0][None], a.lag, [seed], prev[None], win[None])[0]
+
+    chain = [read_trajectory(f) for f in sorted(glob.glob(f"{a.branches}/*.h5"))[::a.stride]]
+    eq = []
+    for f in sorted(glob.glob(f"{a.md}/traj_*.h5")):
+        t = read_trajectory(f)
+        for m in range(max(a.control, 1)):
+            t0 = a.skip + 4 * m * a.lag
+            at = [int(np.searchsorted(t.times, v - 1e-6)) for v in (t0 - 3 * a.lag, t0 - a.lag, t0)]
+            eq.append((t, t.positions[at[2]], t.positions[at[2]] - t.positions[at[1]], t.positions[at[2]] - t.positions[at[0]]))
+    print(f"| model | MSD_A / MD from {len(chain)} chain states | MSD_B / MD | MSD_A / MD from {len(eq)} MD frames | MSD_B / MD |")
+    print("|---|---|---|---|---|")
+    for ck in a.models:
+        model = load_model(ck)
+        r = []
+        for kind, items in (("chain", [(b, b.positions[-2], b.positions[-2] - b.positions[-3], b.positions[-2] - b.positions[0])
+                                       for b in chain]), ("md", eq)):
+            d = np.array([[msd(dd, t.species == 0), msd(dd, t.species == 1)]
+                          for n, (t, x, pv, w) in enumerate(items) for dd in [draw(model, t, x, pv, w, n)]])
+            r += [d[:, 0].mean() / md[:, 1].mean(), d[:, 1].mean() / md[:, 2].mean()]
+        print(f"| {ck} | " + " | ".join(f"{v:.2f}" for v in r) + " |")
