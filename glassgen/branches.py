@@ -91,7 +91,7 @@ def chain_branches(chain_files, out, lag: float, temperature: float, window: int
             meta = {key: v for key, v in c.meta.items() if key in ("T", "density", "potential", "checkpoint", "lag")}
             meta.update(source=str(out / branch_name(chain_files[j], k)), chain=str(chain_files[j]), chain_step=k,
                         origins=[float(c.times[k])], branch_md=f"Langevin T={temperature:g} damp={damp:g}",
-                        branch_seed=seed, generated=False)
+                        branch_seed=seed)
             write_trajectory(out / branch_name(chain_files[j], k), Trajectory(c.species, c.box, times, frames, meta))
             if bar is not None:
                 bar.update(1)

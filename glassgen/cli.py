@@ -242,7 +242,7 @@ def inherent(
 
 @app.command()
 def branch(
-    chains: list[Path] = typer.Argument(..., help="Rollout trajectories (H5MD), or folders of them (rollout_*.h5)."),
+    chains: list[Path] = typer.Argument(..., help="Rollout trajectories (H5MD), or folders of them (their rollout*.h5)."),
     lag: float = typer.Option(..., "--lag", help="MD time of each branch, LJ time (the chain's lag)."),
     temperature: float = typer.Option(..., "--temperature", help="Langevin temperature of the branches (the chain's)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder: one branch file per chain state."),
@@ -257,9 +257,9 @@ def branch(
 
     files = []
     for c in chains:
-        files.extend(sorted(c.glob("rollout_*.h5")) if c.is_dir() else [c])
+        files.extend(sorted(c.glob("rollout*.h5")) if c.is_dir() else [c])
     if not files:
-        raise InputError(str(chains[0]), "holds no rollout_*.h5 chain files")
+        raise InputError(str(chains[0]), "holds no rollout*.h5 chain files")
     written = chain_branches(files, out, lag, temperature, window=window, every=every, damp=damp, seed=seed,
                               threads=threads)
     typer.echo(f"{len(written)} branch files in {out}")

@@ -104,4 +104,4 @@ def test_branch_cli_names_a_folder_without_chains(tmp_path):
     res = CliRunner().invoke(app, ["branch", str(tmp_path), "--lag", "50", "--temperature", "0.5", "-o",
                                    str(tmp_path / "out")])
     assert res.exit_code != 0
-    assert "holds no rollout_*.h5" in str(res.exception) or "holds no rollout_*.h5" in res.output
+    assert "holds no rollout*.h5" in str(res.exception) or "holds no rollout*.h5" in res.output
