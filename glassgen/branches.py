@@ -84,15 +84,15 @@ def chain_branches(chain_files, out, lag: float, temperature: float, window: int
         bar = tqdm(total=len(todo), desc="branches", unit="branch")
     with Relaxer(cfg, c0.species, c0.box, threads=threads) as md:
         for j, k in todo:
-            c = chains[j]
+            c, path = chains[j], out / branch_name(chain_files[j], k)
             x_end = md.relax(c.positions[k], derived_seed(seed, zlib.crc32(Path(chain_files[j]).stem.encode()), k))
             times = np.append(c.times[k - window:k + 1], c.times[k] + lag)
             frames = np.concatenate([c.positions[k - window:k + 1], x_end[None]])
             meta = {key: v for key, v in c.meta.items() if key in ("T", "density", "potential", "checkpoint", "lag")}
-            meta.update(source=str(out / branch_name(chain_files[j], k)), chain=str(chain_files[j]), chain_step=k,
+            meta.update(source=str(path), chain=str(chain_files[j]), chain_step=k,
                         origins=[float(c.times[k])], branch_md=f"Langevin T={temperature:g} damp={damp:g}",
                         branch_seed=seed)
-            write_trajectory(out / branch_name(chain_files[j], k), Trajectory(c.species, c.box, times, frames, meta))
+            write_trajectory(path, Trajectory(c.species, c.box, times, frames, meta))
             if bar is not None:
                 bar.update(1)
     if bar is not None:

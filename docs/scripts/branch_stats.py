@@ -21,10 +21,7 @@ import numpy as np
 
 from glassgen import read_trajectory
 from glassgen.ka import mean_energy
-
-
-def msd(d, sel):
-    return float(np.mean(np.sum(d[sel] ** 2, axis=-1)))
+from glassgen.stats.dynamics import msd_samples as msd
 
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,17 +38,17 @@ ap.add_argument("--guidance", type=float, default=1.5)
 ap.add_argument("--bands", type=int, nargs="+", default=[3, 10, 19, 29], help="edges of chain-step bands")
 a = ap.parse_args()
 
+branches = [read_trajectory(f) for f in sorted(glob.glob(f"{a.branches}/*.h5"))]
+mds = [read_trajectory(f) for f in sorted(glob.glob(f"{a.md}/traj_*.h5"))]
 rows = defaultdict(list)
-for f in sorted(glob.glob(f"{a.branches}/*.h5")):
-    b = read_trajectory(f)
+for b in branches:
     x_prev, x_k, x_md = b.positions[-3], b.positions[-2], b.positions[-1]
     A = b.species == 0
     band = int(np.searchsorted(a.bands, int(b.meta["chain_step"]), side="right")) - 1
     rows[band].append([mean_energy(x_k, b.species, b.box), mean_energy(x_md, b.species, b.box),
                        msd(x_md - x_k, A), msd(x_md - x_k, ~A), msd(x_k - x_prev, A), msd(x_k - x_prev, ~A)])
 md = []
-for f in sorted(glob.glob(f"{a.md}/traj_*.h5")):
-    t = read_trajectory(f)
+for t in mds:
     A = t.species == 0
     for t0 in np.arange(a.skip, t.times[-1] - a.lag + 1e-9, a.lag):
         i, j = np.searchsorted(t.times, [t0 - 1e-6, t0 + a.lag - 1e-6])
@@ -75,13 +72,12 @@ for band in sorted(rows) + [None]:
 if a.control:
     from glassgen.relax import RelaxConfig, Relaxer
 
-    t = read_trajectory(sorted(glob.glob(f"{a.md}/traj_*.h5"))[0])
+    t = mds[0]
     quench = Relaxer(RelaxConfig(kind="quench", when="always", temperature=a.T, time=a.relax_time), t.species, t.box)
     branch = Relaxer(RelaxConfig(kind="nvt", when="always", temperature=a.T, time=a.lag, damp=2.0, max_displacement=1.0),
                      t.species, t.box)
     c = []
-    for n, f in enumerate(sorted(glob.glob(f"{a.md}/traj_*.h5"))):
-        t = read_trajectory(f)
+    for n, t in enumerate(mds):
         A = t.species == 0
         for m in range(a.control):
             i = int(np.searchsorted(t.times, a.skip + 4 * m * a.lag - 1e-6))
@@ -98,14 +94,9 @@ if a.models:
     from glassgen.flow.sample import step_function
     from glassgen.pbc import fold
 
-    def draw(model, t, x, prev, win, seed):
-        fn = step_function(model, t.species, t.box, history_guidance=a.guidance)
-        return fn(fold(x, t.box)[0][None], a.lag, [seed], prev[None], win[None])[0]
-
-    chain = [read_trajectory(f) for f in sorted(glob.glob(f"{a.branches}/*.h5"))[::a.stride]]
+    chain = branches[::a.stride]
     eq = []
-    for f in sorted(glob.glob(f"{a.md}/traj_*.h5")):
-        t = read_trajectory(f)
+    for t in mds:
         for m in range(max(a.control, 1)):
             t0 = a.skip + 4 * m * a.lag
             at = [int(np.searchsorted(t.times, v - 1e-6)) for v in (t0 - 3 * a.lag, t0 - a.lag, t0)]
@@ -113,11 +104,13 @@ if a.models:
     print(f"| model | MSD_A / MD from {len(chain)} chain states | MSD_B / MD | MSD_A / MD from {len(eq)} MD frames | MSD_B / MD |")
     print("|---|---|---|---|---|")
     for ck in a.models:
-        model = load_model(ck)
+        # one system throughout (branch_stats reads one state point), so one step function per model
+        fn = step_function(load_model(ck), mds[0].species, mds[0].box, history_guidance=a.guidance)
         r = []
-        for kind, items in (("chain", [(b, b.positions[-2], b.positions[-2] - b.positions[-3], b.positions[-2] - b.positions[0])
-                                       for b in chain]), ("md", eq)):
+        for items in ([(b, b.positions[-2], b.positions[-2] - b.positions[-3], b.positions[-2] - b.positions[0])
+                       for b in chain], eq):
             d = np.array([[msd(dd, t.species == 0), msd(dd, t.species == 1)]
-                          for n, (t, x, pv, w) in enumerate(items) for dd in [draw(model, t, x, pv, w, n)]])
+                          for n, (t, x, pv, w) in enumerate(items)
+                          for dd in [fn(fold(x, t.box)[0][None], a.lag, [n], pv[None], w[None])[0]]])
             r += [d[:, 0].mean() / md[:, 1].mean(), d[:, 1].mean() / md[:, 2].mean()]
         print(f"| {ck} | " + " | ".join(f"{v:.2f}" for v in r) + " |")
