@@ -5,7 +5,8 @@
 #   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
 # HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0);
 # GUIDANCE (default 1.0): history guidance of second-order models; NOISE: --noise-scale of the draws;
-# SHIPPED=1: use the trained weights in checkpoints/ (skips the fit; MD is still simulated for the check).
+# SHIPPED=1: use the trained weights in checkpoints/ (skips the training MD and the fit; the reference MD is still
+# simulated for the check).
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
@@ -28,7 +29,9 @@ NOISE=${NOISE:-}          # rollout --noise-scale (e.g. from `glassgen calibrate
 SHIPPED=${SHIPPED:-0}     # 1: roll out checkpoints/MODEL.safetensors instead of fitting recipes/MODEL.yaml
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
-for part in train test; do
+PARTS=(train test)
+[ "$SHIPPED" = "1" ] && PARTS=(test)   # shipped weights: the training MD is not needed
+for part in "${PARTS[@]}"; do
   if [ ! -f "$RUNS/proof-T$T-$part/traj_000.h5" ] || ls "$RUNS/proof-T$T-$part"/*.partial >/dev/null 2>&1; then
     glassgen simulate "recipes/proof-T$T-$part.yaml" -o "$RUNS/proof-T$T-$part" \
       $( [ -f "$RUNS/proof-T$T-$part/recipe.yaml" ] && echo --resume )
