@@ -22,6 +22,7 @@ from .. import __version__
 from ..errors import InputError
 from . import paths
 from .context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
+from .mobility import relative_mobility, unit_rms
 from .velocity import VelocityConfig, VelocityNet
 
 FORMAT = "glassgen-flow"
@@ -49,40 +50,6 @@ def encoder_spec(encoder) -> dict:
 
 
 WINDOW_EPS = 1e-3  # σ²: keeps log |Δ_W|² finite; far below any thermal window (≈ 0.05 σ² in KA)
-
-
-def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 0.1) -> torch.Tensor:
-    """Per-particle factor on the prior scale from predicted propensities: ``m_i = p_i / rms_a(p)``.
-
-    The root mean square is over the particles of i's species a in this snapshot, so
-    ``<m²> = 1`` per species and the prior keeps its measured size ``s(a, τ)`` on average;
-    only its distribution over particles changes. A regression head can predict values
-    near or below zero, so predictions are first floored at ``floor`` × the species mean.
-
-    Shapes: pred (N,), species (N,) -> (N,1).
-    """
-    p = pred.detach().double()
-    species = species.long().to(p.device)
-    mean = _species_mean(p[None], species)[0]
-    p = torch.maximum(p, floor * mean[species].abs())
-    return _unit_rms(p[None], species)[0].float()[:, None]
-
-
-def _species_mean(v: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-    """Mean of v over each species' particles, per row. Shapes: v (B,N), species (N,) -> (B,S)."""
-    n_s = int(species.max()) + 1
-    cnt = torch.bincount(species, minlength=n_s).clamp(min=1).to(v.dtype)
-    return torch.zeros(v.shape[0], n_s, dtype=v.dtype, device=v.device).index_add_(1, species, v) / cnt
-
-
-def _unit_rms(m: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-    """m divided by its root mean square over each species' particles (per row), so ⟨m²⟩ = 1 per species and
-    a prior factor keeps the prior's measured size; a species whose m is all zero gets 1.
-
-    Shapes: m (B,N), species (N,) -> (B,N).
-    """
-    rms = _species_mean(m * m, species).sqrt()[:, species]
-    return torch.where(rms > 0, m / rms.clamp(min=1e-300), torch.ones_like(m))
 
 
 class FlowModel(nn.Module):
@@ -170,7 +137,7 @@ class FlowModel(nn.Module):
         species = torch.as_tensor(species).long().cpu()
         logm = 0.5 * torch.as_tensor(beta, dtype=torch.float64)[species] * (window.pow(2).sum(-1) + WINDOW_EPS).log()
         logm = logm - logm.max(dim=-1, keepdim=True).values  # no overflow; the normalisation takes the shift out
-        m = _unit_rms(logm.exp(), species)
+        m = unit_rms(logm.exp(), species)
         if known is not None:
             m = torch.where(torch.as_tensor(known).reshape(-1, 1).bool(), m, torch.ones_like(m))
         return m[..., None]
