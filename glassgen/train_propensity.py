@@ -55,6 +55,9 @@ class TrainSection:
     checkpoint_every: int = 70
     seed: int = 0
     compile: bool = False  # torch.compile the training forward/backward (docs/botan.md: speed)
+    # Starting weights: a BOTAN authors' state_dict (.pth) or a glassgen BOTAN checkpoint
+    # (.safetensors), relative to the recipe file; None = random initialisation.
+    init: str | None = None
 
 
 @dataclass
@@ -74,12 +77,32 @@ def load_recipe(path) -> PropensityRecipe:
     folder = Path(recipe.data.folder)
     if not folder.is_absolute():  # relative to the recipe file, so recipes travel with the repository
         recipe.data.folder = str((Path(path).resolve().parent / folder).resolve())
+    if recipe.train.init is not None and not Path(recipe.train.init).is_absolute():
+        recipe.train.init = str((Path(path).resolve().parent / recipe.train.init).resolve())
     t = recipe.train
     if not (0 <= t.p_node <= 1) or t.steps < 1 or not (0 <= t.pretrain_steps <= t.steps):
         raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")
     if not t.lr > 0 or (t.lr_final is not None and not t.lr_final > 0):
         raise InputError(str(path), "train: lr and lr_final must be positive")
     return recipe
+
+
+def initial_model(recipe: PropensityRecipe) -> BOTAN:
+    """BOTAN of the recipe's architecture, from ``train.init`` when given. Architecture mismatch -> InputError."""
+    model = BOTAN(recipe.model)
+    init = recipe.train.init
+    if init is None:
+        return model
+    if init.endswith(".pth"):
+        from .botan_weights import load_reference_weights
+
+        source = load_reference_weights(init)
+    else:
+        source = load_model(init)[0]
+    if source.config != recipe.model:
+        raise InputError(init, f"architecture {source.config} differs from the recipe's model {recipe.model}")
+    model.load_state_dict(source.state_dict())
+    return model
 
 
 def prepare(recipe: PropensityRecipe, ids: list[int], device) -> list[dict]:
@@ -161,7 +184,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     t, dev = recipe.train, torch.device(device)
     torch.manual_seed(t.seed)
-    model = BOTAN(recipe.model).to(dev)
+    model = initial_model(recipe).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
     start, best, elapsed0 = 0, -np.inf, 0.0
     log_path = out_dir / "log.csv"
