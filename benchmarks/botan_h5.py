@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glassgen.data import Ensemble  # noqa: E402
-from glassgen.h5md import write_ensemble  # noqa: E402
+from glassgen.system.data import Ensemble  # noqa: E402
+from glassgen.io.h5md import write_ensemble  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 BOX = (4096 / 1.2) ** (1 / 3)

@@ -11,7 +11,7 @@ Rows, each adding one change to the previous:
               PyG's generic scatter-add (broadcast index), fresh tensors everywhere
   split       first Linear applied block by block: node blocks as N×64 products gathered onto edges
   hoist       step-independent blocks (e0 W_0 + b, h0 W_0 + b) computed once, not 7 times
-  library     glassgen.botan.BOTAN: + index_add_ aggregation, in-place ReLU/adds (no fresh E×64 buffers)
+  library     glassgen.encoder.botan.BOTAN: + index_add_ aggregation, in-place ReLU/adds (no fresh E×64 buffers)
   compiled    torch.compile(library) (only with --compile; compile time reported separately)
 
 ``max |Δout|`` is the largest difference of any node or edge output from the reference row.
@@ -73,7 +73,7 @@ def variant_forward(name, model, g):
 
 def run_one(name, repeats, device):
     """Measure one variant in this process; prints one JSON line."""
-    from glassgen.botan import BOTAN, make_graph
+    from glassgen.encoder.botan import BOTAN, make_graph
 
     with np.load(DATA) as z:
         x0, types = z["initial_positions"], z["types"]

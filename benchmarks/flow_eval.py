@@ -22,9 +22,9 @@ import flow_metrics as fm  # noqa: E402
 
 from glassgen.flow import paths  # noqa: E402
 from glassgen.flow.model import load_model  # noqa: E402
-from glassgen.flow.sample import load_snapshot, sample  # noqa: E402
-from glassgen.ka import mean_energy, min_pair_distances  # noqa: E402
-from glassgen.pbc import neighbour_graph  # noqa: E402
+from glassgen.sampling.sample import load_snapshot, sample  # noqa: E402
+from glassgen.system.ka import mean_energy, min_pair_distances  # noqa: E402
+from glassgen.system.pbc import neighbour_graph  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 

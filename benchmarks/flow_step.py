@@ -14,7 +14,7 @@ import torch
 
 from glassgen.flow.context import LocalEncoder, build_graph
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
-from glassgen.ka import box_edge
+from glassgen.system.ka import box_edge
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 

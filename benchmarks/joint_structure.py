@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from glassgen import Snapshot
-from glassgen import ka
-from glassgen.flow.sample import sample
-from glassgen.h5md import read_trajectory
-from glassgen.pbc import neighbour_graph
+from glassgen.system import ka
+from glassgen.sampling.sample import sample
+from glassgen.io.h5md import read_trajectory
+from glassgen.system.pbc import neighbour_graph
 from glassgen.stats.dynamics import lag_pairs
 
 R_NEIGHBOUR = 1.35

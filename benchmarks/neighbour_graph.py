@@ -1,9 +1,9 @@
-"""Neighbour-graph timing: glassgen.pbc.neighbour_graph against a dense O(N^2) reference.
+"""Neighbour-graph timing: glassgen.system.pbc.neighbour_graph against a dense O(N^2) reference.
 
 Prints one table: for N = 4096 and N = 65 536 particles (uniform random, density 1.2,
 cutoff 2.0) the median wall time of several warm calls of
 
-- ``glassgen numpy``: :func:`glassgen.pbc.neighbour_graph` with numpy positions,
+- ``glassgen numpy``: :func:`glassgen.system.pbc.neighbour_graph` with numpy positions,
 - ``glassgen torch``: the same with a float64 torch tensor (vectors built in torch),
 - ``raw vesin``: the bare vesin cell-list call that glassgen wraps (i, j, S, D),
 - ``dense torch``: every pair's minimum-image vector in torch, O(N^2), row-chunked
@@ -26,8 +26,8 @@ import time
 import numpy as np
 import torch
 
-from glassgen.ka import box_edge
-from glassgen.pbc import minimum_image, neighbour_graph
+from glassgen.system.ka import box_edge
+from glassgen.system.pbc import minimum_image, neighbour_graph
 
 CHUNK_BYTES = 1 << 28
 

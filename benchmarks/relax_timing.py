@@ -1,4 +1,4 @@
-"""Wall time and effect of one `--relax` call (glassgen.relax.Relaxer) on a Kob–Andersen liquid.
+"""Wall time and effect of one `--relax` call (glassgen.md.relax.Relaxer) on a Kob–Andersen liquid.
 
 A configuration of N particles at density 1.2 is prepared with the Relaxer itself (random start,
 minimisation, 10 LJ time of Langevin at T = 2, then 20 at the target T). Two inputs are relaxed:
@@ -9,7 +9,7 @@ minimisation, 10 LJ time of Langevin at T = 2, then 20 at the target T). Two inp
 For each kind (minimize with each of ``--iterations`` CG iteration caps; nvt for ``--time`` LJ time at T) the
 table gives the median wall time of ``--repeats`` calls of an instance that is already set up (the
 set-up cost is paid once per rollout and printed separately), the rms and largest displacement the
-call applied, the energy per particle and largest pair energy (glassgen.ka) before and after, and
+call applied, the energy per particle and largest pair energy (glassgen.system.ka) before and after, and
 for nvt the kinetic temperature at the end.
 
     OMP_NUM_THREADS=1 python benchmarks/relax_timing.py [--n 1000] [--temperature 0.44] [--time 1.0] [--iterations 200]
@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from glassgen import ka
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.rollout import monitors
+from glassgen.system import ka
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.chain.rollout import monitors
 
 
 def liquid(n: int, temperature: float, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,14 +7,14 @@ Two state points of the Kob–Andersen mixture (density 1.2, LJ units):
   docs/rollout.md), 10 τ_α = 1257 LJ time;
 - BOTAN: N = 4096, T = 0.44, τ_α ≈ 4120 (the shared data's tc07), 10 τ_α ≈ 41 200 LJ time.
 
-MD: glassgen's LAMMPS engine (:class:`glassgen.simulate.lammps_engine.Engine`), NVE velocity Verlet with
+MD: glassgen's LAMMPS engine (:class:`glassgen.md.lammps_engine.Engine`), NVE velocity Verlet with
 dt = 0.005. The proof system starts random, is minimised, melted (5 LJ at T = 2) and held 10 LJ at T by
 Nosé–Hoover; the BOTAN system starts from a shared-data configuration (else a minimised random one, melted
 and held as above) and gets 2.5 LJ of NVT at T. Then a stretch of NVE steps is timed (after 100 untimed
 steps that build the neighbour lists). MD costs the same per step at any length, so the time to 10 τ_α is
 that per-step cost times the number of steps, **extrapolated linearly**.
 
-Rollout: :func:`glassgen.rollout.rollout` with a flow model's step function (graph rebuild, ODE sampler,
+Rollout: :func:`glassgen.chain.rollout.rollout` with a flow model's step function (graph rebuild, ODE sampler,
 KA monitors, H5MD output all included; one untimed warm-up step first), redraws off (``max_resample = 0``:
 with a trained model every redraw adds the cost of one more draw). The time per step is the timed rollout's
 wall time over its steps; the time to 10 τ_α is that times 10 τ_α / lag (extrapolated likewise). Without
@@ -22,7 +22,7 @@ wall time over its steps; the time to 10 τ_α is that times 10 τ_α / lag (ext
 defaults of glassgen.flow.recipe (local encoder) with **untrained weights**: the cost of a step does not
 depend on the weights.
 
-With ``--relax KIND`` every rollout step is also corrected by :class:`glassgen.relax.Relaxer` (``when =
+With ``--relax KIND`` every rollout step is also corrected by :class:`glassgen.md.relax.Relaxer` (``when =
 always``, at the state point's temperature): the cost of the configuration that passes most of the proof
 (``--relax quench --relax-time 0.5``) rather than of the model alone.
 
@@ -41,13 +41,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glassgen import ka
-from glassgen.data import Snapshot
+from glassgen.system import ka
+from glassgen.system.data import Snapshot
 from glassgen.flow import paths
-from glassgen.flow.sample import step_function
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.rollout import RolloutConfig, rollout
-from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
+from glassgen.sampling.sample import step_function
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.chain.rollout import RolloutConfig, rollout
+from glassgen.md.lammps_engine import Engine, thermostat_commands, velocity_command
 
 DT = 0.005
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def build_model(checkpoint):
         return load_model(checkpoint), f"checkpoint {checkpoint}"
     recipe, src = FitRecipe(), "glassgen.flow.recipe defaults (local encoder)"
     if PROOF_RECIPE.is_file():
-        from glassgen.recipe import from_dict, load_yaml
+        from glassgen.core.recipe import from_dict, load_yaml
 
         recipe, src = from_dict(FitRecipe, load_yaml(PROOF_RECIPE), str(PROOF_RECIPE)), f"architecture of {PROOF_RECIPE.name}"
         if recipe.encoder.checkpoint:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import flow_metrics as fm  # noqa: E402
 
 from glassgen.flow.model import load_model  # noqa: E402
-from glassgen.flow.sample import load_snapshot, sample  # noqa: E402
+from glassgen.sampling.sample import load_snapshot, sample  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 

@@ -4,7 +4,7 @@ For N = 1000 and 4096 a short recipe with every stage (minimise, melt, quench, N
 equilibration with drift samples, one NVE trajectory with block-log frames, one
 ensemble of 4 runs) is run twice per repeat, interleaved:
 
-- glassgen: :func:`glassgen.simulate.simulate` into a fresh folder (LAMMPS start-up,
+- glassgen: :func:`glassgen.md.simulate` into a fresh folder (LAMMPS start-up,
   chunked runs, per-frame gathers, checkpoints and H5MD output all included);
 - bare: a fresh LAMMPS instance with the same command-line flags executes
   ``lammps-input.lmp`` that the glassgen run wrote (same commands, same number of MD
@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from glassgen.simulate import recipe_from_dict, simulate
-from glassgen.simulate.lammps_engine import load_lammps
+from glassgen.md import recipe_from_dict, simulate
+from glassgen.md.lammps_engine import load_lammps
 
 
 def recipe(n: int):

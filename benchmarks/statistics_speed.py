@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glassgen.data import Ensemble, Trajectory  # noqa: E402
-from glassgen.h5md import write_ensemble, write_trajectory  # noqa: E402
+from glassgen.system.data import Ensemble, Trajectory  # noqa: E402
+from glassgen.io.h5md import write_ensemble, write_trajectory  # noqa: E402
 from glassgen.stats.evaluate import evaluate, statistics  # noqa: E402
 
 

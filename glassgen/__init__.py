@@ -9,12 +9,12 @@ Public API (everything else is internal):
 - errors: :class:`InputError`
 - generation: :func:`sample` (displacement fields from a flow checkpoint; imports torch on first use)
 """
-__version__ = "0.1.0"
+from glassgen.core.version import __version__  # noqa: E402
 
-from .data import Ensemble, Snapshot, Trajectory  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .h5md import read, read_ensemble, read_trajectory, write_ensemble, write_trajectory  # noqa: E402
-from .pbc import neighbour_graph, neighbour_graph_batch  # noqa: E402
+from glassgen.system.data import Ensemble, Snapshot, Trajectory  # noqa: E402
+from glassgen.core.errors import InputError  # noqa: E402
+from glassgen.io.h5md import read, read_ensemble, read_trajectory, write_ensemble, write_trajectory  # noqa: E402
+from glassgen.system.pbc import neighbour_graph, neighbour_graph_batch  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -35,7 +35,7 @@ __all__ = [
 
 def __getattr__(name):  # PEP 562: `glassgen.sample` without importing torch at `import glassgen`
     if name == "sample":
-        from .flow.sample import sample
+        from glassgen.sampling.sample import sample
 
         return sample
     raise AttributeError(f"module 'glassgen' has no attribute {name!r}")

@@ -9,9 +9,9 @@ import time
 
 import torch
 
-from glassgen.botan import BOTAN, BOTANConfig
-from glassgen.propensity import pearson
-from glassgen.train_propensity import evaluate, load_recipe, prepare, train_step
+from glassgen.encoder.botan import BOTAN, BOTANConfig
+from glassgen.encoder.targets import pearson
+from glassgen.encoder.train import evaluate, load_recipe, prepare, train_step
 
 torch.manual_seed(0)
 recipe = load_recipe("recipes/botan-propensity-T0.44-short.yaml")

@@ -1,8 +1,8 @@
 """A small Kob–Andersen liquid made with the real LAMMPS relaxer, shared by the tests that need LAMMPS."""
 import numpy as np
 
-from glassgen import ka
-from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.system import ka
+from glassgen.md.relax import RelaxConfig, Relaxer
 
 
 def ka_liquid(n: int, seed: int, temperature: float = 1.0, time: float = 2.0):

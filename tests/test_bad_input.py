@@ -2,7 +2,7 @@
 
 Each case builds a small broken file and says which words the message must hold.
 The same cases run through the library (``convert_path``) and the command line
-(``glassgen.cli.main``). Writes are atomic: an interrupted convert leaves no output.
+(``glassgen.cli.app.main``). Writes are atomic: an interrupted convert leaves no output.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from formats_fixtures import botan_like, dump_text, random_walk
 
-import glassgen.cli
-from glassgen.data import Trajectory
-from glassgen.errors import InputError
-from glassgen.formats import convert_path
-from glassgen.h5md import write_trajectory
-from glassgen.pbc import check_cutoff, neighbour_graph
+import glassgen.cli.app
+from glassgen.system.data import Trajectory
+from glassgen.core.errors import InputError
+from glassgen.io import convert_path
+from glassgen.io.h5md import write_trajectory
+from glassgen.system.pbc import check_cutoff, neighbour_graph
 
 BOX = np.array([5.0, 6.0, 7.0])
 
@@ -87,7 +87,7 @@ def _xyz(tmp, lattice='5 0 0 0 6 0 0 0 7', counts=(3, 3)):
 
 
 def _data(tmp, tilt=False, drop=0):
-    from glassgen.formats import write_lammps_data
+    from glassgen.io import write_lammps_data
 
     x, species = random_walk(box=BOX, frames=1)
     path = write_lammps_data(tmp / "x.data", species, BOX, x[0])
@@ -186,7 +186,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, case, monkeypatch, capsys):
     src, args = build(tmp_path)
     monkeypatch.setattr(sys, "argv", ["glassgen", "convert", *args, str(src), str(tmp_path / "o.h5")])
     with pytest.raises(SystemExit) as e:
-        glassgen.cli.main()
+        glassgen.cli.app.main()
     err = capsys.readouterr().err
     assert e.value.code == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
@@ -245,6 +245,6 @@ def test_cli_interrupt_leaves_no_output(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Path, "write_text", interrupted)
     monkeypatch.setattr(sys, "argv", ["glassgen", "convert", str(src), str(tmp_path / "o.data")])
     with pytest.raises(SystemExit) as e:
-        glassgen.cli.main()
+        glassgen.cli.app.main()
     assert e.value.code == 130
     _only_inputs_left(tmp_path, ["x.dump"])

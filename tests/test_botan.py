@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from glassgen.botan import BOTAN, BOTANConfig, count_parameters, expected_parameters, make_graph, make_graph_batch
-from glassgen.errors import InputError
+from glassgen.encoder.botan import BOTAN, BOTANConfig, count_parameters, expected_parameters, make_graph, make_graph_batch
+from glassgen.core.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from glassgen.botan import make_graph
-from glassgen.botan_weights import load_reference_weights
-from glassgen.errors import InputError
+from glassgen.encoder.botan import make_graph
+from glassgen.encoder.reference_weights import load_reference_weights
+from glassgen.core.errors import InputError
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "pyg_botan_initial"
 needs_weights = pytest.mark.skipif(not (WEIGHTS / "model1.pth").is_file(), reason="published BOTAN weights absent")

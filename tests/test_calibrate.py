@@ -7,13 +7,13 @@ import torch
 from typer.testing import CliRunner
 
 from glassgen import Snapshot, Trajectory, write_trajectory
-from glassgen.cli import app
-from glassgen.errors import InputError
+from glassgen.cli.app import app
+from glassgen.core.errors import InputError
 from glassgen.flow import paths
-from glassgen.flow.calibrate import calibrate_noise
+from glassgen.sampling.calibrate import calibrate_noise
 from glassgen.flow.context import LocalEncoder
 from glassgen.flow.model import FlowModel, save_model
-from glassgen.flow.sample import sample
+from glassgen.sampling.sample import sample
 from glassgen.flow.velocity import VelocityConfig
 
 L, S = 6.0, (0.05, 0.09)  # box edge; prior width per species at every lag
@@ -92,7 +92,7 @@ def test_calibration_refuses_a_target_outside_the_trials_and_short_trajectories(
 def test_md_pairs_of_a_memory_model_carry_the_window_of_the_chain():
     """With memory W, only origins with a step and W lags behind them are used, and each pair carries
     previous = x(t0) - x(t0 - τ) and window = x(t0) - x(t0 - W τ), as a running chain reads them."""
-    from glassgen.flow.calibrate import md_pairs
+    from glassgen.sampling.calibrate import md_pairs
 
     md = gaussian_md([1.0, 1.0], n_traj=1, frames=8)
     x = md[0].positions

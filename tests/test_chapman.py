@@ -6,12 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.baselines import brownian_step_fn
-from glassgen.data import Ensemble, Snapshot, Trajectory
-from glassgen.errors import InputError
-from glassgen.h5md import write_ensemble, write_trajectory
-from glassgen.stats.chapman import chapman_kolmogorov, draw_chains, reference_starts, summary_lines
+from glassgen.system import ka
+from glassgen.chain.baselines import brownian_step_fn
+from glassgen.system.data import Ensemble, Snapshot, Trajectory
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import write_ensemble, write_trajectory
+from glassgen.chain.chapman import chapman_kolmogorov, draw_chains, reference_starts, summary_lines
 from glassgen.stats.dynamics import DEFAULT_Q
 
 D = np.array([0.01, 0.015])  # σ²/τ per species: F_s,A(q=7.25, 2τ) ≈ 0.35 at τ = 1
@@ -173,7 +173,7 @@ def test_evaluate_command_runs_the_check_with_a_flow_checkpoint(tmp_path):
     md = md_like([s], D, 8, 3)[0]
     ens = Ensemble(s.species, s.box, s.positions, [2 * LAG], (s.positions + md)[:, None])
     write_ensemble(tmp_path / "ref.h5", ens)
-    cmd = [sys.executable, "-m", "glassgen.cli", "evaluate", str(tmp_path / "ref.h5"), str(tmp_path / "ref.h5"),
+    cmd = [sys.executable, "-m", "glassgen.cli.app", "evaluate", str(tmp_path / "ref.h5"), str(tmp_path / "ref.h5"),
            "-o", str(tmp_path / "out"), "--no-plots", "--ck-model", str(tmp_path / "m.safetensors"), "--ck-lag", str(LAG),
            "--ck-samples", "4", "--ck-ode-steps", "2", "--ck-method", "euler"]
     res = subprocess.run(cmd, capture_output=True, text=True)

@@ -10,9 +10,9 @@ import pytest
 from formats_fixtures import botan_like, dump_text, random_walk
 from typer.testing import CliRunner
 
-from glassgen.cli import app
-from glassgen.formats import read_xyz
-from glassgen.h5md import read, read_ensemble, read_trajectory
+from glassgen.cli.app import app
+from glassgen.io import read_xyz
+from glassgen.io.h5md import read, read_ensemble, read_trajectory
 
 BOTAN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 runner = CliRunner()
@@ -76,7 +76,7 @@ def test_folder_convert_and_resume(tmp_path):
 
 def test_subprocess_error_is_one_line_exit_2(tmp_path):
     (tmp_path / "bad.dump").write_text("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS xy xz yz pp pp pp\n")
-    r = subprocess.run([sys.executable, "-m", "glassgen.cli", "convert", str(tmp_path / "bad.dump"), str(tmp_path / "o.h5")],
+    r = subprocess.run([sys.executable, "-m", "glassgen.cli.app", "convert", str(tmp_path / "bad.dump"), str(tmp_path / "o.h5")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error: ") and "bad.dump" in r.stderr

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from glassgen.data import Ensemble, Snapshot, Trajectory
-from glassgen.errors import InputError
+from glassgen.system.data import Ensemble, Snapshot, Trajectory
+from glassgen.core.errors import InputError
 
 
 def traj(**kw):

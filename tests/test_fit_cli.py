@@ -7,11 +7,11 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from glassgen.botan import BOTAN, BOTANConfig, make_graph
-from glassgen.checkpoint import load_model, load_state, read_metadata, save_model, save_state
-from glassgen.cli import app
-from glassgen.errors import InputError
-from glassgen.train_propensity import load_recipe
+from glassgen.encoder.botan import BOTAN, BOTANConfig, make_graph
+from glassgen.encoder.checkpoint import load_model, load_state, read_metadata, save_model, save_state
+from glassgen.cli.app import app
+from glassgen.core.errors import InputError
+from glassgen.encoder.train import load_recipe
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
@@ -98,7 +98,7 @@ def test_shipped_recipe_parses():
 
 
 def test_cosine_learning_rate_runs_from_lr_to_lr_final_and_constant_by_default():
-    from glassgen.train_propensity import TrainSection, learning_rate
+    from glassgen.encoder.train import TrainSection, learning_rate
 
     t = TrainSection(steps=101, lr=1e-3, lr_final=1e-4)
     lrs = [learning_rate(t, s) for s in range(101)]
@@ -143,9 +143,9 @@ def test_fit_unknown_task_is_input_error(tmp_path):
 
 
 def test_h5md_folder_gives_the_same_training_data_as_npz(tmp_path):
-    from glassgen.h5md import write_ensemble
-    from glassgen.propensity import read_npz_ensemble
-    from glassgen.train_propensity import prepare
+    from glassgen.io.h5md import write_ensemble
+    from glassgen.encoder.targets import read_npz_ensemble
+    from glassgen.encoder.train import prepare
 
     path = _recipe(tmp_path)
     for i in (1, 2):

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from glassgen import Ensemble, ka, write_ensemble
-from glassgen.errors import InputError
+from glassgen import Ensemble, write_ensemble
+
+from glassgen.system import ka
+from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.energy import energy_term
 from glassgen.flow.train import fit_flow

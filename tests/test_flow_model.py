@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from glassgen import Snapshot
-from glassgen.errors import InputError
+from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries, build_graph, rotate_graph
 from glassgen.flow.model import FlowModel, load_model, save_model
-from glassgen.flow.sample import sample
+from glassgen.sampling.sample import sample
 from glassgen.flow.symmetry import group_averaged, model_velocity, symmetry_error
 from glassgen.flow.velocity import VelocityConfig, displaced_rbf
-from glassgen.pbc import minimum_image
+from glassgen.system.pbc import minimum_image
 
 L = 4.0
 
@@ -298,7 +298,7 @@ def test_sample_methods_shapes_and_nfe(method):
 
 
 def test_rollout_step_function_is_seeded_per_draw():
-    from glassgen.flow.sample import step_function
+    from glassgen.sampling.sample import step_function
 
     snap = snapshot()
     fn = step_function(model(), snap.species, snap.box, method="euler", ode_steps=2)
@@ -348,7 +348,7 @@ def test_relative_mobility_has_unit_rms_per_species_keeps_order_and_floors():
 
 
 def mobility_model(seed=0):
-    from glassgen.botan import BOTAN, BOTANConfig
+    from glassgen.encoder.botan import BOTAN, BOTANConfig
 
     torch.manual_seed(seed)
     prior = paths.PriorScale([1.0, 100.0], [[0.05, 0.06], [0.4, 0.5]])

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from glassgen.errors import InputError
-from glassgen.flow import paths, solvers
+from glassgen.core.errors import InputError
+from glassgen.flow import paths
+from glassgen.sampling import solvers
 
 X0 = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
 

@@ -6,7 +6,7 @@ import yaml
 
 from glassgen import Ensemble, Snapshot, write_ensemble
 from glassgen.flow.model import load_model
-from glassgen.flow.sample import sample
+from glassgen.sampling.sample import sample
 from glassgen.flow.train import fit_flow
 
 L, LAGS = 4.0, (1.0, 100.0)

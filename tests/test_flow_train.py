@@ -9,8 +9,8 @@ from safetensors import safe_open
 from typer.testing import CliRunner
 
 from glassgen import Ensemble, read_ensemble, write_ensemble
-from glassgen.cli import app
-from glassgen.errors import InputError
+from glassgen.cli.app import app
+from glassgen.core.errors import InputError
 from glassgen.flow.recipe import load_recipe
 from glassgen.flow.train import fit_flow
 
@@ -109,8 +109,8 @@ def test_cli_fit_and_sample_write_an_ensemble(toy):
 
 
 def test_cli_sample_relax_project_removes_overlaps_and_says_so(toy):
-    from glassgen import ka
-    from glassgen.pbc import neighbour_graph
+    from glassgen.system import ka
+    from glassgen.system.pbc import neighbour_graph
 
     tmp, recipe = toy
     runner = CliRunner()
@@ -154,7 +154,7 @@ def test_frozen_encoder_is_cached_per_configuration_and_orientation(toy):
 
 
 def test_unknown_recipe_key_names_the_key(tmp_path):
-    from glassgen.errors import InputError
+    from glassgen.core.errors import InputError
     from glassgen.flow.recipe import load_recipe
 
     (tmp_path / "r.yaml").write_text("task: flow\ndata: {train: [a.h5]}\nmodel: {hiden: 3}\n")
@@ -207,10 +207,10 @@ def test_cli_rollout_chains_a_trained_model_reproducibly(tmp_path):
 @pytest.mark.parametrize("frozen", [True, False])
 def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     """encoder {kind: botan, checkpoint}: fit, checkpoint, sample — the BOTAN weights really are used."""
-    from glassgen.botan import BOTAN, BOTANConfig
-    from glassgen.checkpoint import save_model
+    from glassgen.encoder.botan import BOTAN, BOTANConfig
+    from glassgen.encoder.checkpoint import save_model
     from glassgen.flow.model import load_model
-    from glassgen.flow.sample import load_snapshot, sample
+    from glassgen.sampling.sample import load_snapshot, sample
 
     g = lattice_ensemble(tmp_path / "a.h5", runs=4, seed=0)
     torch.manual_seed(0)
@@ -317,7 +317,7 @@ def test_fit_on_trajectory_pairs_learns_both_lags(tmp_path):
 def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_path):
     """model.history: trains on (x(t0), x(t0) - x(t0 - τ), Δ) triples; ensembles have no history to learn from."""
     from glassgen import Trajectory, write_trajectory
-    from glassgen.flow.sample import load_snapshot, sample
+    from glassgen.sampling.sample import load_snapshot, sample
 
     rng = np.random.default_rng(5)
     g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
@@ -347,7 +347,7 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     from glassgen import Trajectory, write_trajectory
     from glassgen.flow.examples import trajectory_examples
     from glassgen.flow.model import load_model
-    from glassgen.flow.sample import load_snapshot, sample
+    from glassgen.sampling.sample import load_snapshot, sample
 
     rng = np.random.default_rng(6)
     g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5

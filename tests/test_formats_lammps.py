@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from formats_fixtures import dump_text, random_walk
 
-from glassgen.errors import InputError
-from glassgen.formats import read_lammps_data, read_lammps_dump, write_lammps_data
-from glassgen.pbc import fold
+from glassgen.core.errors import InputError
+from glassgen.io import read_lammps_data, read_lammps_dump, write_lammps_data
+from glassgen.system.pbc import fold
 
 BOX = np.array([5.0, 6.0, 7.0])
 LO = np.array([-1.0, 2.0, 0.5])

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from formats_fixtures import botan_like
 
-from glassgen.errors import InputError
-from glassgen.formats import convert, read_npz, write_npz
-from glassgen.h5md import read_ensemble
-from glassgen.ka import box_edge
+from glassgen.core.errors import InputError
+from glassgen.io import convert, read_npz, write_npz
+from glassgen.io.h5md import read_ensemble
+from glassgen.system.ka import box_edge
 
 
 def _save(path, arrays):
@@ -72,7 +72,7 @@ def test_preset_time_only_for_its_grid_point(tmp_path):
 
 def test_write_needs_one_lag(tmp_path):
     ens = read_npz(_save(tmp_path / "x.npz", botan_like()), preset="botan")
-    from glassgen.data import Ensemble
+    from glassgen.system.data import Ensemble
 
     two = Ensemble(ens.species, ens.box, ens.initial, np.array([1.0, 2.0]), np.repeat(ens.positions, 2, axis=1))
     with pytest.raises(InputError, match="y.npz: a BOTAN npz holds one time; this ensemble has 2 lags"):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from formats_fixtures import random_walk
 
-from glassgen.data import Ensemble
-from glassgen.errors import InputError
-from glassgen.formats import read_xyz, read_xyz_columns, write_any, write_xyz
+from glassgen.system.data import Ensemble
+from glassgen.core.errors import InputError
+from glassgen.io import read_xyz, read_xyz_columns, write_any, write_xyz
 
 BOX = np.array([5.0, 6.0, 7.0])
 

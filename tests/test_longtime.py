@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.data import Trajectory
-from glassgen.errors import InputError
+from glassgen.system import ka
+from glassgen.system.data import Trajectory
+from glassgen.core.errors import InputError
 from glassgen.stats.longtime import chi4_peak, compare, write_report
 
 Q = 7.25
@@ -107,7 +107,7 @@ def test_cli_long_time_reads_folders_and_exits_by_verdict(tmp_path):
     from typer.testing import CliRunner
 
     from glassgen import write_trajectory
-    from glassgen.cli import app
+    from glassgen.cli.app import app
 
     for name, d, seed in (("md", 0.01, 0), ("same", 0.01, 1), ("fast", 0.03, 2)):
         (tmp_path / name).mkdir()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from formats_fixtures import botan_like, dump_text, random_walk
 
-from glassgen.data import Ensemble, Trajectory
-from glassgen.formats import read_lammps_dump, write_lammps_data
-from glassgen.h5md import write_ensemble, write_trajectory
-from glassgen.pbc import fold, minimum_image
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.io import read_lammps_dump, write_lammps_data
+from glassgen.io.h5md import write_ensemble, write_trajectory
+from glassgen.system.pbc import fold, minimum_image
 
 mda = pytest.importorskip("MDAnalysis")
 BOX = np.array([5.0, 6.0, 7.0])
@@ -51,7 +51,7 @@ def test_ensemble_initial_configuration_opens_in_mdanalysis(tmp_path):
 @pytest.mark.shared_data
 @pytest.mark.skipif(not BOTAN.is_dir(), reason="shared BOTAN data absent")
 def test_converted_botan_file_opens_in_mdanalysis(tmp_path):
-    from glassgen.formats import convert
+    from glassgen.io import convert
 
     src = BOTAN / "isoconfig_N4096T0.44_1_tc07.npz"
     convert(src, tmp_path / "b.h5", preset="botan")

@@ -1,10 +1,10 @@
-"""Structure monitors (glassgen.monitors): brute-force g(r) peaks, invariances, reference and comparison."""
+"""Structure monitors (glassgen.stats.monitors): brute-force g(r) peaks, invariances, reference and comparison."""
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.monitors import NAMES, PEAK_BIN, PEAK_WINDOW, compare, monitors, reference
-from glassgen.pbc import minimum_image
+from glassgen.system import ka
+from glassgen.stats.monitors import NAMES, PEAK_BIN, PEAK_WINDOW, compare, monitors, reference
+from glassgen.system.pbc import minimum_image
 
 
 def config(seed=0, n_side=8, spacing=1.05):

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.baselines import brownian_step_fn
-from glassgen.data import Snapshot
-from glassgen.overlaps import contact_distance, project_overlaps
-from glassgen.pbc import fold, neighbour_graph
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.rollout import RolloutConfig, rollout, summarise_log
+from glassgen.system import ka
+from glassgen.chain.baselines import brownian_step_fn
+from glassgen.system.data import Snapshot
+from glassgen.system.overlaps import contact_distance, project_overlaps
+from glassgen.system.pbc import fold, neighbour_graph
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.chain.rollout import RolloutConfig, rollout, summarise_log
 
 N = 216  # 6^3 on a simple cubic lattice of spacing 1 (density 1): slack above the AA contact at 3 ε (0.91)
 BOX = np.full(3, 6.0)

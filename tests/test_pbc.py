@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from glassgen.errors import InputError
-from glassgen.pbc import fold, minimum_image, neighbour_graph, neighbour_graph_batch, unfold
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import fold, minimum_image, neighbour_graph, neighbour_graph_batch, unfold
 
 
 def brute_force_pairs(x, box, cutoff):

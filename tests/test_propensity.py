@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from glassgen.data import Ensemble
-from glassgen.pbc import minimum_image, neighbour_graph
-from glassgen.propensity import (cubic_symmetries, edge_targets, eval_masks, node_targets, pearson, transform_graph,
+from glassgen.system.data import Ensemble
+from glassgen.system.pbc import minimum_image, neighbour_graph
+from glassgen.encoder.targets import (cubic_symmetries, edge_targets, eval_masks, node_targets, pearson, transform_graph,
                                  transform_positions)
 
 

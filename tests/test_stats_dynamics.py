@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from glassgen.data import Ensemble, Trajectory
-from glassgen.errors import InputError
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
 from glassgen.stats import (alpha2_from_moments, curves, diffusion_constant, displacement_curves, fs_samples, isotropic_kernel, msd,
                             msd_samples, non_gaussian, overlap_chi4, self_intermediate_scattering, tau_alpha,
                             trajectory_lags, van_hove)

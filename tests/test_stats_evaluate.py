@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassgen.data import Ensemble, Trajectory
-from glassgen.errors import InputError
-from glassgen.h5md import write_ensemble, write_trajectory
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import write_ensemble, write_trajectory
 from glassgen.stats.evaluate import evaluate
 from glassgen.stats.features import Options
 
@@ -120,7 +120,7 @@ def test_bad_inputs_are_one_line_errors(toy, tmp_path):
         evaluate(tmp_path / "moved.h5", toy / "b" / "c1.h5", tmp_path / "x", progress=False)
     with pytest.raises(InputError, match="not lags of both"):
         evaluate(toy / "a", toy / "b", tmp_path / "x", times=[55.0], progress=False)
-    res = subprocess.run([sys.executable, "-m", "glassgen.cli", "evaluate", str(tmp_path / "nope"), str(toy / "b"), "-o", str(tmp_path / "x")],
+    res = subprocess.run([sys.executable, "-m", "glassgen.cli.app", "evaluate", str(tmp_path / "nope"), str(toy / "b"), "-o", str(tmp_path / "x")],
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "no such file" in res.stderr

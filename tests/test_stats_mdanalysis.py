@@ -4,8 +4,8 @@ import warnings
 import numpy as np
 import pytest
 
-from glassgen.data import Trajectory
-from glassgen.h5md import write_trajectory
+from glassgen.system.data import Trajectory
+from glassgen.io.h5md import write_trajectory
 from glassgen.stats import msd, rdf_partials
 
 mda = pytest.importorskip("MDAnalysis")

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from glassgen.data import Ensemble, Trajectory
-from glassgen.errors import InputError
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
 from glassgen.stats import (bond_breaking_samples, botan_edges, edge_target, mobility_correlation, pearson,
                             propensity, spearman)
 

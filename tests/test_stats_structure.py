@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from glassgen import ka
-from glassgen.errors import InputError
+from glassgen.system import ka
+from glassgen.core.errors import InputError
 from glassgen.stats import closest_pairs, configuration_energy, coordination, first_peak, rdf, rdf_partials, structure_factor, structure_factor_from_rdf
 from glassgen.stats.structure import reciprocal_vectors
 

@@ -16,11 +16,11 @@ import numpy as np
 
 from glassgen import read_trajectory
 from glassgen.flow.model import load_model
-from glassgen.data import Snapshot
-from glassgen.flow.sample import sample, step_function
-from glassgen.monitors import monitors
-from glassgen.overlaps import project_overlaps
-from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.system.data import Snapshot
+from glassgen.sampling.sample import sample, step_function
+from glassgen.stats.monitors import monitors
+from glassgen.system.overlaps import project_overlaps
+from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.stats import coordination
 
 p = argparse.ArgumentParser()
@@ -40,7 +40,7 @@ p.add_argument("--gamma", type=float, default=1.0, help="noise level of euler_ma
 p.add_argument("--noise", type=float, nargs="*", default=[], help="control: MD frame + Gaussian noise, then IS")
 p.add_argument("--quench", type=float, nargs="*", default=[], help="Langevin times of quench corrections")
 p.add_argument("--project", type=float, nargs="*", default=[],
-               help="pair-energy thresholds: the draw's overlaps pushed apart (glassgen.overlaps) before the IS")
+               help="pair-energy thresholds: the draw's overlaps pushed apart (glassgen.system.overlaps) before the IS")
 a = p.parse_args()
 model = load_model(a.checkpoint)
 den = load_model(a.denoiser) if a.denoiser else None

@@ -3,7 +3,7 @@ reference trajectories 0-7 (t0 = 50, 100) with the MD history h = x(t0) - x(t0 -
 <next step . h> / <h^2> per species of (a) MD's next step x(t0 + 5) - x(t0), (b) one model draw from x(t0)
 reading h, (c) the proof's correction (quench + 2 LJ Langevin at T = 0.6) of x(t0), then a draw from the
 corrected frame reading h (the chain's situation), split into its correction and draw parts. An optional
-second argument is the history guidance w of the draws (glassgen.flow.sample; 1 = the model as trained).
+second argument is the history guidance w of the draws (glassgen.sampling.sample; 1 = the model as trained).
 
     OMP_NUM_THREADS=1 python docs/scripts/backflow.py runs/flow-proof-T0.6-sig/best.safetensors [W]
 """
@@ -12,11 +12,11 @@ import sys
 import numpy as np
 
 from glassgen import read_trajectory
-from glassgen.data import Snapshot
+from glassgen.system.data import Snapshot
 from glassgen.flow.model import load_model
-from glassgen.flow.sample import sample
-from glassgen.pbc import fold
-from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.sampling.sample import sample
+from glassgen.system.pbc import fold
+from glassgen.md.relax import RelaxConfig, Relaxer
 
 m = load_model(sys.argv[1])
 w = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0

@@ -20,7 +20,7 @@ from collections import defaultdict
 import numpy as np
 
 from glassgen import read_trajectory
-from glassgen.ka import mean_energy
+from glassgen.system.ka import mean_energy
 from glassgen.stats.dynamics import msd_samples as msd
 
 
@@ -70,7 +70,7 @@ for band in sorted(rows) + [None]:
           f"{r[:, 4].mean() / md[:, 1].mean():.2f} | {r[:, 5].mean() / md[:, 2].mean():.2f} |")
 
 if a.control:
-    from glassgen.relax import RelaxConfig, Relaxer
+    from glassgen.md.relax import RelaxConfig, Relaxer
 
     t = mds[0]
     quench = Relaxer(RelaxConfig(kind="quench", when="always", temperature=a.T, time=a.relax_time), t.species, t.box)
@@ -91,8 +91,8 @@ if a.control:
 
 if a.models:
     from glassgen.flow.model import load_model
-    from glassgen.flow.sample import step_function
-    from glassgen.pbc import fold
+    from glassgen.sampling.sample import step_function
+    from glassgen.system.pbc import fold
 
     chain = branches[::a.stride]
     eq = []

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from glassgen import read_trajectory
-from glassgen.flow import paths, solvers
+from glassgen.flow import paths
+from glassgen.sampling import solvers
 from glassgen.flow.context import box_symmetries
 from glassgen.flow.model import load_model
-from glassgen.ka import forces, mean_energy
-from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.system.ka import forces, mean_energy
+from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.stats import coordination
 
 p = argparse.ArgumentParser()

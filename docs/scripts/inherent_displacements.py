@@ -7,11 +7,12 @@ Arguments scale the prior noise of the draw (1.0 = the model as trained).
 """
 import sys, numpy as np
 from glassgen import read_trajectory
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.flow import sample as S, paths
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.flow import paths
+from glassgen.sampling import sample as S
 from glassgen.flow.model import load_model
-from glassgen.data import Snapshot
-from glassgen.pbc import fold
+from glassgen.system.data import Snapshot
+from glassgen.system.pbc import fold
 m = load_model("runs/flow-proof-T0.6-hist/best.safetensors")
 orig = paths.draw_prior
 res = {}

@@ -14,11 +14,11 @@ import sys
 import numpy as np
 
 from glassgen import read_trajectory
-from glassgen.data import Snapshot
+from glassgen.system.data import Snapshot
 from glassgen.flow.model import load_model
-from glassgen.flow.sample import sample
-from glassgen.pbc import fold
-from glassgen.relax import RelaxConfig, Relaxer
+from glassgen.sampling.sample import sample
+from glassgen.system.pbc import fold
+from glassgen.md.relax import RelaxConfig, Relaxer
 
 m = load_model(sys.argv[1])
 noise = float(sys.argv[2]) if len(sys.argv) > 2 else 0.2

@@ -12,8 +12,8 @@ import argparse
 
 import numpy as np
 
-from glassgen import ka
-from glassgen.simulate.lammps_engine import Engine, thermostat_commands, velocity_command
+from glassgen.system import ka
+from glassgen.md.lammps_engine import Engine, thermostat_commands, velocity_command
 
 T = 1.028
 

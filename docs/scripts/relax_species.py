@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 from glassgen import read_trajectory
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.flow.sample import sample
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.sampling.sample import sample
 from glassgen.flow.model import load_model
-from glassgen.data import Snapshot
-from glassgen.ka import mean_energy
-from glassgen.pbc import fold
+from glassgen.system.data import Snapshot
+from glassgen.system.ka import mean_energy
+from glassgen.system.pbc import fold
 m = load_model(sys.argv[1] if len(sys.argv) > 1 else "runs/flow-proof-T0.6-hist/best.safetensors")
 out = {k: [] for k in ("md5", "relax_md", "draw", "draw_relax")}
 energy = {"md5": [], "draw": []}  # E_pot/N of MD at t = 5 and of the raw draw

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from glassgen.h5md import read_folder
+from glassgen.io.h5md import read_folder
 from glassgen.stats.longtime import compare, write_report
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")

@@ -1,6 +1,6 @@
 """Structure of the last frames of a rollout against the last frames of MD (docs/rollout.md, "Against the training data").
 
-The monitors of glassgen.monitors (energy, minimum distances, g_ab first peaks) on the final frame of each of the
+The monitors of glassgen.stats.monitors (energy, minimum distances, g_ab first peaks) on the final frame of each of the
 16 rollouts and of the 16 reference MD trajectories, mean ± std over trajectories.
 
     python docs/scripts/rollout_structure.py [ROLLOUT_DIR] [MD_DIR]
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from glassgen import read_trajectory
-from glassgen.monitors import NAMES, monitors
+from glassgen.stats.monitors import NAMES, monitors
 
 roll = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/proof-T0.6-rollout-hist-quench2.0-historydraw")
 md = Path(sys.argv[2] if len(sys.argv) > 2 else "runs/proof-T0.6-test")

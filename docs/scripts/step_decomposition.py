@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from glassgen import read_trajectory
-from glassgen.data import Snapshot
-from glassgen.flow.sample import step_function
-from glassgen.relax import RelaxConfig, Relaxer
-from glassgen.rollout import RolloutConfig, rollout
+from glassgen.system.data import Snapshot
+from glassgen.sampling.sample import step_function
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.chain.rollout import RolloutConfig, rollout
 
 ckpt, out = sys.argv[1], Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)

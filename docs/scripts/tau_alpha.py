@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import glassgen  # noqa: E402
-from glassgen.atomic import atomic_path  # noqa: E402
+from glassgen.core.atomic import atomic_path  # noqa: E402
 from glassgen.stats.dynamics import self_intermediate_scattering, tau_alpha  # noqa: E402
 
 Q = 7.25

@@ -1,7 +1,7 @@
 """The snapshot side of the flow: encoder embeddings, the velocity graph, box symmetries.
 
 Any encoder works if it has a ``cutoff`` (float) and ``encode(graph) -> (h (N,F), e (E,F))``
-on the graph dict of :func:`glassgen.pbc.neighbour_graph` plus ``species`` (N,),
+on the graph dict of :func:`glassgen.system.pbc.neighbour_graph` plus ``species`` (N,),
 ``positions`` (N,D) and ``box`` (D,) tensors — the BOTAN encoder's interface.
 :class:`LocalEncoder` is the tiny built-in one (species + edge vector), used by the
 tests and by recipes that do not name a BOTAN checkpoint.
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from ..pbc import fold, neighbour_graph
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import fold, neighbour_graph
 
 
 class LocalEncoder(nn.Module):
@@ -84,7 +84,7 @@ def box_symmetries(box) -> torch.Tensor:
 def build_graph(species, positions, box, cutoff: float, source: str | None = None) -> dict:
     """Neighbour graph of a snapshot as torch tensors, plus species, positions and box.
 
-    Shapes: species (N,), positions (N,D), box (D,) -> the dict of glassgen.pbc with those keys added.
+    Shapes: species (N,), positions (N,D), box (D,) -> the dict of glassgen.system.pbc with those keys added.
     """
     g = neighbour_graph(np.asarray(positions, dtype=np.float64), box, cutoff, source=source)
     out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in g.items()}

@@ -9,7 +9,7 @@ particle's Kob–Andersen energy there against its value in the data:
 
     L_E = λ · (1/B) Σ_b 1[t_b ≥ t_min] · (1/N) Σ_i huber_δ( e_i(r0 + x̂1_b) − e_i(r0 + x1_b) )
 
-with e_i half of i's pair energies (glassgen.ka). Pairs are those of the data endpoint r0 + x1 within
+with e_i half of i's pair energies (glassgen.system.ka). Pairs are those of the data endpoint r0 + x1 within
 2.5 σ_AA + ``SKIN`` (0.1: pairs that only come closer in the prediction are missed, at energies near the
 shifted potential's zero); the predicted pair vector is the data's plus the relative error
 (x̂1_j − x1_j) − (x̂1_i − x1_i), so no graph is built on the prediction. At t < 1 the energy of the
@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import ka
-from ..pbc import neighbour_graph_batch
+from glassgen.system import ka
+from glassgen.system.pbc import neighbour_graph_batch
 
 SKIN = 0.1
 ENERGY_CUTOFF = float(ka.CUTOFF.max()) + SKIN  # pair list cutoff of the data endpoints

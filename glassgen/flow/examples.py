@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..stats.dynamics import lag_pairs
-from . import paths
+from glassgen.core.errors import InputError
+from glassgen.stats.dynamics import lag_pairs
+from glassgen.flow import paths
 
 
 def load_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0, denoise=None,
@@ -32,9 +32,9 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
     carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`). ``denoise`` (noise amplitudes)
     makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`).
     """
-    from ..data import Ensemble
-    from ..h5md import file_kind, read_ensemble, read_trajectory
-    from ..ka import box_edge
+    from glassgen.system.data import Ensemble
+    from glassgen.io.h5md import file_kind, read_ensemble, read_trajectory
+    from glassgen.system.ka import box_edge
 
     if inherent is not None and len(inherent) != len(files):
         raise InputError(str(files[0]), f"{len(inherent)} inherent-structure files for {len(files)} data files")
@@ -130,7 +130,7 @@ def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -
 
 def _allowed_origins(traj, source: str) -> np.ndarray:
     """(F,) bool: the frames that may be origins; all of them unless the file's ``origins`` meta names times
-    (branch files, glassgen.branches: their earlier frames are the history of a chain, not data to learn)."""
+    (branch files, glassgen.md.branches: their earlier frames are the history of a chain, not data to learn)."""
     times = traj.meta.get("origins")
     if times is None:
         return np.ones(len(traj.times), bool)
@@ -192,7 +192,7 @@ def memory_exponents(examples, n_species: int) -> list:
     """β_a per species: least-squares slope of log(|Δ|² + ε) on log(|Δ_W|² + ε) over the examples with a
     window, each (origin, lag, species) centred, so the slope is within a configuration, not across lags.
     The memory prior (FlowModel.window_factor) then widens the noise of particle i by (|Δ_W,i|² + ε)^(β/2)."""
-    from .model import WINDOW_EPS
+    from glassgen.flow.model import WINDOW_EPS
 
     sxy, sxx = np.zeros(n_species), np.zeros(n_species)
     for ex in examples:

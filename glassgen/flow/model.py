@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
-from ..errors import InputError
-from . import paths
-from .context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
-from .mobility import relative_mobility, unit_rms
-from .velocity import VelocityConfig, VelocityNet
+from glassgen.core.version import __version__
+from glassgen.core.errors import InputError
+from glassgen.flow import paths
+from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
+from glassgen.flow.mobility import relative_mobility, unit_rms
+from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
 FORMAT = "glassgen-flow"
 FORMAT_VERSION = 1  # bump when a saved config or weight name changes meaning
@@ -36,7 +36,7 @@ def build_encoder(spec: dict) -> nn.Module:
     if kind == "local":
         return LocalEncoder(**spec)
     if kind == "botan":
-        from ..botan import BOTAN, BOTANConfig  # lands with the BOTAN module
+        from glassgen.encoder.botan import BOTAN, BOTANConfig  # lands with the BOTAN module
 
         return BOTAN(BOTANConfig(**spec["config"]))
     raise InputError("encoder", f"unknown encoder kind {kind!r}; choose 'local' or 'botan'")
@@ -217,7 +217,7 @@ def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
     """Weights as safetensors, config and glassgen version in its metadata (atomic)."""
     from safetensors.torch import save_file
 
-    from ..atomic import atomic_path
+    from glassgen.core.atomic import atomic_path
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "glassgen_version": __version__,

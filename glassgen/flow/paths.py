@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ..errors import InputError
+from glassgen.core.errors import InputError
 
 KINDS = ("flow", "diffusion")
 

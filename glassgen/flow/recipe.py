@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from glassgen.core.errors import InputError
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _expand(paths, recipe) -> list:
 
 def load_recipe(path) -> FitRecipe:
     """Read a YAML recipe; relative data/out paths are resolved against its folder."""
-    from ..recipe import from_dict, load_yaml
+    from glassgen.core.recipe import from_dict, load_yaml
 
     path = Path(path)
     r = from_dict(FitRecipe, load_yaml(path), str(path))

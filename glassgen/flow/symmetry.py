@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .context import box_symmetries
+from glassgen.flow.context import box_symmetries
 
 
 def model_velocity(model, lag):

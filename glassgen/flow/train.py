@@ -20,16 +20,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from ..monitors import reference
-from . import paths
-from .context import LocalEncoder, box_symmetries
-from .energy import ENERGY_CUTOFF, energy_term
-from .examples import load_examples, memory_exponents, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
-from .model import FlowModel, save_model
-from .recipe import FitRecipe, load_recipe
-from .velocity import VelocityConfig
+from glassgen.core.atomic import atomic_path
+from glassgen.core.errors import InputError
+from glassgen.stats.monitors import reference
+from glassgen.flow import paths
+from glassgen.flow.context import LocalEncoder, box_symmetries
+from glassgen.flow.energy import ENERGY_CUTOFF, energy_term
+from glassgen.flow.examples import load_examples, memory_exponents, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
+from glassgen.flow.model import FlowModel, save_model
+from glassgen.flow.recipe import FitRecipe, load_recipe
+from glassgen.flow.velocity import VelocityConfig
 
 
 def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list | None = None) -> FlowModel:
@@ -41,9 +41,9 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list |
         if not enc.checkpoint:
             raise InputError("recipe", "encoder.kind botan needs encoder.checkpoint (a supervised BOTAN checkpoint)")
         try:
-            from ..checkpoint import load_model as load_botan
+            from glassgen.encoder.checkpoint import load_model as load_botan
         except ImportError:
-            raise InputError("recipe", "this install has no BOTAN encoder (glassgen.checkpoint)") from None
+            raise InputError("recipe", "this install has no BOTAN encoder (glassgen.encoder.checkpoint)") from None
         encoder, _ = load_botan(enc.checkpoint)
         width = int(getattr(encoder.config, "width", 64))
     else:
@@ -208,7 +208,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
                                                f"(twice the pair cutoff); got {np.min(ex['box']):.6g}")
     val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem, **dn)
            if recipe.data.val else [])
-    # what rollouts of this model are compared with (glassgen.monitors; checkpoint metadata data_monitors)
+    # what rollouts of this model are compared with (glassgen.stats.monitors; checkpoint metadata data_monitors)
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
     meta = {"data_monitors": reference((ex["species"], clean(ex), ex["box"]) for ex in train)}
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import alpha2_from_moments, diffusion_constant, tau_alpha
-from .propensity import mobility_first_shell, pearson, spearman
-from .structure import first_peak, rdf_from_counts
-from .uncertainty import sorted_samples, wasserstein1_sorted
+from glassgen.stats.dynamics import alpha2_from_moments, diffusion_constant, tau_alpha
+from glassgen.stats.propensity import mobility_first_shell, pearson, spearman
+from glassgen.stats.structure import first_peak, rdf_from_counts
+from glassgen.stats.uncertainty import sorted_samples, wasserstein1_sorted
 
 # name: (kind, absolute tolerance, relative tolerance, unit). Kinds: "value" (two-sided
 # |gen − ref|), "distance" (gen is a distance to the reference; must stay below the MD

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import Ensemble, Trajectory
-from ..errors import InputError
+from glassgen.system.data import Ensemble, Trajectory
+from glassgen.core.errors import InputError
 
 DEFAULT_Q = 7.25  # σ⁻¹: first peak of S_AA(q) of the 3D KA mixture at density 1.2
 OVERLAP_A = 0.3  # σ: cage size used for the overlap Q(t)

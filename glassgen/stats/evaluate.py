@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import __version__
-from ..atomic import atomic_path, check_writable
-from ..data import Ensemble
-from ..errors import InputError
-from ..h5md import read
-from ..pbc import minimum_image
-from . import compare as C
-from .dynamics import per_sample_curves, tau_alpha
-from .features import Options, config_features
-from .report import curves_of, per_configuration, summary_lines  # noqa: F401  (re-exported)
-from .uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap_weights, expected_correlation, floor_scale, half_splits, rms
+from glassgen.core.version import __version__
+from glassgen.core.atomic import atomic_path, check_writable
+from glassgen.system.data import Ensemble
+from glassgen.core.errors import InputError
+from glassgen.io.h5md import read
+from glassgen.system.pbc import minimum_image
+from glassgen.stats import compare as C
+from glassgen.stats.dynamics import per_sample_curves, tau_alpha
+from glassgen.stats.features import Options, config_features
+from glassgen.stats.report import curves_of, per_configuration, summary_lines  # noqa: F401  (re-exported)
+from glassgen.stats.uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap_weights, expected_correlation, floor_scale, half_splits, rms
 
 NA_NOTES = {
     "tau_alpha": "F_s does not cross 1/e between the first and last lag (τ_α is NaN)",
@@ -270,7 +270,7 @@ def evaluate(generated, reference, outdir, opt: Options | None = None, times=Non
                   n_fail=verdicts.count("fail"), n_na=verdicts.count("n/a"))
     outdir.mkdir(parents=True, exist_ok=True)
     if plots:
-        from .plots import make_plots
+        from glassgen.stats.plots import make_plots
 
         report["plots"] = make_plots(outdir, fg, fr, Pg, Pr, report)
     with atomic_path(outdir / "report.json") as tmp:

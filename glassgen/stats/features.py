@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import ka
-from ..data import Ensemble
-from ..errors import InputError
-from ..pbc import neighbour_graph
-from .dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, lag_pairs, per_sample_curves, species_mask
-from .propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
+from glassgen.system import ka
+from glassgen.system.data import Ensemble
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import neighbour_graph
+from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, lag_pairs, per_sample_curves, species_mask
+from glassgen.stats.propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
                          initial_pairs, mobility_sums)
-from .structure import rdf_counts, rdf_edges, structure_factor
-from .uncertainty import N_TIME_BLOCKS, time_blocks
+from glassgen.stats.structure import rdf_counts, rdf_edges, structure_factor
+from glassgen.stats.uncertainty import N_TIME_BLOCKS, time_blocks
 
 
 @dataclass

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from .dynamics import DEFAULT_Q, OVERLAP_A, chi4_from_overlap, fs_samples, msd_samples, overlap_samples, tau_alpha
-from .uncertainty import floor_scale, half_splits, rms
+from glassgen.core.errors import InputError
+from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, chi4_from_overlap, fs_samples, msd_samples, overlap_samples, tau_alpha
+from glassgen.stats.uncertainty import floor_scale, half_splits, rms
 
 TOL = {"fs": 0.05, "tau_alpha": 0.15, "msd": 0.15, "chi4_height": 0.30, "chi4_time": 1.5}
 
@@ -100,7 +100,7 @@ def chi4_peak(t, chi4) -> tuple[float, float]:
 
 def energies(trajs, grid) -> np.ndarray:
     """(M, F) KA potential energy per particle of every frame on the grid."""
-    from ..ka import mean_energy
+    from glassgen.system.ka import mean_energy
 
     return np.array([[mean_energy(x, t.species, t.box) for x in _frames(t, grid)] for t in trajs])
 
@@ -117,8 +117,8 @@ def _scalars(c) -> dict:
 def evaluate_long_time(generated, reference, outdir, t_min: float | None = None, seed: int = 0,
                        q: float = DEFAULT_Q) -> dict:
     """Read two trajectory sets (an H5MD file or a folder of them each), compare, write the report."""
-    from ..data import Trajectory
-    from ..h5md import read_folder
+    from glassgen.system.data import Trajectory
+    from glassgen.io.h5md import read_folder
 
     sets = []
     for p in (generated, reference):
@@ -136,7 +136,7 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
     """Compare generated and MD trajectory sets; returns curves, floors, rows with verdicts.
 
     Args:
-        gen, ref: lists of :class:`~glassgen.data.Trajectory` (same box and composition).
+        gen, ref: lists of :class:`~glassgen.system.data.Trajectory` (same box and composition).
         t_min: grid spacing and smallest lag judged: only common frames at multiples of it are used
             (default: all common frames, which must be equally spaced, e.g. a rollout's lag).
     """
@@ -208,7 +208,7 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
 
 def _persistence_rows(gen, ref, grid, tau, splits, scale) -> list:
     """Informative row: A's mobility persistence over windows of the first grid multiple ≥ MD's τ_α."""
-    from .propensity import mobility_persistence
+    from glassgen.stats.propensity import mobility_persistence
 
     dt = float(grid[1] - grid[0])
     w = max(1, int(np.ceil(tau / dt - 1e-9))) if np.isfinite(tau) else 0
@@ -230,7 +230,7 @@ def write_report(result: dict, outdir, labels=("generated", "MD")) -> list:
     import json
     from pathlib import Path
 
-    from ..atomic import atomic_path
+    from glassgen.core.atomic import atomic_path
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +264,7 @@ def _plot(result, outdir, labels) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic import atomic_path
+    from glassgen.core.atomic import atomic_path
 
     g, r, fl = result["generated"], result["reference"], result["floor"]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))

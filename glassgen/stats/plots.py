@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from .compare import rdf_curve
-from .dynamics import radial_density
-from .propensity import mobility_from_sums
+from glassgen.core.atomic import atomic_path
+from glassgen.stats.compare import rdf_curve
+from glassgen.stats.dynamics import radial_density
+from glassgen.stats.propensity import mobility_from_sums
 
 COLOURS = {"A": "tab:blue", "B": "tab:red"}
 GEN = dict(ls="-", marker="o", ms=4)

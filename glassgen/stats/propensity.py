@@ -11,15 +11,15 @@
   [t, t + W] with |Δr_i|² in the next window [t + W, t + 2W], mean over origins t (do mobile particles
   stay mobile? MD's dynamic heterogeneity lives in this memory; a chain without it has a low χ₄).
 
-Pair lists come from :func:`glassgen.pbc.neighbour_graph` (the one home of periodic math).
+Pair lists come from :func:`glassgen.system.pbc.neighbour_graph` (the one home of periodic math).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..data import Ensemble
-from ..errors import InputError
-from ..pbc import neighbour_graph
+from glassgen.system.data import Ensemble
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import neighbour_graph
 
 BOTAN_R0 = 1.35  # σ: BOTAN's edge cutoff, just below the first minimum of g_AA(r)
 BREAK_R = 1.35 * 1.5 / 1.1  # σ: Yamamoto–Onuki ratio A2/A1 = 1.5/1.1 applied to r₀ (≈ 1.84)

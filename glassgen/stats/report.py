@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import alpha2_from_moments
+from glassgen.stats.dynamics import alpha2_from_moments
 
 
 def curves_of(P: dict, f: dict) -> dict:

@@ -9,18 +9,18 @@ Normalisations (D-dimensional, V the box volume):
 - S(q) from g(r): 1 + ρ ∫₀^R S_d r^{d−1} (g(r) − 1) W(r) K(qr) dr with K the isotropic
   kernel (sin x/x in 3D) and W the Lorch window sin(πr/R)/(πr/R) that tames the cut at R.
 
-Neighbour searches go through :func:`glassgen.pbc.neighbour_graph`; energies through
-:mod:`glassgen.ka`.
+Neighbour searches go through :func:`glassgen.system.pbc.neighbour_graph`; energies through
+:mod:`glassgen.system.ka`.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import gamma
 
-from .. import ka
-from ..errors import InputError
-from ..pbc import neighbour_graph
-from .dynamics import isotropic_kernel
+from glassgen.system import ka
+from glassgen.core.errors import InputError
+from glassgen.system.pbc import neighbour_graph
+from glassgen.stats.dynamics import isotropic_kernel
 
 RDF_R_MAX = 3.0  # σ: three shells; the graph at this cutoff also serves the KA energy (r_c = 2.5)
 RDF_BINS = 150
@@ -38,7 +38,7 @@ def rdf_counts(graph: dict, species, pairs, edges) -> np.ndarray:
     """Histogram of ordered-pair distances per species pair from one neighbour graph.
 
     Args:
-        graph: from :func:`glassgen.pbc.neighbour_graph` with cutoff ≥ ``edges[-1]``.
+        graph: from :func:`glassgen.system.pbc.neighbour_graph` with cutoff ≥ ``edges[-1]``.
         species: (N,) ids.
         pairs: list of (a, b); ``None`` for a or b means any species.
 
@@ -187,12 +187,12 @@ def coordination(positions, species, box, a: int, b: int, r_cut: float) -> float
 
 
 def configuration_energy(positions, species, box, graph: dict | None = None) -> float:
-    """Kob–Andersen potential energy per particle [ε] of one configuration (via glassgen.ka)."""
+    """Kob–Andersen potential energy per particle [ε] of one configuration (via glassgen.system.ka)."""
     return float(ka.energy_per_particle(positions, species, box, graph).mean())
 
 
 def closest_pairs(positions, species, box, cutoff: float = 1.5) -> dict:
-    """Smallest distance per species pair [σ] (``{"AA": .., "AB": .., "BB": ..}``) via glassgen.ka."""
+    """Smallest distance per species pair [σ] (``{"AA": .., "AB": .., "BB": ..}``) via glassgen.system.ka."""
     return ka.min_pair_distances(positions, species, box, cutoff)
 
 

@@ -1,0 +1,1 @@
+"""The glassgen command line (Typer). ``python -m glassgen.cli`` = ``glassgen``."""

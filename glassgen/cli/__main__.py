@@ -1,0 +1,3 @@
+from glassgen.cli.app import main
+
+main()

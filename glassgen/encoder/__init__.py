@@ -1,0 +1,1 @@
+"""Supervised BOTAN: the network, its targets, training, published weights and checkpoints."""

@@ -1,0 +1,3 @@
+from glassgen.md.runner import main
+
+main()

