@@ -12,7 +12,7 @@ crossings, so the unwrapped position ``pos + image * L`` survives the round trip
 species 0, 1, 2, ... are Ar, Ne, Kr, Xe, He, Rn (KA: A = Ar, B = Ne).
 ``species_id`` repeats the 0-based glassgen species as an integer; it is not
 called ``type`` because OVITO maps ``type`` and ``species`` both to its particle
-type and refuses a file with two such columns. Reading takes ``species_id`` when
+type (OVITO 3.17 then drops one of the two columns). Reading takes ``species_id`` when
 present, else the names: the symbols above, or A, B, C, ... as glassgen wrote
 them before (0, 1, 2, ...).
 """
