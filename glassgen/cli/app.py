@@ -93,7 +93,7 @@ def convert(
     src: Path = typer.Argument(..., help="Input file, or a folder of input files (e.g. BOTAN npz)."),
     dst: Path = typer.Argument(..., help="Output file, or output folder when SRC is a folder."),
     format_in: str = typer.Option(None, "--format-in", help="h5md, npz, lammps-dump, xyz or lammps-data (default: from content/extension)."),
-    format_out: str = typer.Option(None, "--format-out", help="h5md, npz, xyz or lammps-data (default: from extension; h5md for folders)."),
+    format_out: str = typer.Option(None, "--format-out", help="h5md, npz, lammps-dump, xyz or lammps-data (default: from extension; h5md for folders)."),
     preset: str = typer.Option(None, "--preset", help="npz input: 'botan' = density 1.2, time 4120, T 0.44, KA 3D."),
     box: str = typer.Option(None, "--box", help="npz input: box edge L, or three edges 'Lx,Ly,Lz'."),
     density: float = typer.Option(None, "--density", help="npz input: number density; box edge (N/density)^(1/3)."),

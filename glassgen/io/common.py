@@ -56,23 +56,34 @@ def parse_box(value, source: str | None = None) -> np.ndarray | None:
     return box
 
 
-def species_name(k: int, names=("A", "B")) -> str:
-    """Name of species id k: ``names[k]``, then letters C, D, ... (KA: 0 = A, 1 = B)."""
-    return names[k] if k < len(names) else chr(ord("A") + k)
+# Chemical symbols for species 0, 1, 2, ... in files read by tools that want elements (ASE refuses
+# "A"): Ar for KA's A and the smaller Ne for B, so viewers draw B smaller, then the other noble gases.
+SPECIES_SYMBOLS = ("Ar", "Ne", "Kr", "Xe", "He", "Rn")
+
+
+def species_name(k: int, names=SPECIES_SYMBOLS, source: str | None = None) -> str:
+    """Name of species id k: ``names[k]`` (default: the chemical symbols Ar, Ne, Kr, Xe, He, Rn)."""
+    if k >= len(names):
+        raise InputError(source, f"species {k} has no name: only {len(names)} names ({', '.join(names)}); pass names=")
+    return names[k]
 
 
 def species_ids(tokens, source: str) -> np.ndarray:
-    """Species ids from names: single letters A, B, C, ... -> 0, 1, 2, ...; integers as given."""
+    """Species ids from names: Ar, Ne, Kr, Xe, He, Rn -> 0..5; single letters A, B, C, ... -> 0, 1, 2, ...
+    (files written before glassgen used chemical symbols); integers as given."""
     tokens = np.asarray(tokens)
     names = np.unique(tokens)
     lut = {}
     for name in names.tolist():
-        if len(name) == 1 and "A" <= name <= "Z":
+        if name in SPECIES_SYMBOLS:
+            lut[name] = SPECIES_SYMBOLS.index(name)
+        elif len(name) == 1 and "A" <= name <= "Z":
             lut[name] = ord(name) - ord("A")
         elif re.fullmatch(r"\d+", name):
             lut[name] = int(name)
         else:
-            raise InputError(source, f"unknown species name {name!r}: glassgen reads A, B, C, ... (0, 1, 2, ...) or 0-based integers")
+            raise InputError(source, f"unknown species name {name!r}: glassgen reads {', '.join(SPECIES_SYMBOLS)} (0-5), "
+                             "A, B, C, ... (0, 1, 2, ...), 0-based integers, or a species_id column")
     return np.array([lut[t] for t in tokens.tolist()], dtype=np.int64) if tokens.size else np.zeros(0, np.int64)
 
 

@@ -5,7 +5,8 @@ format         extensions                      reads into            writes from
 =============  ==============================  ====================  ===================
 h5md           .h5 .h5md .hdf5                 Trajectory/Ensemble   Trajectory/Ensemble
 npz            .npz (BOTAN / GlassBench)       Ensemble (one lag)    Ensemble (one lag)
-lammps-dump    .dump .lammpstrj .lammpsdump    Trajectory            (not written)
+lammps-dump    .dump .lammpstrj .lammpsdump    Trajectory            Trajectory frames (an Ensemble
+                                                                     is refused)
 xyz            .xyz .extxyz                    Trajectory            Trajectory frames; Ensemble:
                                                                      initial + propensity
 lammps-data    .data .lmp                      Trajectory (1 frame)  one configuration
@@ -28,7 +29,7 @@ EXTENSIONS = {
     ".dump": "lammps-dump", ".lammpstrj": "lammps-dump", ".lammpsdump": "lammps-dump",
     ".xyz": "xyz", ".extxyz": "xyz", ".data": "lammps-data", ".lmp": "lammps-data",
 }
-OUTPUT_EXTENSION = {"h5md": ".h5", "npz": ".npz", "xyz": ".xyz", "lammps-data": ".data"}
+OUTPUT_EXTENSION = {"h5md": ".h5", "npz": ".npz", "lammps-dump": ".dump", "xyz": ".xyz", "lammps-data": ".data"}
 # Which reader takes which option (the rest is an error, not silently ignored).
 OPTIONS = {"box": ("npz",), "time": ("npz",), "preset": ("npz",), "density": ("npz",), "dt": ("lammps-dump", "lammps-data"),
            "strict": ("lammps-dump", "xyz")}
@@ -126,9 +127,10 @@ def write_any(path, obj, fmt: str | None = None, frame: int | None = None) -> Pa
 
     ``frame`` picks one frame of a trajectory (default: all frames; the last one
     for a LAMMPS data file). Ensembles go to xyz / lammps-data as their initial
-    configuration (xyz with ``propensity`` columns, one per lag).
+    configuration (xyz with ``propensity`` columns, one per lag); a LAMMPS dump
+    holds one trajectory, so an Ensemble is refused there.
     """
-    from glassgen.io import lammps_data, npz, xyz
+    from glassgen.io import lammps_data, lammps_dump, npz, xyz
     from glassgen.io import h5md
 
     fmt = output_format(path, fmt)
@@ -145,6 +147,11 @@ def write_any(path, obj, fmt: str | None = None, frame: int | None = None) -> Pa
         if not isinstance(obj, Ensemble):
             raise InputError(str(path), "an npz file holds an iso-configurational ensemble; the input is a trajectory")
         npz.write_npz(path, obj)
+    elif fmt == "lammps-dump":
+        if isinstance(obj, Ensemble):
+            raise InputError(str(path), f"a LAMMPS dump holds one trajectory, the input is an ensemble of {obj.positions.shape[0]} runs; "
+                             "convert it to h5md, or to xyz for its initial configuration with propensity")
+        lammps_dump.write_lammps_dump(path, obj.species, obj.box, obj.positions, obj.times, dt=obj.meta.get("dt"))
     elif fmt == "xyz":
         if isinstance(obj, Ensemble):
             p = propensity(obj)

@@ -1,4 +1,4 @@
-"""LAMMPS text dumps (``dump atom`` / ``dump custom``) -> :class:`glassgen.system.data.Trajectory`.
+"""LAMMPS text dumps (``dump atom`` / ``dump custom``) <-> :class:`glassgen.system.data.Trajectory`.
 
 Reads every frame of an orthorhombic, fully periodic dump (``ITEM: BOX BOUNDS pp pp pp``,
 any origin: the lower bound is subtracted). Columns: ``id type`` plus one of
@@ -6,6 +6,9 @@ any origin: the lower bound is subtracted). Columns: ``id type`` plus one of
 scaled), ``xsu ysu zsu``, with or without ``ix iy iz``. Atoms are sorted by id;
 LAMMPS types are 1-based, glassgen species are ``type - 1``. Time is
 ``ITEM: TIME`` when the dump has it, else ``timestep * dt``.
+
+:func:`write_lammps_dump` writes ``id type x y z ix iy iz`` with TIMESTEP = time / dt,
+which this reader (and MDAnalysis, OVITO and LAMMPS' ``read_dump``) read back.
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from glassgen.core.atomic import atomic_path
 from glassgen.system.data import Trajectory
 from glassgen.core.errors import InputError
+from glassgen.system.pbc import fold
 from glassgen.io.common import fold_checked, open_text, unwrap_continuous
 
 DEFAULT_DT = 0.005  # the usual KA time step in LJ units
@@ -233,3 +238,53 @@ def read_lammps_dump(path, dt: float | None = None, strict: bool = False) -> Tra
     if assumptions:
         meta["assumptions"] = "; ".join(assumptions)
     return Trajectory(types - 1, box, t, pos, meta)
+
+
+def dump_steps(times, dt: float | None = None, source: str | None = None) -> np.ndarray:
+    """LAMMPS timesteps ``time / dt`` of frames at ``times`` (dt default 0.005); must be whole numbers."""
+    dt = DEFAULT_DT if dt is None else float(dt)
+    t = np.asarray(times, dtype=np.float64)
+    steps = np.rint(t / dt)
+    bad = np.flatnonzero(np.abs(t / dt - steps) > 1e-6)
+    if bad.size:
+        k = int(bad[0])
+        raise InputError(source, f"frame {k}: time {float(t[k])!r} is not a whole number of MD steps of dt = {dt:g}, "
+                         "and a LAMMPS dump stores integer timesteps")
+    return steps.astype(np.int64)
+
+
+def write_lammps_dump(path, species, box, positions, times, dt: float | None = None) -> Path:
+    """Write frames as a LAMMPS text dump ``id type x y z ix iy iz``, atomically.
+
+    ``x y z`` are folded into [0, L) and ``ix iy iz`` count box crossings, so
+    ``x + ix * L`` is the unwrapped position; numbers are written with Python's
+    shortest round-trip ``repr``. No ``ITEM: TIME``: MDAnalysis reads frames of
+    exactly 9 + N lines, so time is carried by TIMESTEP alone.
+
+    Args:
+        species: (N,) 0-based ids, written as ``type = species + 1``; ``id`` is 1..N in this order.
+        box: (3,) edges, written as bounds 0 .. L.
+        positions: (N,3) or (F,N,3) unwrapped.
+        times: (F,) frame times; TIMESTEP = time / dt (see :func:`dump_steps`).
+        dt: MD time step (default 0.005, what :func:`read_lammps_dump` assumes without ``dt``).
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    x = x[None] if x.ndim == 2 else x
+    box = np.asarray(box, dtype=np.float64)
+    species = np.asarray(species, dtype=np.int64)
+    if x.ndim != 3 or x.shape[2] != 3 or box.shape != (3,) or species.shape != x.shape[1:2]:
+        raise InputError(str(path), f"a LAMMPS dump needs species (N,), box (3,) and positions (F,N,3); got {species.shape}, {box.shape}, {x.shape}")
+    steps = dump_steps(np.atleast_1d(times), dt, str(path))
+    if steps.shape != x.shape[:1]:
+        raise InputError(str(path), f"times must have shape ({x.shape[0]},); got {np.shape(times)}")
+    n = x.shape[1]
+    bounds = "".join(f"0.0 {edge!r}\n" for edge in box.tolist())
+    ids, types = np.arange(1, n + 1).tolist(), (species + 1).tolist()
+    wrapped, image = fold(x, box)
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        for k, step in enumerate(steps.tolist()):
+            fh.write(f"ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{n}\nITEM: BOX BOUNDS pp pp pp\n{bounds}"
+                     "ITEM: ATOMS id type x y z ix iy iz\n")
+            rows = zip(ids, types, *wrapped[k].T.tolist(), *image[k].T.tolist())
+            fh.writelines("%d %d %r %r %r %d %d %d\n" % row for row in rows)
+    return Path(path)

@@ -3,12 +3,18 @@
 Each frame::
 
     N
-    Lattice="Lx 0 0 0 Ly 0 0 0 Lz" Properties=species:S:1:pos:R:3:image:I:3[:propensity:R:1 ...] Time=t pbc="T T T"
-    A x y z ix iy iz [propensity ...]
+    Lattice="Lx 0 0 0 Ly 0 0 0 Lz" Properties=species:S:1:pos:R:3:image:I:3:species_id:I:1[:propensity:R:1 ...] Time=t pbc="T T T"
+    Ar x y z ix iy iz 0 [propensity ...]
 
 ``pos`` is folded into [0, L) (what viewers expect) and ``image`` holds the box
 crossings, so the unwrapped position ``pos + image * L`` survives the round trip.
-Species names A, B, C, ... are glassgen species 0, 1, 2, ... (KA: A = 0, B = 1).
+``species`` holds chemical symbols, because ASE reads that column as elements:
+species 0, 1, 2, ... are Ar, Ne, Kr, Xe, He, Rn (KA: A = Ar, B = Ne).
+``species_id`` repeats the 0-based glassgen species as an integer; it is not
+called ``type`` because OVITO maps ``type`` and ``species`` both to its particle
+type (OVITO 3.17 then drops one of the two columns). Reading takes ``species_id`` when
+present, else the names: the symbols above, or A, B, C, ... as glassgen wrote
+them before (0, 1, 2, ...).
 """
 from __future__ import annotations
 
@@ -20,10 +26,11 @@ import numpy as np
 from glassgen.core.atomic import atomic_path
 from glassgen.system.data import Trajectory
 from glassgen.core.errors import InputError
-from glassgen.system.ka import SPECIES_NAMES
 from glassgen.system.pbc import fold
-from glassgen.io.common import fold_checked, open_text, species_ids, species_name, unwrap_continuous
+from glassgen.io.common import SPECIES_SYMBOLS, fold_checked, open_text, species_ids, species_name, unwrap_continuous
 
+# Column names write_xyz keeps for itself; OVITO also reads type/element/atom_types as the particle type.
+RESERVED = ("species", "pos", "image", "species_id", "type", "element", "atom_types")
 _KEYVAL = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|(\S+))')
 
 
@@ -102,20 +109,37 @@ def _column(fr: dict, name: str, source: str, frame: int) -> np.ndarray:
         raise InputError(source, f"frame {frame}: column {name!r} is not numeric") from None
 
 
+def _species(fr: dict, source: str, frame: int) -> np.ndarray:
+    """Species ids of one frame: the species_id column when there is one, else from the names."""
+    names = fr["table"][:, fr["cols"]["species"][1]]
+    if "species_id" not in fr["cols"]:
+        return species_ids(names, source)
+    kind, _, count = fr["cols"]["species_id"]
+    if kind != "I" or count != 1:
+        raise InputError(source, f"frame {frame}: species_id must be one integer column (species_id:I:1)")
+    ids = _column(fr, "species_id", source, frame)
+    if ids.size and ids.min() < 0:
+        raise InputError(source, f"frame {frame}: species_id must be 0-based (>= 0); found {ids.min()}")
+    pairs = set(zip(names.tolist(), ids.tolist()))
+    if len(pairs) != len({n for n, _ in pairs}) or len(pairs) != len({i for _, i in pairs}):
+        raise InputError(source, f"frame {frame}: species names and species_id disagree: {sorted(pairs)[:6]}")
+    return ids
+
+
 def _read(path):
     source = str(path)
     frames = list(_frames(path))
     if not frames:
         raise InputError(source, "no frames: empty file")
     first = frames[0]
-    species = species_ids(first["table"][:, first["cols"]["species"][1]], source)
+    species = _species(first, source, 0)
     pos, img, times, extra = [], [], [], {}
     for k, fr in enumerate(frames):
         if fr["table"].shape[0] != species.size:
             raise InputError(source, f"frame {k} has {fr['table'].shape[0]} atoms, frame 0 has {species.size}: particle counts differ between frames")
         if not np.allclose(fr["box"], first["box"], rtol=1e-12, atol=0):
             raise InputError(source, f"frame {k}: the box changes; only fixed boxes are supported")
-        if k and not np.array_equal(species_ids(fr["table"][:, fr["cols"]["species"][1]], source), species):
+        if k and not np.array_equal(_species(fr, source, k), species):
             raise InputError(source, f"frame {k}: species differ from frame 0")
         x = _column(fr, "pos", source, k)
         if x.shape[1] != 3:
@@ -124,7 +148,7 @@ def _read(path):
         img.append(_column(fr, "image", source, k) if "image" in fr["cols"] else None)
         times.append(fr["time"])
         for name, (kind, _, _) in fr["cols"].items():
-            if name not in ("species", "pos", "image") and kind in ("R", "I"):
+            if name not in ("species", "pos", "image", "species_id") and kind in ("R", "I"):
                 extra.setdefault(name, []).append(_column(fr, name, source, k))
     return first["box"], species, pos, img, times, {k: np.stack(v) for k, v in extra.items() if len(v) == len(frames)}
 
@@ -168,27 +192,28 @@ def read_xyz_columns(path) -> dict:
     return _read(path)[5]
 
 
-def write_xyz(path, species, box, positions, times=None, columns: dict | None = None, names=SPECIES_NAMES) -> Path:
-    """Write frames as extended XYZ, atomically.
+def write_xyz(path, species, box, positions, times=None, columns: dict | None = None, names=SPECIES_SYMBOLS) -> Path:
+    """Write frames as extended XYZ, atomically, for glassgen, ASE and OVITO.
 
     Args:
-        species: (N,) 0-based ids, written as names A, B, ...
+        species: (N,) 0-based ids, written as chemical symbols Ar, Ne, ... and as ``species_id``.
         box: (3,) edges.
         positions: (N,3) or (F,N,3), wrapped or unwrapped.
         times: (F,) times for ``Time=``; omitted when None.
         columns: extra per-particle columns, name -> (N,) or (F,N) array (e.g. propensity).
-        names: species names for ids 0, 1, ... (letters continue after them).
+        names: the ``species`` names of ids 0, 1, ...; names that are not chemical
+            symbols give files ASE cannot read.
     """
     x = np.asarray(positions, dtype=np.float64)
     x = x[None] if x.ndim == 2 else x
     box = np.asarray(box, dtype=np.float64)
-    species = np.asarray(species)
+    species = np.asarray(species, dtype=np.int64)
     if x.ndim != 3 or x.shape[2] != 3 or box.shape != (3,):
         raise InputError(str(path), f"extended XYZ output needs 3D positions (N,3) or (F,N,3); got {x.shape}")
     f_, n, _ = x.shape
     cols = {}
     for name, v in (columns or {}).items():
-        if not re.fullmatch(r"[A-Za-z_]\w*", name) or name in ("species", "pos", "image"):
+        if not re.fullmatch(r"[A-Za-z_]\w*", name) or name.lower() in RESERVED:
             raise InputError(str(path), f"bad column name {name!r}")
         v = np.asarray(v, dtype=np.float64)
         if v.shape not in ((n,), (f_, n)):
@@ -197,14 +222,14 @@ def write_xyz(path, species, box, positions, times=None, columns: dict | None = 
     if times is not None and np.shape(times) != (f_,):
         raise InputError(str(path), f"times must have shape ({f_},); got {np.shape(times)}")
     lattice = " ".join(f"{v!r}" for v in np.diag(box).ravel().tolist())
-    props = "species:S:1:pos:R:3:image:I:3" + "".join(f":{c}:R:1" for c in cols)
-    label = np.array([species_name(int(k), names) for k in range(int(species.max()) + 1 if species.size else 0)])
-    fmt = "%s %r %r %r %d %d %d" + " %r" * len(cols) + "\n"
+    props = "species:S:1:pos:R:3:image:I:3:species_id:I:1" + "".join(f":{c}:R:1" for c in cols)
+    label = np.array([species_name(k, names, str(path)) for k in range(int(species.max()) + 1 if species.size else 0)])
+    fmt = "%s %r %r %r %d %d %d %d" + " %r" * len(cols) + "\n"
     wrapped, image = fold(x, box)
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         for k in range(f_):
             time = f" Time={float(times[k])!r}" if times is not None else ""
             fh.write(f'{n}\nLattice="{lattice}" Properties={props}{time} pbc="T T T"\n')
-            rows = zip(label[species].tolist(), *wrapped[k].T.tolist(), *image[k].T.tolist(), *(c[k].tolist() for c in cols.values()))
+            rows = zip(label[species].tolist(), *wrapped[k].T.tolist(), *image[k].T.tolist(), species.tolist(), *(c[k].tolist() for c in cols.values()))
             fh.writelines(fmt % row for row in rows)
     return Path(path)
