@@ -70,7 +70,7 @@ class PropensityRecipe:
 
 
 def load_recipe(path) -> PropensityRecipe:
-    raw = load_yaml(path)
+    raw = load_yaml(path, ("data.folder", "train.init"))  # paths relative to the recipe file
     recipe = from_dict(PropensityRecipe, raw, str(path))
     if recipe.task != "propensity":
         raise InputError(str(path), f"task must be 'propensity' here; got {recipe.task!r}")
