@@ -1,6 +1,6 @@
 """Diagnostic: can a small BOTAN fit one shared configuration's targets? (Shows the initial plateau.)
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python scripts/botan_overfit_check.py
+    PYTHONPATH=. OMP_NUM_THREADS=1 python experiments/botan-T0.44/botan_overfit_check.py
 
 Width 16, 2 steps, Adam 3e-3, p = 0.5, 150 steps on configuration 8 (training fit, not generalisation).
 Prints loss and (node, edge) Pearson on that same configuration every 30 steps.
@@ -14,7 +14,7 @@ from glassgen.encoder.targets import pearson
 from glassgen.encoder.train import evaluate, load_recipe, prepare, train_step
 
 torch.manual_seed(0)
-recipe = load_recipe("recipes/botan-propensity-T0.44-short.yaml")
+recipe = load_recipe("experiments/recipes/botan-propensity-T0.44-short.yaml")
 item = prepare(recipe, [8], "cpu")[0]
 model = BOTAN(BOTANConfig(width=16, steps=2))
 opt = torch.optim.Adam(model.parameters(), 3e-3)

@@ -1,6 +1,6 @@
 """Plot a propensity training log (log.csv of `glassgen fit`) against training steps.
 
-    python scripts/plot_botan_training.py runs/botan-propensity-T0.44/log.csv docs/figures/botan_training.png
+    python experiments/botan-T0.44/plot_botan_training.py runs/botan-propensity-T0.44/log.csv experiments/botan-T0.44/figures/botan_training.png
 """
 import csv
 import sys

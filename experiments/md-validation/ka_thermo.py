@@ -4,7 +4,7 @@ Pedersen, Schrøder & Dyre, PRL 120, 165501 (2018) (T = 1.028, density 1.2: u = 
 Same protocol as tests/test_simulate_physics.py (random start, minimise, 20 LJ times of Nosé–Hoover NVT,
 then 100 LJ times sampled every 0.25), at any N:
 
-    python docs/scripts/ka_thermo.py 500 1000 [--seed 101]   (seeds S, S+1, S+2 placement, S+3 velocities)
+    python experiments/md-validation/ka_thermo.py 500 1000 [--seed 101]   (seeds S, S+1, S+2 placement, S+3 velocities)
 """
 from __future__ import annotations
 

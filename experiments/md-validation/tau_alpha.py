@@ -6,8 +6,8 @@ time-origin averaged over each NVE trajectory (and, where a folder holds ensembl
 averaged over their runs as a cross-check), takes τ_α as the 1/e crossing
 (``glassgen.stats.tau_alpha``), plots the curves to a PNG and prints a Markdown table.
 
-    python docs/scripts/tau_alpha.py /work/runs/ka-N1000-T1.0 /work/runs/ka-N1000-T0.8 \
-        /work/runs/demo /work/runs/ka-N1000-T0.55 -o docs/figures/fs_tau_alpha.png
+    python experiments/md-validation/tau_alpha.py /work/runs/ka-N1000-T1.0 /work/runs/ka-N1000-T0.8 \
+        /work/runs/demo /work/runs/ka-N1000-T0.55 -o experiments/md-validation/figures/fs_tau_alpha.png
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def analyse(folder: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="+", type=Path)
-    p.add_argument("-o", "--out", type=Path, default=Path("docs/figures/fs_tau_alpha.png"))
+    p.add_argument("-o", "--out", type=Path, default=Path("experiments/md-validation/figures/fs_tau_alpha.png"))
     a = p.parse_args()
     rows = sorted((analyse(f) for f in a.folders), key=lambda r: -r["T"])
     fig, ax = plt.subplots(figsize=(6.4, 4.4))

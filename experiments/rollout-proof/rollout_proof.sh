@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Rollout proof at T = 0.6, N = 1000 (docs/rollout-proof.md, "Proof at T = 0.6"): MD -> flow fit -> 16 rollouts from the
+# Rollout proof at T = 0.6, N = 1000 (experiments/rollout-proof/record.md, "Proof at T = 0.6"): MD -> flow fit -> 16 rollouts from the
 # independent MD's starting configurations -> long-time check and Chapman–Kolmogorov check against that MD.
 # Every step resumes: re-run the script after an interruption. Wall time on 2 CPU cores: ~1 h.
-#   [T=0.5] bash scripts/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
+#   [T=0.5] bash experiments/rollout-proof/rollout_proof.sh [RUNS_DIR] [LAG] [STEPS] [RELAX] [MODEL] [RELAX_TIME] [COUNTED]
 # HISTORY (environment, default chain): what a second-order model reads as its last step; SEED (default 0);
 # GUIDANCE (default 1.0): history guidance of second-order models; NOISE: --noise-scale of the draws;
 # SHIPPED=1: use the trained weights in checkpoints/ (skips the training MD and the fit; the reference MD is still
@@ -10,10 +10,10 @@
 # T (environment, default 0.6) picks recipes/proof-T$T-{train,test}.yaml and flow-proof-T$T-geom.yaml; at T = 0.5
 # give LAG 50 and STEPS 28 (1400 LJ = 10 tau_alpha).
 # RELAX: quench (default: inherent structure, then 0.5 LJ of Langevin at T = 0.6), none (the model alone), nvt,
-# local, minimize or project (docs/rollout.md, "Relaxation"). MODEL: a recipe name in recipes/ (default
+# local, minimize or project (docs/rollout.md, "Relaxation"). MODEL: a recipe name in recipes/ or experiments/recipes/ (default
 # flow-proof-T0.6-geom, the displaced-geometry model; flow-proof-T0.6-pairs and flow-proof-T0.6 are its ablations).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."   # the repository root
 RUNS=${1:-runs}
 LAG=${2:-5.0}
 STEPS=${3:-30}            # 30 x 5 = 150 LJ time = 12.7 tau_alpha (tau_alpha = 11.8 at T = 0.6, N = 1000)
@@ -26,8 +26,10 @@ HISTORY=${HISTORY:-chain} # second-order models: chain or draw (rollout --histor
 SEED=${SEED:-0}           # rollout seed (a repeat with another seed checks that a verdict is not luck)
 GUIDANCE=${GUIDANCE:-1.0} # second-order models: history guidance w (rollout --history-guidance; 1 = as trained)
 NOISE=${NOISE:-}          # rollout --noise-scale (e.g. from `glassgen calibrate` on the training trajectories)
-SHIPPED=${SHIPPED:-0}     # 1: roll out checkpoints/MODEL.safetensors instead of fitting recipes/MODEL.yaml
+SHIPPED=${SHIPPED:-0}     # 1: roll out checkpoints/MODEL.safetensors instead of fitting MODEL's recipe
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+RECIPE=recipes/$MODEL.yaml   # a shipped model's recipe, else an experiment variant
+[ -f "$RECIPE" ] || RECIPE=experiments/recipes/$MODEL.yaml
 
 PARTS=(train test)
 [ "$SHIPPED" = "1" ] && PARTS=(test)   # shipped weights: the training MD is not needed
@@ -38,15 +40,15 @@ for part in "${PARTS[@]}"; do
   fi
 done
 
-# recipes/flow-proof-T0.6.yaml reads ../runs/...; a different RUNS needs its own copy of the recipe.
+# The recipes read runs/ at the repository root (../runs, ../../runs); a different RUNS needs its own copy of the recipe.
 CKPT="$RUNS/$MODEL/best.safetensors"
 if [ "$SHIPPED" = "1" ]; then
   CKPT="checkpoints/$MODEL.safetensors"   # the shipped weights (checkpoints/README.md): no fit
   [ -f "$CKPT" ] || { echo "rollout_proof.sh: SHIPPED=1 but $CKPT does not exist (checkpoints/README.md lists them)" >&2; exit 2; }
 elif [ ! -f "$RUNS/$MODEL/train_state.pt" ]; then
-  glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL"
+  glassgen fit "$RECIPE" -o "$RUNS/$MODEL"
 else
-  glassgen fit "recipes/$MODEL.yaml" -o "$RUNS/$MODEL" --resume
+  glassgen fit "$RECIPE" -o "$RUNS/$MODEL" --resume
 fi
 
 OUT="$RUNS/proof-T$T-rollout-${MODEL#flow-proof-T$T}-$RELAX"

@@ -1,4 +1,4 @@
-"""B-B contacts and inherent-structure energy of one model draw against MD (docs/rollout-proof.md, "Species B and chemical order").
+"""B-B contacts and inherent-structure energy of one model draw against MD (experiments/rollout-proof/record.md, "Species B and chemical order").
 
 From frame t0 of reference trajectories 0-7 at temperature T (or of another folder's, --data): monitors of the MD frame, of MD at t0 + lag and of
 one draw of that lag, each also after CG minimisation (inherent structure, IS), and B-B pairs within 1.15 per B
@@ -6,8 +6,8 @@ one draw of that lag, each also after CG minimisation (inherent structure, IS), 
 Optional controls: the MD frame at t0 + lag displaced by Gaussian noise of each --noise amplitude (per component)
 before the minimisation, and the quench of the chain (CG, then --quench Langevin times at T).
 
-    OMP_NUM_THREADS=1 python docs/scripts/b_chemical_order.py runs/flow-proof-T0.6-sig/best.safetensors
-    OMP_NUM_THREADS=1 python docs/scripts/b_chemical_order.py runs/flow-proof-T0.5-mem/best.safetensors \
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/b_chemical_order.py runs/flow-proof-T0.6-sig/best.safetensors
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/b_chemical_order.py runs/flow-proof-T0.5-mem/best.safetensors \
         --T 0.5 --lag 50 --t0 200 --guidance 1.5 --noise 0.1 0.2 0.3 --quench 0.5 5 20
 """
 import argparse

@@ -1,11 +1,11 @@
-"""Back-flow of one draw against MD (docs/rollout-proof.md, "Species B and chemical order"): from MD frames x(t0) of
+"""Back-flow of one draw against MD (experiments/rollout-proof/record.md, "Species B and chemical order"): from MD frames x(t0) of
 reference trajectories 0-7 (t0 = 50, 100) with the MD history h = x(t0) - x(t0 - 5), the correlation
 <next step . h> / <h^2> per species of (a) MD's next step x(t0 + 5) - x(t0), (b) one model draw from x(t0)
 reading h, (c) the proof's correction (quench + 2 LJ Langevin at T = 0.6) of x(t0), then a draw from the
 corrected frame reading h (the chain's situation), split into its correction and draw parts. An optional
 second argument is the history guidance w of the draws (glassgen.sampling.sample; 1 = the model as trained).
 
-    OMP_NUM_THREADS=1 python docs/scripts/backflow.py runs/flow-proof-T0.6-sig/best.safetensors [W]
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/backflow.py runs/flow-proof-T0.6-sig/best.safetensors [W]
 """
 import sys
 

@@ -1,10 +1,10 @@
-"""How true MD moves from the states a chain visits (docs/rollout-proof.md, "On-chain branches").
+"""How true MD moves from the states a chain visits (experiments/rollout-proof/record.md, "On-chain branches").
 
 For every branch file (``glassgen branch``): E_pot/N of the chain state x_k and of MD lag later, the MD branch's
 MSD per species over the lag, and the chain's own step into x_k; against the same quantities along equilibrium
 MD trajectories (pairs lag apart, origins every lag from --skip on). Rows are bands of the chain step k.
 
-    python docs/scripts/branch_stats.py runs/branches-T0.5-it1 --md runs/proof-T0.5-train --lag 50 --control 2
+    python experiments/rollout-proof/scripts/branch_stats.py runs/branches-T0.5-it1 --md runs/proof-T0.5-train --lag 50 --control 2
 
 --control C: the same branch protocol from C equilibrium MD frames per trajectory (t0 = --skip, --skip + 4 lag, ...),
 each first given the chain's correction (minimise, then --relax-time of Langevin at T): does the protocol itself,

@@ -1,10 +1,10 @@
-"""One model draw against MD as a function of the lag, raw and between inherent structures (docs/rollout-proof.md,
+"""One model draw against MD as a function of the lag, raw and between inherent structures (experiments/rollout-proof/record.md,
 "Species B and chemical order"): from the first frame of reference trajectories 0-7 at T = 0.6, MSD_A and MSD_B
 of one draw (heun x 8) at each lag, and of the inherent structures (CG minimisation) of start and end; MD at the
 lags its frames have. Tells whether a model's draws grow with the lag between its training lags, which
 `--relax-counts` relies on (each draw is then of lag - relax time).
 
-    OMP_NUM_THREADS=1 python docs/scripts/draw_vs_lag.py runs/flow-proof-T0.6-sig/best.safetensors 2.11 3 4 5
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/draw_vs_lag.py runs/flow-proof-T0.6-sig/best.safetensors 2.11 3 4 5
 """
 import sys
 

@@ -1,4 +1,4 @@
-"""Can the sampler itself fix the draw's energy? An energy tilt, measured (docs/rollout-proof.md, "Why the energy drifts at T = 0.5").
+"""Can the sampler itself fix the draw's energy? An energy tilt, measured (experiments/rollout-proof/record.md, "Why the energy drifts at T = 0.5").
 
 The draw p_θ(Δ | x) is tilted towards exp(−k U(x + Δ)) (k in 1/ε): for flow times t ≥ --start the velocity
 gets the term a linearised (Tweedie) guidance gives for the linear path,
@@ -14,8 +14,8 @@ resampling correction would have to work with. --symmetries G > 1 averages the (
 box's 48 symmetries (identity first, the rest in a random order per start), v̄ = (1/G) Σ_g R_gᵀ v(R_g x), with
 MD's last step and window rotated alike: is the draw's imprecision the network's lack of equivariance?
 
-    OMP_NUM_THREADS=1 python docs/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 0.1 0.5
-    OMP_NUM_THREADS=2 python docs/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 --symmetries 48
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 0.1 0.5
+    OMP_NUM_THREADS=2 python experiments/rollout-proof/scripts/energy_tilt.py runs/flow-proof-T0.5-mem/best.safetensors --k 0 --symmetries 48
 """
 import argparse
 

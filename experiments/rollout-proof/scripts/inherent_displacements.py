@@ -1,9 +1,9 @@
-"""Mean squared displacement between inherent structures, one model draw of lag 5 against MD (docs/rollout-proof.md,
+"""Mean squared displacement between inherent structures, one model draw of lag 5 against MD (experiments/rollout-proof/record.md,
 "Species B and chemical order"): from the first frame of reference trajectories 0-5 at T = 0.6, CG minimisation of
 x(0), of MD's x(5) and of x(0) + one draw; also the fraction of particles whose IS moved more than 0.3 σ.
 Arguments scale the prior noise of the draw (1.0 = the model as trained).
 
-    OMP_NUM_THREADS=1 python docs/scripts/inherent_displacements.py 1.0
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/inherent_displacements.py 1.0
 """
 import sys, numpy as np
 from glassgen import read_trajectory

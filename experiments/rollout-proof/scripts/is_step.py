@@ -1,4 +1,4 @@
-"""One inherent-structure step against MD (docs/rollout-proof.md, "Inherent-structure chain"): from the inherent
+"""One inherent-structure step against MD (experiments/rollout-proof/record.md, "Inherent-structure chain"): from the inherent
 structures y(t0) of reference trajectories 0-7 (t0 = 50, 100; runs/proof-T0.6-test-is from `glassgen inherent`),
 with the MD history h = y(t0) - y(t0 - 5), the mean squared step per species of
 (a) MD's IS step y(t0 + 5) - y(t0),
@@ -7,7 +7,7 @@ with the MD history h = y(t0) - y(t0 - 5), the mean squared step per species of
     noisy but right step to MD's basin, or to the start.
 The fraction of particles whose minimised position is within 0.1 sigma of MD's y(t0 + 5) is printed too.
 
-    OMP_NUM_THREADS=1 python docs/scripts/is_step.py runs/flow-proof-T0.6-is/best.safetensors [NOISE] [ODE_STEPS]
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/is_step.py runs/flow-proof-T0.6-is/best.safetensors [NOISE] [ODE_STEPS]
 """
 import sys
 

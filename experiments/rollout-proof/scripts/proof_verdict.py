@@ -1,10 +1,10 @@
 """Issue #7's criteria, one row each, from `glassgen evaluate --long-time` outputs (longtime.json).
 
-    python docs/scripts/proof_verdict.py LABEL=EVAL_DIR [LABEL=EVAL_DIR ...]
+    python experiments/rollout-proof/scripts/proof_verdict.py LABEL=EVAL_DIR [LABEL=EVAL_DIR ...]
 
 Per criterion and run: the worst row of that kind (largest |difference| − tolerance), its tolerance, the MD
 half-vs-half noise floor at that row, and the verdict with the margin: "pass (−x)" is x inside the tolerance,
-"MISS by x" is x beyond it. Prints a markdown table (docs/rollout-proof.md, "Verdict").
+"MISS by x" is x beyond it. Prints a markdown table (experiments/rollout-proof/record.md, "Verdict").
 """
 import json
 import sys

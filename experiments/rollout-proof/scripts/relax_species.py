@@ -1,9 +1,9 @@
-"""Where the species-B excess of corrected rollouts comes from (docs/rollout-proof.md, "Species B").
+"""Where the species-B excess of corrected rollouts comes from (experiments/rollout-proof/record.md, "Species B").
 
 From the first frame of reference trajectories 0-3 at T = 0.6: MSD per species of MD at t = 5, of the quench + 2.0
 correction applied to the MD frame itself, of one model draw of lag 5, and of that draw after the correction.
 
-    OMP_NUM_THREADS=2 python docs/scripts/relax_species.py [CHECKPOINT]   # default runs/flow-proof-T0.6-hist/best.safetensors
+    OMP_NUM_THREADS=2 python experiments/rollout-proof/scripts/relax_species.py [CHECKPOINT]   # default runs/flow-proof-T0.6-hist/best.safetensors
     (needs runs/proof-T0.6-test; the draw is a first step: no history)
 """
 import sys

@@ -1,12 +1,12 @@
-"""Figures and tables of the rollout proof in docs/rollout-proof.md (after scripts/rollout_proof.sh).
+"""Figures and tables of the rollout proof in experiments/rollout-proof/record.md (after experiments/rollout-proof/rollout_proof.sh).
 
-    OMP_NUM_THREADS=1 python docs/scripts/rollout_proof_figures.py [RUNS_DIR] [ROLLOUT_FOLDER]
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/rollout_proof_figures.py [RUNS_DIR] [ROLLOUT_FOLDER]
 
-ROLLOUT_FOLDER defaults to proof-T0.6-rollout-geom-quench (scripts/rollout_proof.sh's default output).
+ROLLOUT_FOLDER defaults to proof-T0.6-rollout-geom-quench (experiments/rollout-proof/rollout_proof.sh's default output).
 
 (a) calibration: the 12 training MD trajectories against the 16 independent ones (MD vs MD, on the
     5-LJ block grid); (b) the rollout against the 16 independent MD trajectories.
-Writes docs/figures/rollout_md_vs_md.png, docs/figures/rollout_proof.png and prints both tables.
+Writes experiments/rollout-proof/figures/rollout_md_vs_md.png, experiments/rollout-proof/figures/rollout_proof.png and prints both tables.
 """
 import shutil
 import sys

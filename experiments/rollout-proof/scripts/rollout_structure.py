@@ -3,7 +3,7 @@
 The monitors of glassgen.stats.monitors (energy, minimum distances, g_ab first peaks) on the final frame of each of the
 16 rollouts and of the 16 reference MD trajectories, mean ± std over trajectories.
 
-    python docs/scripts/rollout_structure.py [ROLLOUT_DIR] [MD_DIR]
+    python experiments/rollout-proof/scripts/rollout_structure.py [ROLLOUT_DIR] [MD_DIR]
     # default: runs/proof-T0.6-rollout-hist-quench2.0-historydraw runs/proof-T0.6-test
 """
 import sys

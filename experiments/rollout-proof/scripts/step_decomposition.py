@@ -1,9 +1,9 @@
-"""Where species B's excess motion enters a corrected chain (docs/rollout-proof.md, "Species B and chemical order"):
+"""Where species B's excess motion enters a corrected chain (experiments/rollout-proof/record.md, "Species B and chemical order"):
 a rollout as in the proof (lag 5, --relax quench --relax-time 2.0, --history draw, --max-resample 0) from the first
 frames of reference trajectories 0-3, splitting every step x_{k+1} - x_k into the model's draw and the
 correction's displacement, per species, early and late in the chain; MD's own 5-LJ steps beside it.
 
-    OMP_NUM_THREADS=1 python docs/scripts/step_decomposition.py runs/flow-proof-T0.6-sig/best.safetensors /tmp/decomp
+    OMP_NUM_THREADS=1 python experiments/rollout-proof/scripts/step_decomposition.py runs/flow-proof-T0.6-sig/best.safetensors /tmp/decomp
 """
 import sys
 from pathlib import Path
