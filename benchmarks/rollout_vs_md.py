@@ -18,7 +18,7 @@ Rollout: :func:`glassgen.chain.rollout.rollout` with a flow model's step functio
 KA monitors, H5MD output all included; one untimed warm-up step first), redraws off (``max_resample = 0``:
 with a trained model every redraw adds the cost of one more draw). The time per step is the timed rollout's
 wall time over its steps; the time to 10 τ_α is that times 10 τ_α / lag (extrapolated likewise). Without
-``--checkpoint`` the model has the architecture of ``recipes/flow-proof-T0.6.yaml`` if that exists, else the
+``--checkpoint`` the model has the architecture of ``experiments/recipes/flow-proof-T0.6.yaml`` if that exists, else the
 defaults of glassgen.flow.recipe (local encoder) with **untrained weights**: the cost of a step does not
 depend on the weights.
 
@@ -52,7 +52,7 @@ from glassgen.md.lammps_engine import Engine, thermostat_commands, velocity_comm
 DT = 0.005
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "botan_ka3d_T0.44" / "isoconfig_N4096T0.44_1_tc07.npz"
-PROOF_RECIPE = ROOT / "recipes" / "flow-proof-T0.6.yaml"
+PROOF_RECIPE = ROOT / "experiments" / "recipes" / "flow-proof-T0.6.yaml"
 
 
 def start_configuration(n: int, use_shared: bool):

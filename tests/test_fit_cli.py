@@ -93,8 +93,16 @@ def test_unknown_recipe_key_names_the_key(tmp_path):
 def test_shipped_recipe_parses():
     from pathlib import Path
 
-    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "botan-propensity-T0.44.yaml")
+    root = Path(__file__).resolve().parents[1]
+    recipe = load_recipe(root / "recipes" / "botan-T0.44.yaml")
     assert recipe.model == BOTANConfig() and recipe.data.train == [1, 2, 3, 4, 5, 6, 7] and recipe.data.val == [8]
+    assert Path(recipe.train.init).name == "model1.pth" and Path(recipe.train.init).is_absolute()
+    # an experiment variant written as `extends:` its base: the base's data folder, its own schedule
+    cpu = load_recipe(root / "experiments" / "recipes" / "botan-propensity-T0.44-cpu.yaml")
+    base = load_recipe(root / "experiments" / "recipes" / "botan-propensity-T0.44.yaml")
+    assert cpu.data == base.data and cpu.model == base.model
+    assert (cpu.train.steps, cpu.train.lr, cpu.train.lr_final, base.train.steps) == (2100, 1e-3, 5e-5, 7000)
+    assert Path(cpu.data.folder) == (root.parent / "shared" / "data" / "botan_ka3d_T0.44").resolve()
 
 
 def test_cosine_learning_rate_runs_from_lr_to_lr_final_and_constant_by_default():

@@ -29,7 +29,7 @@ T_REF, U_REF, P_REF = 1.028, -5.974, 1.200 * (1.028 + 7.444)
 N = 500  # box 7.47 > 2 x 2.5 sigma
 # Allowances on top of 4 standard errors of our mean: the published density is given to 3 decimals
 # (rho = 1.200 +- 0.0005 moves p by ~0.03 and u by a few 1e-3), and N = 500 differs from the paper's
-# large N. Measured with docs/scripts/ka_thermo.py (same protocol): N = 500, 1000, 2000 (seed 101):
+# large N. Measured with experiments/md-validation/ka_thermo.py (same protocol): N = 500, 1000, 2000 (seed 101):
 # u = -5.967(6), -5.977(6), -5.971(4), p = 10.21(4), 10.14(4), 10.20(3); N = 1000 (seed 11): -5.970(3), 10.19(2).
 ALLOW_U, ALLOW_P = 0.02, 0.15
 

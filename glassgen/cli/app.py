@@ -254,7 +254,7 @@ def branch(
     seed: int = typer.Option(0, "--seed", help="Velocity and thermostat seed."),
     threads: int = typer.Option(1, "--threads", min=1, help="OpenMP threads of LAMMPS."),
 ):
-    """MD branches from the states a rollout visits: on-chain training data (docs/rollout-proof.md); rerun to continue."""
+    """MD branches from the states a rollout visits: on-chain training data (experiments/rollout-proof/record.md); rerun to continue."""
     from glassgen.md.branches import chain_branches
 
     files = []

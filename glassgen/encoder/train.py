@@ -70,15 +70,16 @@ class PropensityRecipe:
 
 
 def load_recipe(path) -> PropensityRecipe:
-    raw = load_yaml(path)
+    raw = load_yaml(path, ("data.folder", "train.init"))  # paths relative to the recipe file
     recipe = from_dict(PropensityRecipe, raw, str(path))
     if recipe.task != "propensity":
         raise InputError(str(path), f"task must be 'propensity' here; got {recipe.task!r}")
-    folder = Path(recipe.data.folder)
-    if not folder.is_absolute():  # relative to the recipe file, so recipes travel with the repository
-        recipe.data.folder = str((Path(path).resolve().parent / folder).resolve())
-    if recipe.train.init is not None and not Path(recipe.train.init).is_absolute():
-        recipe.train.init = str((Path(path).resolve().parent / recipe.train.init).resolve())
+    # Relative to the recipe file, so recipes travel with the repository; resolved either way, so a path a
+    # variant inherits from its base (made absolute by load_yaml) reads the same as the base's own.
+    here = Path(path).resolve().parent
+    recipe.data.folder = str((here / recipe.data.folder).resolve())
+    if recipe.train.init is not None:
+        recipe.train.init = str((here / recipe.train.init).resolve())
     t = recipe.train
     if not (0 <= t.p_node <= 1) or t.steps < 1 or not (0 <= t.pretrain_steps <= t.steps):
         raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")

@@ -2,7 +2,7 @@
 
 The plain flow loss weighs every displacement component alike, in prior units. Whether a generated
 configuration falls into the data's energy basin is decided by a fraction of a diameter in the distances
-between neighbours, which that loss barely sees (docs/rollout-proof.md, "Why the energy drifts at T = 0.5").
+between neighbours, which that loss barely sees (experiments/rollout-proof/record.md, "Why the energy drifts at T = 0.5").
 This term reads the predicted endpoint x̂1 = E[x1 | x_t] (:func:`glassgen.flow.paths.endpoint`) at late
 flow times t ≥ t_min, where the posterior is narrow and x̂1 is nearly a sample, and penalises each
 particle's Kob–Andersen energy there against its value in the data:

@@ -1,6 +1,7 @@
 """Training recipes for ``glassgen fit`` with task ``flow`` or ``diffusion``: YAML onto dataclasses.
 
-Unknown keys are an error naming the key. Example (``glassgen/recipes/flow-T0.44.yaml``)::
+Unknown keys are an error naming the key; ``extends: BASE.yaml`` starts from another recipe
+(glassgen.core.recipe). Example (``experiments/recipes/flow-T0.44.yaml``)::
 
     task: flow                    # or diffusion
     out: runs/flow-T0.44
@@ -91,6 +92,10 @@ class FitRecipe:
     train: TrainSpec = field(default_factory=TrainSpec)
 
 
+# Keys holding paths relative to the recipe's folder (a base recipe's are read against its own folder).
+PATH_KEYS = ("out", "data.train", "data.val", "data.train_inherent", "data.val_inherent", "encoder.checkpoint")
+
+
 def _expand(paths, recipe) -> list:
     """Data paths as strings; a folder stands for the ``.h5`` files in it, sorted (e.g. branch files)."""
     out = []
@@ -110,7 +115,7 @@ def load_recipe(path) -> FitRecipe:
     from glassgen.core.recipe import from_dict, load_yaml
 
     path = Path(path)
-    r = from_dict(FitRecipe, load_yaml(path), str(path))
+    r = from_dict(FitRecipe, load_yaml(path, PATH_KEYS), str(path))
     if r.task not in ("flow", "diffusion"):
         raise InputError(str(path), f"task {r.task!r} is not a generative task (flow, diffusion)")
     base = path.resolve().parent

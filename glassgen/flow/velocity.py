@@ -21,7 +21,7 @@ well, each unordered species pair gets its own K features (the others are zero),
 tell an AB contact (ε_AB = 1.5 in KA) from a BB one (ε_BB = 0.5) before any mixing. Without it the
 network sees r_ij only through the snapshot embeddings and x_j − x_i only in prior
 units, and has to learn the non-linear map to r'_ij before it can keep neighbours
-apart; generated fields then overlap (docs/generative.md, "Displaced geometry").
+apart; generated fields then overlap (measured: experiments/displaced-geometry-T0.6/README.md).
 
 Translation invariant (only embeddings and displacement differences of the
 snapshot enter), permutation equivariant (sum/mean aggregation). Not rotation

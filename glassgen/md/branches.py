@@ -1,7 +1,7 @@
 """MD branches from the states a rollout chain visits (on-chain training data, "DAgger").
 
 A model trained on equilibrium pairs (x(t0), x(t0 + τ)) is only ever shown equilibrium states; a chain of its
-draws drifts off them (docs/rollout-proof.md) and then asks the model about states it never saw. A branch
+draws drifts off them (experiments/rollout-proof/record.md) and then asks the model about states it never saw. A branch
 starts true MD at a chain state x_k and records where it is τ later, so a refit learns what the true dynamics
 does from the states the chain actually visits (dataset aggregation: Ross, Gordon & Bagnell, AISTATS 2011).
 
