@@ -18,6 +18,9 @@ rms of half-minus-half, scaled to generated-vs-reference sample sizes with
     χ₄ peak height ≤ 30 %, peak time within a factor 1.5;
     energy: drift of the generated mean (last quarter − first quarter of the frames) within
     max(2·floor of that drift, the MD's frame-to-frame standard deviation of E/N).
+
+Beside this all-origin table, :mod:`glassgen.stats.stationarity` builds the same curves from the start
+snapshot only and the one-lag values per chain step; the verdict needs every row of all three tables.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import numpy as np
 from glassgen.core.errors import InputError
 from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, chi4_from_overlap, fs_samples, msd_samples, overlap_samples, tau_alpha
 from glassgen.stats.uncertainty import floor_scale, half_splits, rms
+from glassgen.stats.longtime_report import write_report  # noqa: F401  (public here since before the split)
 
 TOL = {"fs": 0.05, "tau_alpha": 0.15, "msd": 0.15, "chi4_height": 0.30, "chi4_time": 1.5}
 
@@ -70,7 +74,7 @@ def curves(table, weights=None) -> dict:
     """Mean curves from a sample table, optionally over a weighted subset of trajectories (M,)."""
     m = table["fs"][0].shape[0]
     w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
-    fs, msd = _mean_curve(table["fs"], w), _mean_curve(table["msd"], w)
+    fs, msd = mean_curve(table["fs"], w), mean_curve(table["msd"], w)
     chi4 = np.array([chi4_from_overlap(v.reshape(-1), table["n"], weights=np.repeat(w, v.shape[1]))
                      for v in table["q"]])
     t = table["lags"]
@@ -79,7 +83,7 @@ def curves(table, weights=None) -> dict:
             "chi4_peak_time": tp}
 
 
-def _mean_curve(samples, w) -> np.ndarray:
+def mean_curve(samples, w) -> np.ndarray:
     """Weighted mean over trajectories (M,) and origins of each lag's (M, O_k) samples."""
     return np.array([float((w[:, None] * v).sum() / (w.sum() * v.shape[1])) for v in samples])
 
@@ -135,6 +139,10 @@ def evaluate_long_time(generated, reference, outdir, t_min: float | None = None,
 def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int = 0, q: float = DEFAULT_Q) -> dict:
     """Compare generated and MD trajectory sets; returns curves, floors, rows with verdicts.
 
+    ``rows`` is the all-origin table; ``from_start`` and ``stationarity`` hold the other two
+    (:mod:`glassgen.stats.stationarity`); ``tables`` counts passes and failures per table, and
+    ``passed``/``failed`` count over all three (the verdict is PASS when ``failed`` is 0).
+
     Args:
         gen, ref: lists of :class:`~glassgen.system.data.Trajectory` (same box and composition).
         t_min: grid spacing and smallest lag judged: only common frames at multiples of it are used
@@ -152,58 +160,79 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
         if len(grid) < 3:
             raise InputError(str(ref[0].meta.get("source")), f"fewer than 3 common frames are multiples of t_min = {t_min}")
     tg, tr = sample_table(gen, grid, q=q), sample_table(ref, grid, q=q)
-    cg, cr = curves(tg), curves(tr)
     # the minority species' mobility is judged too: a chain can get A right while B runs away
-    msd_gb, msd_rb = (sample_table(s, grid, species=1, q=q)["msd"] for s in (gen, ref))
-    cg["msd_B"], cr["msd_B"] = _mean_curve(msd_gb, np.ones(len(gen))), _mean_curve(msd_rb, np.ones(len(ref)))
+    bg, br = (sample_table(s, grid, species=1, q=q)["msd"] for s in (gen, ref))
+    cg, cr = curves_ab(tg, bg), curves_ab(tr, br)
     splits = half_splits(len(ref), n_splits, seed)
-    halves = [(curves(tr, wa), curves(tr, wb)) for wa, wb in splits]
-    for (ha, hb), (wa, wb) in zip(halves, splits):
-        ha["msd_B"], hb["msd_B"] = _mean_curve(msd_rb, wa), _mean_curve(msd_rb, wb)
     scale = floor_scale(len(gen), len(ref))
-    floor = {k: scale * np.array([rms([ha[k][i] - hb[k][i] for ha, hb in halves]) for i in range(len(grid) - 1)])
+    floor, fl_s = curve_floors(tr, br, splits, scale)
+    eg, er = energies(gen, grid), energies(ref, grid)
+    t_min = float(grid[1] - grid[0]) if t_min is None else float(t_min)
+    judged = cr["times"] >= t_min - 1e-9
+    rows = curve_rows(cg, cr, floor, fl_s, judged)
+    rows.extend(_persistence_rows(gen, ref, grid, cr["tau_alpha"], splits, scale))
+    rows.extend(_energy_rows(eg, er, splits, scale))
+    res = {"grid": grid, "t_min": t_min, "generated": cg, "reference": cr, "floor": floor, "energy_generated": eg,
+           "energy_reference": er, "rows": rows, "n_generated": len(gen), "n_reference": len(ref)}
+    from glassgen.stats.stationarity import from_start, per_step, verdict_counts
+
+    res["from_start"] = from_start(tg, tr, (bg, br), (eg, er), splits, scale, judged)
+    res["stationarity"] = per_step(tg, tr, (bg, br), grid, splits, scale)
+    return verdict_counts(res)
+
+
+def curves_ab(table, msd_b, weights=None) -> dict:
+    """:func:`curves` of species A plus the mean MSD of species B from its (M, O_k) samples per lag."""
+    c = curves(table, weights)
+    c["msd_B"] = mean_curve(msd_b, np.ones(len(msd_b[0])) if weights is None else weights)
+    return c
+
+
+def curve_floors(table, msd_b, splits, scale) -> tuple[dict, dict]:
+    """MD-vs-MD floors from half splits of the MD trajectories: per lag (F_s, MSD, χ₄, MSD_B) and of the scalars."""
+    halves = [(curves_ab(table, msd_b, wa), curves_ab(table, msd_b, wb)) for wa, wb in splits]
+    floor = {k: scale * np.array([rms([ha[k][i] - hb[k][i] for ha, hb in halves]) for i in range(len(table["lags"]))])
              for k in ("fs", "msd", "chi4", "msd_B")}
     fl_s = {k: scale * rms([ha[k] - hb[k] for ha, hb in halves]) for k in ("tau_alpha", "chi4_peak")}
     fl_s["chi4_peak_time"] = scale * rms([np.log(ha["chi4_peak_time"] / hb["chi4_peak_time"]) for ha, hb in halves])
-    eg, er = energies(gen, grid), energies(ref, grid)
-    e_drift_floor = scale * rms([_drift(er[wa > 0]) - _drift(er[wb > 0]) for wa, wb in splits])
-    t_min = float(grid[1] - grid[0]) if t_min is None else float(t_min)
-    judged = cr["times"] >= t_min - 1e-9
+    return floor, fl_s
+
+
+def curve_rows(cg, cr, floor, fl_s, judged, k_floor: float | None = None) -> list:
+    """F_s,A, MSD_A, MSD_B rows at the judged lags, then τ_α and the χ₄ peak.
+
+    ``k_floor``: every tolerance becomes at least k_floor × its floor (tables with few samples per lag);
+    None keeps the all-origin rules (F_s,A: 2 floors; the others fixed).
+    """
+    w = (lambda tol, fl: tol) if k_floor is None else (lambda tol, fl: max(tol, k_floor * fl))
     rows = []
     for i in np.nonzero(judged)[0]:
-        t = cr["times"][i]
-        d = cg["fs"][i] - cr["fs"][i]
-        tol = max(TOL["fs"], 2 * floor["fs"][i])
-        rows.append(_row(f"F_s,A(t={t:g})", cg["fs"][i], cr["fs"][i], d, floor["fs"][i], tol, abs(d) <= tol))
-    for i in np.nonzero(judged)[0]:
-        t = cr["times"][i]
-        rel = cg["msd"][i] / cr["msd"][i] - 1
-        rows.append(_row(f"MSD_A(t={t:g}) rel.", cg["msd"][i], cr["msd"][i], rel, floor["msd"][i] / cr["msd"][i],
-                         TOL["msd"], abs(rel) <= TOL["msd"]))
-    for i in np.nonzero(judged)[0]:
-        t = cr["times"][i]
-        rel = cg["msd_B"][i] / cr["msd_B"][i] - 1
-        rows.append(_row(f"MSD_B(t={t:g}) rel.", cg["msd_B"][i], cr["msd_B"][i], rel,
-                         floor["msd_B"][i] / cr["msd_B"][i], TOL["msd"], abs(rel) <= TOL["msd"]))
-    rel = cg["tau_alpha"] / cr["tau_alpha"] - 1
-    rows.append(_row("tau_alpha rel.", cg["tau_alpha"], cr["tau_alpha"], rel, fl_s["tau_alpha"] / cr["tau_alpha"],
-                     TOL["tau_alpha"], bool(abs(rel) <= TOL["tau_alpha"])))
-    rel = cg["chi4_peak"] / cr["chi4_peak"] - 1
-    rows.append(_row("chi4 peak height rel.", cg["chi4_peak"], cr["chi4_peak"], rel, fl_s["chi4_peak"] / cr["chi4_peak"],
-                     TOL["chi4_height"], bool(abs(rel) <= TOL["chi4_height"])))
-    ratio = cg["chi4_peak_time"] / cr["chi4_peak_time"]
-    rows.append(_row("chi4 peak time ratio", cg["chi4_peak_time"], cr["chi4_peak_time"], ratio,
-                     float(np.exp(fl_s["chi4_peak_time"])), TOL["chi4_time"],
-                     bool(1 / TOL["chi4_time"] <= ratio <= TOL["chi4_time"])))
-    rows.extend(_persistence_rows(gen, ref, grid, cr["tau_alpha"], splits, scale))
+        d, tol = cg["fs"][i] - cr["fs"][i], max(TOL["fs"], (k_floor or 2) * floor["fs"][i])
+        rows.append(table_row(f"F_s,A(t={cr['times'][i]:g})", cg["fs"][i], cr["fs"][i], d, floor["fs"][i], tol, abs(d) <= tol))
+    for key, name in (("msd", "MSD_A"), ("msd_B", "MSD_B")):
+        for i in np.nonzero(judged)[0]:
+            rel, fl = cg[key][i] / cr[key][i] - 1, floor[key][i] / cr[key][i]
+            tol = w(TOL["msd"], fl)
+            rows.append(table_row(f"{name}(t={cr['times'][i]:g}) rel.", cg[key][i], cr[key][i], rel, fl, tol, abs(rel) <= tol))
+    for key, name, tkey in (("tau_alpha", "tau_alpha rel.", "tau_alpha"), ("chi4_peak", "chi4 peak height rel.", "chi4_height")):
+        rel, fl = cg[key] / cr[key] - 1, fl_s[key] / cr[key]
+        tol = w(TOL[tkey], fl)
+        rows.append(table_row(name, cg[key], cr[key], rel, fl, tol, bool(abs(rel) <= tol)))
+    ratio, fl = cg["chi4_peak_time"] / cr["chi4_peak_time"], float(np.exp(fl_s["chi4_peak_time"]))
+    tol = TOL["chi4_time"] if k_floor is None else max(TOL["chi4_time"], fl ** k_floor)  # a factor: floors in log
+    rows.append(table_row("chi4 peak time ratio", cg["chi4_peak_time"], cr["chi4_peak_time"], ratio, fl, tol,
+                          bool(1 / tol <= ratio <= tol)))
+    return rows
+
+
+def _energy_rows(eg, er, splits, scale) -> list:
+    """Drift of the generated mean E/N (last quarter − first quarter), and the mean level (informative)."""
+    e_drift_floor = scale * rms([_drift(er[wa > 0]) - _drift(er[wb > 0]) for wa, wb in splits])
     e_tol = max(2 * e_drift_floor, float(er.std()))
     dg = _drift(eg)
-    rows.append(_row("E_pot/N drift (last - first quarter)", dg, _drift(er), dg, e_drift_floor, e_tol, abs(dg) <= e_tol))
-    rows.append(_row("E_pot/N mean (informative)", float(eg.mean()), float(er.mean()), float(eg.mean() - er.mean()),
-                     scale * rms([er[wa > 0].mean() - er[wb > 0].mean() for wa, wb in splits]), float("nan"), None))
-    return {"grid": grid, "t_min": t_min, "generated": cg, "reference": cr, "floor": floor, "energy_generated": eg,
-            "energy_reference": er, "rows": rows, "n_generated": len(gen), "n_reference": len(ref),
-            "passed": sum(r["pass"] is True for r in rows), "failed": sum(r["pass"] is False for r in rows)}
+    return [table_row("E_pot/N drift (last - first quarter)", dg, _drift(er), dg, e_drift_floor, e_tol, abs(dg) <= e_tol),
+            table_row("E_pot/N mean (informative)", float(eg.mean()), float(er.mean()), float(eg.mean() - er.mean()),
+                      scale * rms([er[wa > 0].mean() - er[wb > 0].mean() for wa, wb in splits]), float("nan"), None)]
 
 
 def _persistence_rows(gen, ref, grid, tau, splits, scale) -> list:
@@ -217,90 +246,9 @@ def _persistence_rows(gen, ref, grid, tau, splits, scale) -> list:
     per = [np.array([mobility_persistence(_frames(t, grid)[:, t.species == 0], w) for t in s]) for s in (gen, ref)]
     floor = scale * rms([per[1][wa > 0].mean() - per[1][wb > 0].mean() for wa, wb in splits])
     g, r = per[0].mean(), per[1].mean()
-    return [_row(f"mobility persistence A, window {w * dt:g} (informative)", g, r, g - r, floor, float("nan"), None)]
+    return [table_row(f"mobility persistence A, window {w * dt:g} (informative)", g, r, g - r, floor, float("nan"), None)]
 
 
-def _row(name, g, r, diff, floor, tol, ok):
+def table_row(name, g, r, diff, floor, tol, ok):
     return {"statistic": name, "generated": float(g), "md": float(r), "difference": float(diff), "floor": float(floor),
             "tolerance": float(tol), "pass": None if ok is None else bool(ok)}
-
-
-def write_report(result: dict, outdir, labels=("generated", "MD")) -> list:
-    """``longtime.json``, ``longtime.md`` (the table) and PNG figures in ``outdir``; returns the file names."""
-    import json
-    from pathlib import Path
-
-    from glassgen.core.atomic import atomic_path
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    lines = [f"generated: {result['n_generated']} trajectories; MD: {result['n_reference']} trajectories; "
-             f"judged lags t >= {result['t_min']:g}; floor = MD half-vs-half rms scaled to these sizes",
-             "", "| statistic | generated | MD | difference | MD floor | tolerance | verdict |", "|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        verdict = "n/a" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL")
-        lines.append(f"| {r['statistic']} | {r['generated']:.4g} | {r['md']:.4g} | {r['difference']:+.3g} | "
-                     f"{r['floor']:.2g} | {r['tolerance']:.3g} | {verdict} |")
-    lines += ["", f"verdict: {'PASS' if result['failed'] == 0 else 'FAIL'} ({result['passed']} pass, {result['failed']} fail)"]
-    with atomic_path(outdir / "longtime.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    data = {k: v for k, v in result.items() if k not in ("energy_generated", "energy_reference")}
-    with atomic_path(outdir / "longtime.json") as tmp:
-        tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
-    return ["longtime.md", "longtime.json", _plot(result, outdir, labels)]
-
-
-def _jsonable(v):
-    if isinstance(v, np.ndarray):
-        return [None if not np.isfinite(x) else float(x) for x in v.ravel()]
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    raise TypeError(type(v))
-
-
-def _plot(result, outdir, labels) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from glassgen.core.atomic import atomic_path
-
-    g, r, fl = result["generated"], result["reference"], result["floor"]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
-    for ax, key, label in ((axes[0, 0], "fs", "F_s,A(q=7.25, t)"), (axes[0, 1], "msd", "MSD_A(t) [σ²]"),
-                           (axes[1, 0], "chi4", "χ₄,A(t) (a = 0.3)")):
-        ax.fill_between(r["times"], r[key] - 2 * fl[key], r[key] + 2 * fl[key], color="0.8", label=f"{labels[1]} ± 2 floor")
-        ax.plot(r["times"], r[key], "s--", color="k", mfc="none", ms=4, label=f"{labels[1]} ({result['n_reference']} traj.)")
-        ax.plot(g["times"], g[key], "o-", color="tab:blue", ms=4, label=f"{labels[0]} ({result['n_generated']} traj.)")
-        ax.set_xscale("log")
-        ax.set_xlabel("t [LJ time]")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3, which="both")
-    axes[0, 0].axhline(np.exp(-1), color="0.5", lw=0.8, ls=":")
-    if "msd_B" in g:  # species B on the same axes, open markers
-        ax = axes[0, 1]
-        ax.fill_between(r["times"], r["msd_B"] - 2 * fl["msd_B"], r["msd_B"] + 2 * fl["msd_B"], color="0.9")
-        ax.plot(r["times"], r["msd_B"], "^--", color="0.4", mfc="none", ms=4, label=f"{labels[1]}, B")
-        ax.plot(g["times"], g["msd_B"], "^-", color="tab:orange", ms=4, label=f"{labels[0]}, B")
-        ax.set_ylabel("MSD_A(t), MSD_B(t) (triangles) [σ²]")
-        ax.legend(fontsize=8)
-    axes[0, 1].set_yscale("log")
-    axes[0, 0].legend(fontsize=8)
-    ax = axes[1, 1]
-    for e, style, label in ((result["energy_reference"], dict(color="k", ls="--"), labels[1]),
-                            (result["energy_generated"], dict(color="tab:blue", ls="-"), labels[0])):
-        ax.plot(result["grid"], e.mean(0), label=f"{label} mean", **style)
-        ax.fill_between(result["grid"], e.min(0), e.max(0), alpha=0.2, color=style["color"])
-    if np.nanmax(result["energy_generated"]) - np.nanmax(result["energy_reference"]) > 100:
-        ax.set_yscale("symlog", linthresh=10.0)  # exploding energies would flatten the MD curve to a line
-    ax.set_xlabel("t [LJ time]")
-    ax.set_ylabel("E_pot/N [ε_AA] (band: min..max over trajectories)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = outdir / "longtime.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path.name

@@ -62,7 +62,13 @@ def main(args):
             rows = [r for r in data["rows"] if r["statistic"].startswith(prefix)]
             cells.append(_cell(max(rows, key=_excess)) if rows else "–")
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print("| rows passed | " + " | ".join(f"{d['passed']} of {d['passed'] + d['failed']}" for _, d in runs) + " |")
+    # longtime.json files from before the from-start and per-step tables count the all-origin table alone
+    tables = [d.get("tables", {"all_origins": {"passed": d["passed"], "failed": d["failed"]}}) for _, d in runs]
+    for key, label in (("all_origins", "rows passed"), ("from_start", "from the start snapshot: rows passed"),
+                       ("stationarity", "per chain step: rows passed")):
+        if any(key in t for t in tables):
+            cells = [f"{t[key]['passed']} of {t[key]['passed'] + t[key]['failed']}" if key in t else "–" for t in tables]
+            print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
