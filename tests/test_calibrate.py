@@ -121,7 +121,9 @@ def test_cli_calibrate_prints_the_option_and_rollout_takes_it(tmp_path):
     line = res.output.strip().splitlines()[-1]
     assert line == "--noise-scale " + ",".join(f"{c:.4f}" for c in out["noise_scale"])
     assert all(1.0 < c < 1.5 for c in out["noise_scale"])
-    args = ["rollout", str(tmp_path / "m.safetensors"), "--init", str(tmp_path / "md0.h5"), "--steps", "1",
+    species, x = lattice()  # spaced 1.2: a step of these widths keeps E_pot/N < 0 (a blown-up rollout exits 1)
+    write_trajectory(tmp_path / "wide.h5", Trajectory(species, np.full(3, 1.2 * L), np.zeros(1), 1.2 * x[None]))
+    args = ["rollout", str(tmp_path / "m.safetensors"), "--init", str(tmp_path / "wide.h5"), "--steps", "1",
             "--lag", "2", "--ode-steps", "2", "--max-resample", "0"]
     res = runner.invoke(app, args + ["--noise-scale", line.split()[1], "-o", str(tmp_path / "r.h5")])
     assert res.exit_code == 0, res.output

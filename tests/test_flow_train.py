@@ -104,8 +104,8 @@ def test_cli_fit_and_sample_write_an_ensemble(toy):
     disp = ens.displacements()
     assert np.abs(disp.mean(axis=2)).max() < 1e-5 and disp.std() > 0
     res = runner.invoke(app, ["sample", str(tmp / "cli" / "best.safetensors"), str(tmp / "b.h5"), "--lag", "10",
-                              "-o", str(out), "--time-grid", "0,x,1"])
-    assert isinstance(res.exception, InputError)
+                              "-o", str(tmp / "grid.h5"), "--time-grid", "0,x,1"])
+    assert isinstance(res.exception, InputError) and "--time-grid" in str(res.exception)
 
 
 def test_cli_sample_relax_project_removes_overlaps_and_says_so(toy):

@@ -148,8 +148,15 @@ def test_bad_settings_and_bad_sampler_output(tmp_path):
     def nan_step(positions, lag, seeds):
         return np.full(positions.shape, np.nan)
 
-    with pytest.raises(InputError, match="NaN"):
-        rollout(nan_step, snap, RolloutConfig(steps=1, lag=1.0), tmp_path / "n.h5", progress=False)
+    def short_step(positions, lag, seeds):
+        return np.zeros(positions.shape[:-1] + (2,))
+
+    with pytest.raises(InputError, match="shape"):
+        rollout(short_step, snap, RolloutConfig(steps=1, lag=1.0), tmp_path / "s.h5", progress=False)
+    # NaN displacements are a blow-up, not bad input: the chain stops at its last finite frame (test_cli_safety.py)
+    (p,) = rollout(nan_step, snap, RolloutConfig(steps=1, lag=1.0), tmp_path / "n.h5", progress=False)
+    traj = read_trajectory(p)
+    assert traj.n_frames == 1 and traj.meta["blown_up"] is True and "NaN" in traj.meta["blown_up_reason"]
 
 
 def test_each_trajectory_can_start_from_its_own_configuration(tmp_path):

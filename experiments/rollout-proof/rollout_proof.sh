@@ -71,11 +71,12 @@ RES=$( [ -f "$OUT/rollout.log.csv" ] && echo --resume || true )
 # --max-resample 0: with this model nearly every draw has overlaps, so redraws only multiply the cost; the
 # log still records every overlap kept.
 glassgen rollout "$CKPT" "${INITS[@]}" --steps "$STEPS" --lag "$LAG" --seed "$SEED" --max-resample 0 \
-  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" --history-guidance "$GUIDANCE" "${NOISES[@]}" -o "$OUT/rollout.h5" $RES
+  --relax "$RELAX" --relax-when always --relax-temperature "$T" --relax-time "$RELAX_TIME" "${COUNTS[@]}" --history "$HISTORY" --history-guidance "$GUIDANCE" "${NOISES[@]}" -o "$OUT/rollout.h5" $RES \
+  || [ $? -eq 1 ]  # 1: blown up (marked in the files); the checks below still report it
 
 # 16 MD trajectories vs 16 rollouts; the MD files are cut to the rollout's time grid by the check itself.
-glassgen evaluate "$OUT" "$RUNS/proof-T$T-test" --long-time -o "$OUT-eval" || true
+glassgen evaluate "$OUT" "$RUNS/proof-T$T-test" --long-time -o "$OUT-eval" --overwrite || true
 # One rollout against its MD trajectory (time-origin statistics), plus the Chapman–Kolmogorov check: two draws
 # of LAG vs one of 2 LAG vs MD at 2 LAG, from 8 starts along the independent MD trajectory.
 glassgen evaluate "$OUT/rollout_000.h5" "$RUNS/proof-T$T-test/traj_000.h5" \
-  -o "$OUT-ck" --ck-model "$CKPT" --ck-lag "$LAG" || true
+  -o "$OUT-ck" --ck-model "$CKPT" --ck-lag "$LAG" --overwrite || true

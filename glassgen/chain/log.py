@@ -1,10 +1,12 @@
 """What a rollout keeps beside its trajectories: the CSV log of monitors, redraws and relaxations
 (``OUT.log.csv``) and, for ``history="draw"`` chains, each chain's last draw (``OUT.history.npz``).
 Both are read back by ``--resume``; the layouts are in docs/rollout.md ("Reproducibility and resume").
+The log also decides whether the chain blew up (:func:`blow_up`).
 """
 from __future__ import annotations
 
 import csv
+import glob
 import os
 from pathlib import Path
 
@@ -81,3 +83,37 @@ def summarise_log(path, reference: dict | None = None) -> dict:
         "e_pot_max": float(e.max()),
         "monitors": compare(rows, reference),
     }
+
+
+SIDE_FILES = (".log.csv", ".history.npz", ".monitors.json")  # OUT.log.csv, ...; monitors.json is the CLI's report
+
+
+def outputs(out) -> list[Path]:
+    """The files of a rollout onto ``out`` that exist: its trajectories however many there were
+    (``OUT.h5`` or ``OUT_000.h5``, ...; finished or ``.partial``) and its side files."""
+    out = Path(out)
+    pattern = f"{glob.escape(out.stem)}_[0-9][0-9][0-9]{glob.escape(out.suffix or '.h5')}"
+    many = sorted([*out.parent.glob(pattern), *out.parent.glob(pattern + ".partial")])
+    files = [out, out.with_name(out.name + ".partial"), *many, *(out.with_name(out.stem + s) for s in SIDE_FILES)]
+    return [p for p in files if p.is_file()]
+
+
+def blow_up(path) -> str | None:
+    """Why a rollout's log says it blew up, or None: E_pot/N above 0 ε_AA (or NaN) in the last quarter of the steps.
+
+    The liquids a rollout is made for have E_pot/N < 0 (every particle sits in its neighbours' attractive
+    wells); a positive value means overlapping cores. Only the last quarter is judged, so that the
+    transient of an unrelaxed start is allowed.
+    """
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("e_pot") not in (None, "")]
+    steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+    if not rows or steps.max() == 0:
+        return None
+    e = np.array([float(r["e_pot"]) for r in rows])
+    bad = np.flatnonzero((steps >= steps.max() - steps.max() // 4) & ~(e <= 0))
+    if not bad.size:
+        return None
+    i, k = bad[0], bad[np.argmax(np.where(np.isnan(e[bad]), np.inf, e[bad]))]
+    return (f"step {steps[i]} trajectory {rows[i]['trajectory']}: e_pot = {e[i]:.4g} ε_AA per particle, above 0 in "
+            f"the last quarter of the steps (overlapping cores; largest {e[k]:.4g} at step {steps[k]})")

@@ -32,7 +32,8 @@ from glassgen.core.errors import InputError
 from glassgen.io.h5md import TrajectoryWriter
 from glassgen.stats.monitors import monitors
 from glassgen.system.pbc import fold, unfold
-from glassgen.chain.log import RolloutLog, load_history, save_history, summarise_log  # noqa: F401 (public here too)
+from glassgen.chain.log import RolloutLog, blow_up, load_history, save_history, summarise_log  # noqa: F401 (public here too)
+from glassgen.chain.resume import claim_output
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _paths(out: Path, m: int) -> list[Path]:
 
 
 def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progress: bool = True,
-            meta: dict | None = None, relax=None) -> list[Path]:
+            meta: dict | None = None, relax=None, overwrite: bool = False) -> list[Path]:
     """Chain ``cfg.steps`` draws of ``step_fn`` from ``init`` into ``cfg.n_trajectories`` H5MD trajectories.
 
     ``init`` is one :class:`Snapshot` (every trajectory starts there) or a list of
@@ -106,10 +107,18 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     Frames are written (and flushed) after every step to ``OUT.h5.partial`` files; they become ``OUT.h5``
     (or ``OUT_000.h5``, ``OUT_001.h5``, ... for several trajectories) when the chain is complete. With
     ``resume=True`` an interrupted rollout continues from its last step complete in every trajectory and
-    gives the same files as an uninterrupted one. A step whose largest pair energy exceeds
-    ``cfg.overlap_energy`` is redrawn up to ``cfg.max_resample`` times; every redraw, and every overlap kept
-    after the last attempt, is counted in ``OUT.log.csv``. ``relax`` (a :class:`glassgen.md.relax.Relaxer`, or
-    None) relaxes the steps it wants with the true potential; each relaxation is logged.
+    gives the same files as an uninterrupted one; its arguments must be those stored in the files, except a
+    larger ``cfg.steps``, which extends the chain, finished or not (:mod:`glassgen.chain.resume`). Without
+    ``resume`` an earlier output at ``out`` is refused, or with ``overwrite`` deleted with its side files.
+
+    A step whose largest pair energy exceeds ``cfg.overlap_energy`` is redrawn up to ``cfg.max_resample``
+    times; every redraw, and every overlap kept after the last attempt, is counted in ``OUT.log.csv``.
+    ``relax`` (a :class:`glassgen.md.relax.Relaxer`, or None) relaxes the steps it wants with the true
+    potential; each relaxation is logged.
+
+    A chain whose positions turn NaN/inf stops there; one whose E_pot/N exceeds 0 in the last quarter of its
+    steps (:func:`glassgen.chain.log.blow_up`) runs to its end. Either way its files are finished and marked
+    ``blown_up: true`` with ``blown_up_reason`` (which step, which monitor, its value) in their metadata.
 
     Returns the paths of the trajectory files.
     """
@@ -118,14 +127,15 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     inits = _starts(init, m)
     species, box = inits[0].species, inits[0].box
     paths = _paths(out, m)
-    if resume and all(p.exists() for p in paths) and not any(p.with_name(p.name + ".partial").exists() for p in paths):
-        return paths  # finished before: nothing to redo
     second = bool(getattr(step_fn, "history", False))
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
-                generated=True, history_from=cfg.history if second else "none")
+                generated=True, history_from=cfg.history if second else "none", max_resample=cfg.max_resample,
+                overlap_energy=cfg.overlap_energy)
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
+    if not claim_output(out, paths, meta, resume, overwrite):
+        return paths  # finished before with these arguments: nothing to do
     same = set(meta) - {"rollout_steps"}  # every setting but the length, which a resume may extend
     writers = [TrajectoryWriter(p, species, box, meta, resume=resume, same=same) for p in paths]
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
@@ -151,7 +161,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     memory = int(getattr(step_fn, "memory", 0)) if second else 0
     # the chain's last W + 1 configurations, oldest first: the memory window is past[-1] − past[0]
     past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), 0, -1)] + [x]
-    log = RolloutLog(out.with_name(out.stem + ".log.csv"), resume_step=None if fresh else done - 1)
+    log_path = out.with_name(out.stem + ".log.csv")
+    log = RolloutLog(log_path, resume_step=None if fresh else done - 1)
     if fresh:
         for j in range(m):
             log.write({"step": 0, "trajectory": j, "time": 0.0, "resampled": 0, **monitors(x[j], species, box)})
@@ -160,10 +171,15 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
+    reason = None
     try:
         for k in range(done, cfg.steps + 1):
             window = x - past[0] if memory and len(past) > memory else None
-            new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
+            try:
+                new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
+            except _NonFinite as e:  # nothing can follow a NaN: finish the files at the last finite frame
+                reason = str(e)
+                break
             new = unfold(*fold(new, box), box)  # bit for bit what --resume reads back from the file
             prev, x = (drawn if cfg.history == "draw" else new - x), new
             past = (past + [x])[-(memory + 1):]
@@ -182,7 +198,9 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         if bar is not None:
             bar.close()
         log.close()
+    reason = reason or blow_up(log_path)
     for w in writers:
+        w.mark(**({"blown_up": True, "blown_up_reason": reason} if reason else {}))  # also a resume's new length
         w.close()
     return paths
 
@@ -205,9 +223,10 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
     wrapped = fold(x, box)[0]
     seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
     delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev, window), dtype=np.float64)
-    if delta.shape != x.shape or not np.all(np.isfinite(delta)):
-        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
-                         f"with {int(np.sum(~np.isfinite(delta)))} NaN/inf values (expected {x.shape})")
+    if delta.shape != x.shape:
+        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} (expected {x.shape})")
+    for j in range(len(x)):
+        _finite(delta[j], k, j, "drawn by the sampler")
     new = x + delta
     drawn = delta.copy()
     for j in range(len(x)):
@@ -217,14 +236,14 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
             d = np.asarray(draw_step(step_fn, wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)],
                                      None if prev is None else prev[j:j + 1],
                                      None if window is None else window[j:j + 1]))[0]
-            new[j] = x[j] + d
+            new[j] = x[j] + _finite(d, k, j, f"drawn by the sampler (redraw {attempt})")
             drawn[j] = d
             mon = monitors(new[j], species, box)
         overlap = mon["max_pair_energy"] > cfg.overlap_energy
         rel = {"relaxed": 0}
         if relax is not None and relax.wants(overlap):
             before = new[j].copy()
-            new[j] = relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT))
+            new[j] = _finite(relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT)), k, j, "after the relaxation")
             rel = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[j] - before) ** 2, axis=1)))),
                    "e_pot_before_relax": mon["e_pot"]}
             mon = monitors(new[j], species, box)
@@ -232,6 +251,18 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
             log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
                        "accepted_overlap": int(overlap), **mon, **rel})
     return new, drawn
+
+
+class _NonFinite(Exception):
+    """A step's positions are NaN/inf: the chain blew up (the message says where)."""
+
+
+def _finite(values, k: int, j: int, where: str) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    bad = int(np.sum(~np.isfinite(values)))
+    if bad:
+        raise _NonFinite(f"step {k} trajectory {j}: positions = NaN/inf ({bad} coordinates {where})")
+    return values
 
 
 def trajectory_from_chain(init: Snapshot, displacements: np.ndarray, lag: float) -> Trajectory:

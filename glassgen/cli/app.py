@@ -102,12 +102,13 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="Refuse to unwrap wrapped multi-frame input without image flags."),
     frame: int = typer.Option(None, "--frame", help="Write only this frame of a trajectory (negative counts from the end)."),
     resume: bool = typer.Option(False, "--resume", help="Folder input: keep outputs that already exist."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs (without it, or --resume for a folder, they are refused)."),
 ):
     """Convert between H5MD, BOTAN npz, LAMMPS dump/data and extended XYZ (see docs/converters.md)."""
     from glassgen.io import convert_path
 
     outputs = convert_path(src, dst, format_in=format_in, format_out=format_out, frame=frame, resume=resume,
-                           preset=preset, box=box, density=density, time=time, dt=dt, strict=strict)
+                           overwrite=overwrite, preset=preset, box=box, density=density, time=time, dt=dt, strict=strict)
     typer.echo(f"wrote {outputs[0]}" if len(outputs) == 1 and not src.is_dir() else f"wrote {len(outputs)} files into {dst}")
 
 
@@ -131,11 +132,17 @@ def evaluate(
     ck_starts: int = typer.Option(8, "--ck-starts", min=1, help="Start configurations taken from REF (evenly spread)."),
     ck_method: str = typer.Option("heun", "--ck-method", help="Sampler of the check's draws."),
     ck_ode_steps: int = typer.Option(8, "--ck-ode-steps", help="Flow-time steps per draw."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate's files in OUTDIR, all of them (without it, they are refused)."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
-    from glassgen.stats.evaluate import evaluate as run_evaluate, summary_lines
+    from glassgen.core.atomic import check_writable, remove_stale
+    from glassgen.stats.evaluate import OUTPUTS, evaluate as run_evaluate, summary_lines
     from glassgen.stats.features import Options
 
+    if outdir.is_dir():  # (a new folder is made only once the inputs are known to be good)
+        earlier = [outdir / name for name in OUTPUTS]
+        check_writable(outdir / "report.json", overwrite, also=earlier)
+        remove_stale(earlier)  # a plot or check this run does not make must not pass for one of its results
     if long_time:
         from glassgen.stats.longtime import evaluate_long_time
 
@@ -178,10 +185,13 @@ def predict(
     output: Path = typer.Option(..., "--output", "-o", help="Per-particle propensity, .npz or .csv."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
     density: float = typer.Option(1.2, "--density", help="Number density for .npz input (which stores no box)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (without it, it is refused)."),
 ):
     """Predict the propensity of every particle of one configuration."""
+    from glassgen.core.atomic import check_writable
     from glassgen.encoder.train import predict as _predict
 
+    check_writable(output, overwrite)
     prop = _predict(checkpoint, snapshot, output, device=device, density=density)
     typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")
 

@@ -15,6 +15,7 @@ from glassgen.core.errors import InputError
 CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."
 RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time."
 RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."
+OVERWRITE_HELP = "Replace an existing output (without it, an existing output is refused)."
 NOISE_HELP = "Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."
 
 
@@ -45,6 +46,7 @@ def sample(
     relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
     noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
     from glassgen.core.atomic import check_writable
@@ -53,7 +55,7 @@ def sample(
     from glassgen.flow.model import checkpoint_metadata
     from glassgen.md.relax import config_from_options
 
-    check_writable(output)
+    check_writable(output, overwrite)
     grid = None
     if time_grid is not None:
         grid = parse_floats(time_grid, "--time-grid")
@@ -97,12 +99,14 @@ def rollout(
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
     history_guidance: float = typer.Option(1.0, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)."),
     noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier rollout at OUT, side files included (without it, an existing output is refused)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
     import json
 
     from glassgen.core.atomic import atomic_path
     from glassgen.flow.model import checkpoint_metadata
+    from glassgen.io.h5md import read_meta
     from glassgen.sampling.sample import load_snapshot, step_function
     from glassgen.md.relax import THERMAL, Relaxer, config_from_options
     from glassgen.chain.rollout import RolloutConfig, rollout as run_rollout, summarise_log
@@ -126,11 +130,12 @@ def rollout(
     meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
     start = snaps if len(snaps) > 1 else snap
     if relax_cfg is None:
-        paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta)
+        paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, overwrite=overwrite)
     else:
         with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
-            paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer)
+            paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer, overwrite=overwrite)
     s = summarise_log(out.with_name(out.stem + ".log.csv"), checkpoint_metadata(checkpoint).get("data_monitors"))
+    s["blown_up"] = read_meta(paths[0]).get("blown_up_reason")
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
                + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
@@ -143,6 +148,9 @@ def rollout(
         typer.echo(f"  {name:10s} {c['source']} {c['reference']:.3f} ± {c['std']:.3f}; rollout start {c['start']:.3f}, "
                    f"last quarter {c['end']:.3f} ({c['z']:+.1f} std){flag}")
     typer.echo(f"monitor report: {report}")
+    if s["blown_up"]:
+        typer.echo(f"blown up: {out}: {s['blown_up']}; files kept, marked blown_up in their metadata", err=True)
+        raise typer.Exit(1)
 
 
 def calibrate(
@@ -156,15 +164,19 @@ def calibrate(
     method: str = typer.Option("heun", "--method", help="Sampler, as the rollout will use it."),
     ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw, as the rollout will use them."),
     output: Path = typer.Option(None, "-o", "--output", help="Also write the result as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Measure the --noise-scale per species that makes one draw's MSD equal MD's (docs/generative.md)."""
     import json
 
     from tqdm import tqdm
 
-    from glassgen.core.atomic import atomic_path
+    from glassgen.core.atomic import atomic_path, check_writable
     from glassgen.sampling.calibrate import calibrate_noise
     from glassgen.io.h5md import read_trajectory
+
+    if output is not None:  # before the draws, which take minutes
+        check_writable(output, overwrite)
 
     facs = parse_floats(trials, "--trials")
     if len(facs) < 2 or any(c <= 0 for c in facs):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glassgen.core.atomic import check_writable
 from glassgen.system.data import Ensemble, Trajectory
 from glassgen.core.errors import InputError
 
@@ -166,18 +167,21 @@ def write_any(path, obj, fmt: str | None = None, frame: int | None = None) -> Pa
     return Path(path)
 
 
-def convert(src, dst, format_in: str | None = None, format_out: str | None = None, frame: int | None = None, **options) -> Path:
+def convert(src, dst, format_in: str | None = None, format_out: str | None = None, frame: int | None = None,
+            overwrite: bool = True, **options) -> Path:
     """Convert one file.
 
     Args:
         src, dst: input and output files.
         format_in, format_out: override the detected formats (see the module table).
         frame: one frame of a trajectory input (see :func:`write_any`).
+        overwrite: False refuses an existing ``dst`` (the CLI's default).
         **options: box, time, preset, density (npz input); dt (LAMMPS inputs); strict (dump/xyz).
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.resolve() == dst.resolve():
         raise InputError(str(dst), "the output would overwrite the input")
+    check_writable(dst, overwrite)
     fmt_out = output_format(dst, format_out)  # fail on a bad output name before reading
     return write_any(dst, read_any(src, format_in, **options), fmt_out, frame)
 
@@ -188,11 +192,12 @@ def _stem(path: Path) -> str:
 
 
 def convert_folder(src, dst, format_in: str | None = None, format_out: str | None = None, resume: bool = False,
-                   progress: bool = True, **options) -> list[Path]:
+                   progress: bool = True, overwrite: bool = True, **options) -> list[Path]:
     """Convert every input file of folder ``src`` into ``dst/<stem>.<ext>`` (default H5MD, ``.h5``).
 
     All files must hold the same number of particles. With ``resume`` existing
-    outputs (complete, since writes are atomic) are kept and skipped.
+    outputs (complete, since writes are atomic) are kept and skipped; without it, ``overwrite=False``
+    refuses them.
     """
     from tqdm import tqdm
 
@@ -218,10 +223,11 @@ def convert_folder(src, dst, format_in: str | None = None, format_out: str | Non
         for p, n in counts.items():
             if n != counts[first]:
                 raise InputError(str(p), f"has {n} particles but {first.name} has {counts[first]}: particle counts differ between files")
+    targets = [dst / (_stem(p) + OUTPUT_EXTENSION[fmt_out]) for p in files]
+    check_writable(targets[0], overwrite or resume, also=targets, resumable=True)
     dst.mkdir(parents=True, exist_ok=True)
     out, n0 = [], None
-    for p in tqdm(files, desc=f"convert {src.name}", unit="file", disable=not progress):
-        target = dst / (_stem(p) + OUTPUT_EXTENSION[fmt_out])
+    for p, target in tqdm(list(zip(files, targets)), desc=f"convert {src.name}", unit="file", disable=not progress):
         if resume and target.exists():
             out.append(target)
             continue

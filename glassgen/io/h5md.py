@@ -131,6 +131,34 @@ def _get(f: h5py.File, key: str, path) -> np.ndarray:
         raise InputError(str(path), f"cannot read /{key}: {e}") from None
 
 
+def read_meta(path) -> dict:
+    """The ``meta`` of a glassgen H5MD file (a ``.partial`` one being written too), without reading its frames."""
+    with _open(path) as f:
+        meta = _read_meta(f, path)
+    meta.pop("source", None)
+    return meta
+
+
+def stored_meta(meta: dict) -> dict:
+    """``meta`` as a file stores it and :func:`read_meta` returns it (JSON types), for comparing the two."""
+    return json.loads(_json_meta(meta))
+
+
+def reopen_trajectory(path) -> Path:
+    """Turn a finished trajectory of :class:`TrajectoryWriter` back into ``PATH.partial`` with every frame
+    complete, so that ``TrajectoryWriter(PATH, ..., resume=True)`` appends to it (extending a finished run)."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    with h5py.File(path, "a") as f:
+        value = f["particles/all/position/value"]
+        if value.maxshape[0] is not None:
+            raise InputError(str(path), "was not written frame by frame (by a rollout); it cannot be extended")
+        # n_complete before the rename: a crash in between leaves a finished file that still reads as one
+        f["parameters/glassgen"].attrs["n_complete"] = value.shape[0]
+    os.replace(path, partial)
+    return partial
+
+
 def file_kind(path) -> str:
     """``"trajectory"`` or ``"ensemble"``."""
     with _open(path) as f:
@@ -289,6 +317,15 @@ class TrajectoryWriter:
         self.n_frames = k + 1
         self.f["parameters/glassgen"].attrs["n_complete"] = self.n_frames
         self.f.flush()
+
+    def mark(self, **meta) -> None:
+        """Store ``meta`` in the file (the run's metadata with these keys set), e.g. a verdict reached at its end."""
+        self.meta.update(meta)
+        p = self.f["parameters/glassgen"]
+        p.attrs["meta"] = _json_meta(self.meta)
+        for k, v in self.meta.items():  # the plain attributes of _write_header, kept in step
+            if isinstance(v, (int, float, str, np.integer, np.floating)) and k not in ("source", "meta"):
+                p.attrs[k] = v
 
     def close(self) -> Path:
         """Finish the file and move it to its final name."""

@@ -27,6 +27,12 @@ from glassgen.stats.features import Options, config_features
 from glassgen.stats.report import curves_of, per_configuration, summary_lines  # noqa: F401  (re-exported)
 from glassgen.stats.uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap_weights, expected_correlation, floor_scale, half_splits, rms
 
+# Every file ``glassgen evaluate`` may write into its output folder: the report and plots (plots.py), the
+# long-time check (longtime.py) and the Chapman–Kolmogorov check (glassgen.chain.chapman). The CLI refuses a
+# folder holding any of them without --overwrite, and with it deletes them all before the new run.
+OUTPUTS = ("report.json", "msd.png", "fs.png", "alpha2.png", "chi4.png", "van_hove.png", "propensity.png", "rdf.png",
+           "mobility.png", "chapman_kolmogorov.json", "longtime.md", "longtime.json", "longtime.png")
+
 NA_NOTES = {
     "tau_alpha": "F_s does not cross 1/e between the first and last lag (τ_α is NaN)",
     "D": "fewer than 2 lags in the last decade of lag times: no diffusive slope",

@@ -121,19 +121,35 @@ def _scalars(c) -> dict:
 def evaluate_long_time(generated, reference, outdir, t_min: float | None = None, seed: int = 0,
                        q: float = DEFAULT_Q) -> dict:
     """Read two trajectory sets (an H5MD file or a folder of them each), compare, write the report."""
-    from glassgen.system.data import Trajectory
-    from glassgen.io.h5md import read_folder
+    from glassgen.io.h5md import read_trajectory
 
-    sets = []
-    for p in (generated, reference):
-        objs = read_folder(p)
-        bad = [o.meta.get("source") for o in objs if not isinstance(o, Trajectory)]
-        if bad:
-            raise InputError(str(bad[0]), "--long-time compares trajectories; this is an ensemble")
-        sets.append(objs)
-    res = compare(*sets, t_min=t_min, seed=seed, q=q)
+    gen = [read_trajectory(p) for p in trajectory_files(generated, "generated", 1)]
+    ref = [read_trajectory(p) for p in trajectory_files(reference, "MD", 2)]
+    res = compare(gen, ref, t_min=t_min, seed=seed, q=q)
     write_report(res, outdir)
     return res
+
+
+def trajectory_files(path, role: str, least: int) -> list:
+    """The file ``path``, or a folder's ``*.h5``/``*.h5md`` trajectories, its ensembles left out (a
+    ``glassgen simulate`` folder holds both); at least ``least`` of them, else one line of what is needed."""
+    from pathlib import Path
+
+    from glassgen.io.h5md import file_kind
+
+    path = Path(path)
+    found = sorted(p for p in path.iterdir() if p.suffix in (".h5", ".h5md") and p.is_file()) if path.is_dir() else [path]
+    kinds = [file_kind(p) for p in found]
+    files, n_ens = [p for p, k in zip(found, kinds) if k == "trajectory"], kinds.count("ensemble")
+    if not path.is_dir() and n_ens:
+        raise InputError(str(path), "--long-time compares trajectories; this is an ensemble")
+    if len(files) < least:
+        need = f"at least {least} MD trajectories (its noise floor is MD half against half)" if role == "MD" else f"a {role} trajectory"
+        seen = f"found {len(files)} here" + (f" ({', '.join(p.name for p in files)})" if files else "") \
+            + (f" besides {n_ens} ensemble file(s), which it does not use" if n_ens else "")
+        hint = "a folder of them, e.g. `glassgen simulate` with trajectories.count >= 2" if role == "MD" else "a file or folder of them"
+        raise InputError(str(path), f"--long-time needs {need}; {seen} (give {hint})")
+    return files
 
 
 def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int = 0, q: float = DEFAULT_Q) -> dict:
@@ -152,7 +168,7 @@ def compare(gen, ref, t_min: float | None = None, n_splits: int = 64, seed: int 
         if not np.allclose(t.box, ref[0].box, rtol=1e-9) or not np.array_equal(np.bincount(t.species), np.bincount(ref[0].species)):
             raise InputError(str(t.meta.get("source")), "box or composition differs from the first MD trajectory")
     if len(ref) < 2:
-        raise InputError(str(ref[0].meta.get("source")), "need at least 2 MD trajectories for a noise floor")
+        raise InputError(str(ref[0].meta.get("source")), "need at least 2 MD trajectories for the noise floor of MD half against half")
     grid = common_grid(gen + ref)
     if t_min is not None:  # judge on multiples of t_min only (e.g. MD block starts, skipping in-block log frames)
         k = grid / float(t_min)
