@@ -1,5 +1,4 @@
 """Checkpoints, recipes and the fit/predict commands end to end on a tiny synthetic data set."""
-import json
 
 import numpy as np
 import pytest
@@ -8,7 +7,8 @@ import yaml
 from typer.testing import CliRunner
 
 from glassgen.encoder.botan import BOTAN, BOTANConfig, make_graph
-from glassgen.encoder.checkpoint import load_model, load_state, read_metadata, save_model, save_state
+from glassgen.core.checkpoint import read_metadata
+from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
 from glassgen.cli.app import app
 from glassgen.core.errors import InputError
 from glassgen.encoder.train import load_recipe
@@ -28,14 +28,14 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
         for a, b in zip(model(graph), loaded(graph)):
             assert torch.equal(a, b)
     meta = read_metadata(tmp_path / "m.safetensors")
-    assert json.loads(meta["config"])["width"] == 16 and meta["glassgen_version"]
+    assert meta["kind"] == "botan" and meta["config"]["width"] == 16 and meta["glassgen_version"]
 
 
 def test_checkpoint_from_another_format_version_is_a_clear_error(tmp_path):
     from safetensors.torch import save_file
 
     model = BOTAN()
-    meta = {"format": "glassgen-checkpoint", "format_version": "99", "glassgen_version": "9.0", "model": "botan",
+    meta = {"format": "glassgen-checkpoint", "format_version": "99", "glassgen_version": "9.0", "kind": "botan",
             "config": "{}", "info": "{}"}
     save_file(dict(model.state_dict()), str(tmp_path / "old.safetensors"), metadata=meta)
     with pytest.raises(InputError, match="format version 99"):

@@ -211,6 +211,7 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     from glassgen.encoder.checkpoint import save_model
     from glassgen.flow.model import load_model
     from glassgen.sampling.sample import load_snapshot, sample
+from glassgen.sampling.solvers import SolverConfig
 
     g = lattice_ensemble(tmp_path / "a.h5", runs=4, seed=0)
     torch.manual_seed(0)
@@ -229,7 +230,7 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     assert enc.keys() == ref.keys()
     same = all(torch.equal(enc[k], ref[k]) for k in ref)
     assert same == frozen  # frozen keeps the supervised weights; fine-tuning moves them
-    x, nfe = sample(model, load_snapshot(tmp_path / "a.h5"), 2.0, 3, ode_steps=2, seed=0)
+    x, nfe = sample(model, load_snapshot(tmp_path / "a.h5"), 2.0, 3, solver=SolverConfig(ode_steps=2), seed=0)
     assert x.shape == (3, len(g), 3) and nfe == 2 and np.isfinite(x).all()
 
 
@@ -331,7 +332,7 @@ def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_pa
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     out = fit_flow(tmp_path / "r.yaml", progress=False)
     assert out["model"].history and np.isfinite(out["best_val_loss"])
-    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, solver=SolverConfig(ode_steps=2),
                   seed=0, previous=x[1] - x[0])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
     lattice_ensemble(tmp_path / "a.h5", runs=2, seed=0)
@@ -372,7 +373,7 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     out = fit_flow(tmp_path / "r.yaml", progress=False)
     assert out["model"].memory == 3 and np.isfinite(out["best_val_loss"])
-    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, solver=SolverConfig(ode_steps=2),
                   seed=0, previous=x[4] - x[3], window=x[4] - x[1])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
     r["model"]["memory_prior"], r["out"] = True, "runp"

@@ -122,7 +122,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         return paths  # finished before: nothing to redo
     second = bool(getattr(step_fn, "history", False))
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
-                generated=True, history_from=cfg.history if second else "none")
+                generated=True, history_from=cfg.history if second else "none", max_resample=cfg.max_resample,
+                overlap_energy=cfg.overlap_energy)
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())

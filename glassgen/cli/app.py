@@ -14,6 +14,7 @@ from glassgen.core.version import __version__
 
 from glassgen.cli import generate as cli_generate
 from glassgen.core.errors import InputError
+from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 app = typer.Typer(
     add_completion=False,
@@ -35,10 +36,24 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 @app.command()
-def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble file.")):
-    """Summarise a glassgen H5MD file: kind, particles, species, box, times."""
+def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble file, or a model checkpoint (path or shipped name).")):
+    """Summarise a glassgen H5MD file (kind, particles, species, box, times) or a checkpoint (kind, domain, settings)."""
     from glassgen.io.h5md import read
 
+    if path.suffix == ".safetensors" or (not path.exists() and path.suffix not in (".h5", ".h5md")):
+        import json
+
+        from glassgen.core.checkpoint import read_metadata, resolve
+
+        real = resolve(path)
+        meta = read_metadata(real)
+        typer.echo(f"{real}: {meta['kind']} checkpoint, format version {meta['format_version']} "
+                   f"(glassgen {meta['glassgen_version']})")
+        for key in ("domain", "defaults", "info"):
+            shown = {k: v for k, v in meta[key].items() if k != "data_monitors"}
+            typer.echo(f"  {key}: {json.dumps(shown, sort_keys=True)}")
+        typer.echo(f"  card: {', '.join(sorted(meta['card'])) or 'empty'}")
+        return
     obj = read(path)
     import numpy as np
 
@@ -129,8 +144,8 @@ def evaluate(
     ck_lag: float = typer.Option(None, "--ck-lag", help="τ of the check [LJ]; REF needs the lag 2τ (ensembles) or frames 2τ apart."),
     ck_samples: int = typer.Option(16, "--ck-samples", min=4, help="Two-step chains and one-step draws per start configuration."),
     ck_starts: int = typer.Option(8, "--ck-starts", min=1, help="Start configurations taken from REF (evenly spread)."),
-    ck_method: str = typer.Option("heun", "--ck-method", help="Sampler of the check's draws."),
-    ck_ode_steps: int = typer.Option(8, "--ck-ode-steps", help="Flow-time steps per draw."),
+    ck_method: str = typer.Option(None, "--ck-method", help=f"Sampler of the check's draws (default {METHOD})."),
+    ck_ode_steps: int = typer.Option(None, "--ck-ode-steps", help=f"Flow-time steps per draw (default {ODE_STEPS})."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
     from glassgen.stats.evaluate import evaluate as run_evaluate, summary_lines
@@ -149,7 +164,10 @@ def evaluate(
     if ck_model is not None:  # load model and starts first: bad input fails before the long evaluation
         from glassgen.chain.chapman import prepare_check, run_check, summary_lines as ck_lines
 
-        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, ck_method, ck_ode_steps)
+        from glassgen.sampling.solvers import SolverConfig
+
+        solver = SolverConfig(**{k: v for k, v in (("method", ck_method), ("ode_steps", ck_ode_steps)) if v is not None})
+        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, solver)
     try:
         lags = [float(x) for x in times.split(",") if x.strip()]
     except ValueError:
@@ -265,6 +283,27 @@ def branch(
     written = chain_branches(files, out, lag, temperature, window=window, every=every, damp=damp, seed=seed,
                               threads=threads)
     typer.echo(f"{len(written)} branch files in {out}")
+
+
+@app.command("upgrade-checkpoint")
+def upgrade_checkpoint(
+    old: Path = typer.Argument(..., help="A checkpoint of format version 1 (glassgen-flow, or a BOTAN glassgen-checkpoint 1)."),
+    new: Path = typer.Argument(..., help="Output: the same weights in the current format (OLD itself converts in place)."),
+    domain: str = typer.Option(None, "--domain", help='What the model was trained on, JSON, e.g. \'{"temperature": [0.6], "lag": [2.11, 10]}\'; fields left out stay "unknown" (docs/checkpoints.md).'),
+):
+    """Convert a checkpoint of format version 1 to the current format (weights unchanged)."""
+    import json
+
+    from glassgen.core.checkpoint import upgrade_v1
+
+    try:
+        fields = json.loads(domain) if domain else None
+    except ValueError:
+        raise InputError("--domain", f"not valid JSON: {domain!r}") from None
+    meta = upgrade_v1(old, new, domain=fields)
+    unknown = [k for k, v in meta["domain"].items() if v == "unknown"]
+    typer.echo(f"wrote {new}: {meta['kind']} checkpoint, format version {meta['format_version']}"
+               + (f"; domain unknown: {', '.join(unknown)}" if unknown else ""))
 
 
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli/generate.py) ------------------
