@@ -46,8 +46,8 @@ def rollout(model, init, cfg: RolloutConfig, out, solver: SolverConfig | None = 
         >>> model = FlowModel(LocalEncoder(n_species=2, width=8, cutoff=1.2),
         ...                   VelocityConfig(embed_dim=8, hidden=8, n_layers=1, cutoff=1.2),
         ...                   PriorScale([1.0, 10.0], [[0.01, 0.01], [0.03, 0.03]]))
-        >>> g = (np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * 1.1
-        >>> start = glassgen.Snapshot(np.arange(64) % 2, np.full(3, 4.4), g)
+        >>> grid = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+        >>> start = glassgen.Snapshot(np.arange(216) % 2, np.full(3, 6.0), grid)   # the monitors need edges > 5
         >>> out = tempfile.mkdtemp() + "/chain.h5"
         >>> paths = glassgen.rollout(model, start, glassgen.RolloutConfig(steps=3, lag=2.0), out,
         ...                          solver=glassgen.SolverConfig(ode_steps=2), progress=False)

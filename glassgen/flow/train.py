@@ -217,7 +217,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     domain = domain_from_data([(ex["species"], ex["box"]) for ex in train],
                               None if d.denoise else np.concatenate([ex["lags"] for ex in train]),
                               [x if (x := meta_temperature(ex["meta"])) is not None else d.temperature for ex in train])
-    provenance = {ex["source"]: ex["meta"] for ex in train + val}
+    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in train + val}  # per file
 
     def card(step, val_loss=None):  # the model card of a checkpoint written now
         return training_card(source, provenance, d.licence, device, elapsed0 + time.perf_counter() - t0, step,

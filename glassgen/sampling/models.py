@@ -19,8 +19,8 @@ def load_model(model, device="cpu"):
     domain, validated defaults, card, info and ``path``) as ``model.checkpoint``.
 
     >>> import glassgen
-    >>> model = glassgen.load_model("flow-proof-T0.6-sig")          # doctest: +SKIP
-    >>> model.checkpoint["domain"]["temperature"], model.checkpoint["defaults"]["rollout"]["relax"]  # doctest: +SKIP
+    >>> model = glassgen.load_model("flow-proof-T0.6-sig")
+    >>> model.checkpoint["domain"]["temperature"], model.checkpoint["defaults"]["rollout"]["relax"]
     ([0.6], 'quench')
     """
     path = resolve(model)

@@ -86,7 +86,8 @@ class SolverConfig:
         rtol, atol: tolerances of adaptive methods.
         batch_size: samples integrated together (default all); memory grows with it.
 
-    >>> SolverConfig().ode_steps, SolverConfig(time_grid=[0, 0.5, 0.8, 1]).ode_steps
+    >>> import glassgen
+    >>> glassgen.SolverConfig().ode_steps, glassgen.SolverConfig(time_grid=[0, 0.5, 0.8, 1]).ode_steps
     (8, None)
     """
 
