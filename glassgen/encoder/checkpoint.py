@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from glassgen.core.atomic import atomic_path
-from glassgen.core.checkpoint import load_weights, read_checkpoint, write_checkpoint
+from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, write_checkpoint
 from glassgen.core.errors import InputError
 
 KIND = "botan"
@@ -38,6 +38,7 @@ def save_model(path, model, info: dict | None = None, domain: dict | None = None
 def load_model(path, device="cpu"):
     """Rebuild the model from a checkpoint. Returns ``(model, info)``; the model is in eval mode and
     carries the file's metadata as ``model.checkpoint``."""
+    path = resolve(path)  # a file, or a shipped name
     state, meta = read_checkpoint(path)
     if meta["kind"] != KIND:
         raise InputError(str(path), f"is a {meta['kind']!r} checkpoint; a BOTAN ({KIND!r}) one is needed here")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from glassgen.core.checkpoint import load_weights, read_checkpoint, write_checkpoint
+from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, write_checkpoint
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
@@ -226,6 +226,7 @@ def save_model(model: FlowModel, path, info: dict | None = None, *, domain: dict
 
 def load_model(path, device="cpu") -> FlowModel:
     """Rebuild a FlowModel from its checkpoint (eval mode); the file's metadata is ``model.checkpoint``."""
+    path = resolve(path)  # a file, or a shipped name
     state, meta = read_checkpoint(path)
     if meta["kind"] != KIND:
         raise InputError(str(path), f"is a {meta['kind']!r} checkpoint; a flow model ({KIND!r}) is needed here")
