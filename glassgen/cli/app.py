@@ -12,6 +12,7 @@ import typer
 
 from glassgen.core.version import __version__
 
+from glassgen.cli import checkpoints as cli_checkpoints
 from glassgen.cli import generate as cli_generate
 from glassgen.core.errors import InputError
 from glassgen.sampling.defaults import METHOD, ODE_STEPS
@@ -41,19 +42,7 @@ def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble f
     from glassgen.io.h5md import read
 
     if path.suffix == ".safetensors" or (not path.exists() and path.suffix not in (".h5", ".h5md")):
-        import json
-
-        from glassgen.core.checkpoint import read_metadata, resolve
-
-        real = resolve(path)
-        meta = read_metadata(real)
-        typer.echo(f"{real}: {meta['kind']} checkpoint, format version {meta['format_version']} "
-                   f"(glassgen {meta['glassgen_version']})")
-        for key in ("domain", "defaults", "info"):
-            shown = {k: v for k, v in meta[key].items() if k != "data_monitors"}
-            typer.echo(f"  {key}: {json.dumps(shown, sort_keys=True)}")
-        typer.echo(f"  card: {', '.join(sorted(meta['card'])) or 'empty'}")
-        return
+        return cli_checkpoints.describe(path)
     obj = read(path)
     import numpy as np
 
@@ -285,25 +274,8 @@ def branch(
     typer.echo(f"{len(written)} branch files in {out}")
 
 
-@app.command("upgrade-checkpoint")
-def upgrade_checkpoint(
-    old: Path = typer.Argument(..., help="A checkpoint of format version 1 (glassgen-flow, or a BOTAN glassgen-checkpoint 1)."),
-    new: Path = typer.Argument(..., help="Output: the same weights in the current format (OLD itself converts in place)."),
-    domain: str = typer.Option(None, "--domain", help='What the model was trained on, JSON, e.g. \'{"temperature": [0.6], "lag": [2.11, 10]}\'; fields left out stay "unknown" (docs/checkpoints.md).'),
-):
-    """Convert a checkpoint of format version 1 to the current format (weights unchanged)."""
-    import json
-
-    from glassgen.core.checkpoint import upgrade_v1
-
-    try:
-        fields = json.loads(domain) if domain else None
-    except ValueError:
-        raise InputError("--domain", f"not valid JSON: {domain!r}") from None
-    meta = upgrade_v1(old, new, domain=fields)
-    unknown = [k for k, v in meta["domain"].items() if v == "unknown"]
-    typer.echo(f"wrote {new}: {meta['kind']} checkpoint, format version {meta['format_version']}"
-               + (f"; domain unknown: {', '.join(unknown)}" if unknown else ""))
+# --- checkpoints: glassgen upgrade-checkpoint (glassgen/cli/checkpoints.py) ----------------------
+app.command("upgrade-checkpoint")(cli_checkpoints.upgrade_checkpoint)
 
 
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli/generate.py) ------------------

@@ -24,27 +24,27 @@ def meta_temperature(meta: dict):
     return None
 
 
-def domain_from_data(systems, lags=None, temperatures=None) -> dict:
-    """The domain of training data: ``systems`` iterable of ``(species (N,), box (D,))``.
+def domain_from_data(systems, lags=None, temperature=None) -> dict:
+    """The domain of training data: ``systems`` iterable of ``(species (N,), box (D,), metadata)``.
 
-    ``lags``: the trained lags (their [min, max] is stored); ``temperatures``: one per data file, None where
-    a file does not say (any None makes the temperature ``"unknown"``). Species fractions are averaged
-    over the systems; the density is the mean N / volume.
+    ``lags``: the trained lags (their [min, max] is stored). The temperature of a system is its metadata's
+    (:func:`meta_temperature`), else ``temperature`` (a recipe's); any system without one makes it
+    ``"unknown"``. Species fractions are averaged over the systems; the density is the mean N / volume.
     """
     import numpy as np
 
     systems = list(systems)
+    temps = [x if (x := meta_temperature(m)) is not None else temperature for *_, m in systems]
     out = unknown_domain()
     if systems:
-        ids = sorted({int(s) for sp, _ in systems for s in np.unique(sp)})
-        frac = np.mean([[np.mean(np.asarray(sp) == s) for s in ids] for sp, _ in systems], axis=0)
-        n = [len(sp) for sp, _ in systems]
-        rho = np.mean([len(sp) / float(np.prod(box)) for sp, box in systems])
+        ids = sorted({int(s) for sp, *_ in systems for s in np.unique(sp)})
+        frac = np.mean([[np.mean(np.asarray(sp) == s) for s in ids] for sp, *_ in systems], axis=0)
+        n = [len(sp) for sp, *_ in systems]
+        rho = np.mean([len(sp) / float(np.prod(box)) for sp, box, _ in systems])
         out.update(species=ids, fractions=[round(float(f), 6) for f in frac], density=round(float(rho), 6),
                    n_particles=[min(n), max(n)])
     if lags is not None and len(lags):
         out["lag"] = [float(min(lags)), float(max(lags))]
-    temps = list(temperatures or [])
     if temps and all(t is not None for t in temps):
         out["temperature"] = sorted({round(float(t), 6) for t in temps})
     return out

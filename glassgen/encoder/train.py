@@ -22,7 +22,7 @@ import torch
 
 from glassgen.encoder.botan import BOTAN, BOTANConfig
 from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
-from glassgen.core.card import domain_from_data, meta_temperature, training_card
+from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
 from glassgen.encoder.targets import (config_files, cubic_symmetries, edge_targets, eval_masks, frame_index, node_targets,
                          pearson, read_ensembles, transform_graph)
@@ -209,8 +209,8 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     (out_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
     systems = []
     train_items = prepare(recipe, recipe.data.train, dev, systems)
-    temps = [x if (x := meta_temperature(m)) is not None else recipe.data.temperature for *_, m in systems]
-    domain = domain_from_data([(sp, box) for sp, box, *_ in systems], [lag for *_, lag, _ in systems], temps)
+    domain = domain_from_data([(sp, box, m) for sp, box, _, m in systems], [lag for *_, lag, _ in systems],
+                              recipe.data.temperature)
 
     def card(step, scores=()):  # the model card of a checkpoint written now
         return training_card(recipe_path, {str(m.get("source")): m for *_, m in systems}, recipe.data.licence, device,

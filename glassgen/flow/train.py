@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from glassgen.core.atomic import atomic_path
-from glassgen.core.card import domain_from_data, meta_temperature, training_card
+from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
 from glassgen.stats.monitors import reference
 from glassgen.flow import paths
@@ -214,9 +214,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
     meta = {"data_monitors": reference((ex["species"], clean(ex), ex["box"]) for ex in train)}
     d = recipe.data
-    domain = domain_from_data([(ex["species"], ex["box"]) for ex in train],
-                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]),
-                              [x if (x := meta_temperature(ex["meta"])) is not None else d.temperature for ex in train])
+    domain = domain_from_data([(ex["species"], ex["box"], ex["meta"]) for ex in train],
+                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
     provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in train + val}  # per file
 
     def card(step, val_loss=None):  # the model card of a checkpoint written now
