@@ -226,3 +226,21 @@ def test_flow_training_writes_its_data_domain_and_card(tmp_path):
             assert card["data"]["files"][str(tmp_path / "t.h5")] == {"T": 0.7, "recipe": "toy", "seed": 5}
         shutil.rmtree(tmp_path / "run")
     assert json.dumps(card)  # plain JSON all through
+
+
+def test_cli_names_a_shipped_model_and_lists_them_for_an_unknown_one(tmp_path, monkeypatch, capsys):
+    import glassgen.cli.app
+
+    def cli(*args):
+        monkeypatch.setattr(sys, "argv", ["glassgen", *args])
+        with pytest.raises(SystemExit) as e:
+            glassgen.cli.app.main()
+        return e.value.code or 0, capsys.readouterr()
+
+    monkeypatch.delenv(ck.ENV, raising=False)
+    code, res = cli("info", SHIPPED[0])
+    assert code == 0 and "flow checkpoint, format version 2" in res.out and '"temperature": [' in res.out
+    code, res = cli("rollout", "flow-proof-T9-nope", "--init", str(tmp_path / "x.h5"), "--steps", "1",
+                    "-o", str(tmp_path / "o.h5"))
+    assert code == 2 and res.err.count("\n") == 1 and res.err.startswith("error: flow-proof-T9-nope: no such checkpoint")
+    assert all(name in res.err for name in SHIPPED)
