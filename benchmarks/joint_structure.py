@@ -20,6 +20,8 @@ import torch
 from glassgen import Snapshot
 from glassgen.system import ka
 from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
+from glassgen.sampling.defaults import ODE_STEPS
 from glassgen.io.h5md import read_trajectory
 from glassgen.system.pbc import neighbour_graph
 from glassgen.stats.dynamics import lag_pairs
@@ -51,7 +53,7 @@ def main():
     ap.add_argument("--lag", type=float, default=5.0)
     ap.add_argument("--starts", type=int, default=8)
     ap.add_argument("--method", default="heun")
-    ap.add_argument("--ode-steps", type=int, default=8)
+    ap.add_argument("--ode-steps", type=int, default=ODE_STEPS)
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
     if a.threads:
@@ -68,8 +70,8 @@ def main():
     for ck in a.checkpoints:
         t0, rows = time.perf_counter(), []
         for n, (tr, x0, _) in enumerate(starts):
-            d, _ = sample(ck, Snapshot(tr.species, tr.box, x0), a.lag, 1, method=a.method, ode_steps=a.ode_steps,
-                          seed=n)
+            d, _ = sample(ck, Snapshot(tr.species, tr.box, x0), a.lag, 1, SolverConfig(a.method, a.ode_steps),
+                          seed=n, force=True)  # MD frames of the model's own state point
             rows.append(row(tr.species, tr.box, x0, d[0]))
         tables[Path(ck).parent.name] = rows
         seconds[Path(ck).parent.name] = time.perf_counter() - t0

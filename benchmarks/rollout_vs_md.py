@@ -45,6 +45,8 @@ from glassgen.system import ka
 from glassgen.system.data import Snapshot
 from glassgen.flow import paths
 from glassgen.sampling.sample import step_function
+from glassgen.sampling.solvers import SolverConfig
+from glassgen.sampling.defaults import ODE_STEPS
 from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.chain.rollout import RolloutConfig, rollout
 from glassgen.md.lammps_engine import Engine, thermostat_commands, velocity_command
@@ -125,7 +127,7 @@ def build_model(checkpoint):
 def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir, seed=5, relax_cfg=None, guidance=1.0):
     """Seconds per rollout step (one draw + monitors + output [+ relaxation]) from the MD run's final configuration."""
     kw = {"history_guidance": guidance} if guidance != 1.0 else {}
-    fn = step_function(model, snap.species, snap.box, method=method, ode_steps=ode_steps, **kw)
+    fn = step_function(model, snap.species, snap.box, SolverConfig(method, ode_steps), **kw)
     out = Path(tempfile.mkdtemp(dir=workdir))
     with (Relaxer(relax_cfg, snap.species, snap.box) if relax_cfg else nullcontext()) as relax:
         cfg = RolloutConfig(steps=1, lag=lag, seed=seed, max_resample=0)
@@ -156,7 +158,7 @@ def main() -> None:
     p.add_argument("--history-guidance", type=float, default=1.0,
                    help="history guidance w of a second-order model (w != 1 costs two network calls per velocity)")
     p.add_argument("--method", default="heun")
-    p.add_argument("--ode-steps", type=int, default=8)
+    p.add_argument("--ode-steps", type=int, default=ODE_STEPS)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     p.add_argument("--md-steps", type=int, nargs=2, default=[4000, 2000], help="timed NVE steps, N = 1000 and 4096")
     p.add_argument("--rollout-steps", type=int, nargs=2, default=[6, 3], help="timed rollout steps, N = 1000 and 4096")

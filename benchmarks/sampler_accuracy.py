@@ -21,6 +21,7 @@ import flow_metrics as fm  # noqa: E402
 
 from glassgen.flow.model import load_model  # noqa: E402
 from glassgen.sampling.sample import load_snapshot, sample  # noqa: E402
+from glassgen.sampling.solvers import SolverConfig  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botan_ka3d_T0.44"
 
@@ -47,8 +48,8 @@ def main():
     model = load_model(a.checkpoint)
     print(f"config {a.config}, N = {snap.n_particles}, {a.n} samples, torch threads {torch.get_num_threads()}")
     t = time.perf_counter()
-    ref, ref_nfe = sample(model, snap, a.lag, a.n, method="dopri5", ode_steps=1, seed=0, rtol=a.ref_tol,
-                          atol=a.ref_tol)
+    ref, ref_nfe = sample(model, snap, a.lag, a.n, SolverConfig("dopri5", 1, rtol=a.ref_tol, atol=a.ref_tol), seed=0,
+                          force=True)  # the benchmark picks its configuration
     print(f"reference: dopri5 rtol=atol={a.ref_tol:g}, NFE {ref_nfe}, {time.perf_counter() - t:.1f} s")
     prop_md, fs_md = fm.propensity(md), fm.fs(md, sp)
     print(f"MD: F_s,A = {fs_md:.3f}, W1 floor (8 vs 8 runs) = {fm.w1(md[:8], md[8:16], sp):.4f}, "
@@ -58,7 +59,7 @@ def main():
         for steps in ([1] if method == "dopri5" else [int(s) for s in a.steps.split(",")]):
             kw = {"rtol": 1e-3, "atol": 1e-3} if method == "dopri5" else {}
             t = time.perf_counter()
-            d, nfe = sample(model, snap, a.lag, a.n, method=method, ode_steps=steps, seed=0, **kw)
+            d, nfe = sample(model, snap, a.lag, a.n, SolverConfig(method, steps, **kw), seed=0, force=True)
             wall = (time.perf_counter() - t) / a.n
             err = float(np.sqrt(np.mean((d - ref) ** 2)))
             print(f"{method:<15}{steps if method != 'dopri5' else 'tol':>6}{nfe:>6}{err:>12.4f}"

@@ -7,7 +7,9 @@ Public API (everything else is internal):
   :func:`write_trajectory`, :func:`write_ensemble`
 - periodic graphs: :func:`neighbour_graph`, :func:`neighbour_graph_batch`
 - errors: :class:`InputError`
-- generation: :func:`sample` (displacement fields from a flow checkpoint; imports torch on first use)
+- models: :func:`load_model` (a checkpoint path or a shipped name; docs/checkpoints.md)
+- generation: :func:`sample` with :class:`SolverConfig`, :func:`rollout` with :class:`RolloutConfig`
+  (docs/api.md). These import torch on first use: ``import glassgen`` stays torch-free.
 """
 from glassgen.core.version import __version__  # noqa: E402
 
@@ -29,13 +31,26 @@ __all__ = [
     "write_trajectory",
     "neighbour_graph",
     "neighbour_graph_batch",
+    "load_model",
     "sample",
+    "SolverConfig",
+    "rollout",
+    "RolloutConfig",
 ]
 
+# name -> module: PEP 562 lazy attributes, so that `import glassgen` does not import torch
+_LAZY = {
+    "load_model": "glassgen.sampling.models",
+    "sample": "glassgen.sampling.sample",
+    "SolverConfig": "glassgen.sampling.solvers",
+    "rollout": "glassgen.chain.api",
+    "RolloutConfig": "glassgen.chain.rollout",
+}
 
-def __getattr__(name):  # PEP 562: `glassgen.sample` without importing torch at `import glassgen`
-    if name == "sample":
-        from glassgen.sampling.sample import sample
 
-        return sample
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'glassgen' has no attribute {name!r}")

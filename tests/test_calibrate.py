@@ -14,6 +14,7 @@ from glassgen.sampling.calibrate import calibrate_noise
 from glassgen.flow.context import LocalEncoder
 from glassgen.flow.model import FlowModel, save_model
 from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
 from glassgen.flow.velocity import VelocityConfig
 
 L, S = 6.0, (0.05, 0.09)  # box edge; prior width per species at every lag
@@ -52,16 +53,16 @@ def gaussian_md(factors, n_traj=3, frames=6, lag=2.0, seed=0):
 def test_noise_scale_multiplies_each_species_prior_width():
     m, (species, x) = still_model(), lattice()
     snap = Snapshot(species, np.full(3, L), x)
-    d1, _ = sample(m, snap, 2.0, 3, ode_steps=2, seed=7)
-    np.testing.assert_array_equal(d1, sample(m, snap, 2.0, 3, ode_steps=2, seed=7, noise_scale=1.0)[0])
-    np.testing.assert_allclose(sample(m, snap, 2.0, 3, ode_steps=2, seed=7, noise_scale=2.0)[0], 2 * d1, atol=1e-12)
-    d, _ = sample(m, snap, 2.0, 3, ode_steps=2, seed=7, noise_scale=[2.0, 3.0])
+    d1, _ = sample(m, snap, 2.0, 3, solver=SolverConfig(ode_steps=2), seed=7)
+    np.testing.assert_array_equal(d1, sample(m, snap, 2.0, 3, solver=SolverConfig(ode_steps=2), seed=7, noise_scale=1.0)[0])
+    np.testing.assert_allclose(sample(m, snap, 2.0, 3, solver=SolverConfig(ode_steps=2), seed=7, noise_scale=2.0)[0], 2 * d1, atol=1e-12)
+    d, _ = sample(m, snap, 2.0, 3, solver=SolverConfig(ode_steps=2), seed=7, noise_scale=[2.0, 3.0])
     for s, c in ((0, 2.0), (1, 3.0)):  # within a species the COM shift cancels: differences scale by c_s
         i = np.flatnonzero(species == s)
         np.testing.assert_allclose(d[:, i] - d[:, i[:1]], c * (d1[:, i] - d1[:, i[:1]]), atol=1e-6)  # float32 draws
     for bad in ([1.0, 1.0, 1.0], -1.0, [1.0, float("nan")], 0.0):
         with pytest.raises(InputError, match="noise scale"):
-            sample(m, snap, 2.0, 1, ode_steps=2, noise_scale=bad)
+            sample(m, snap, 2.0, 1, solver=SolverConfig(ode_steps=2), noise_scale=bad)
 
 
 @pytest.mark.parametrize("history", [False, True])

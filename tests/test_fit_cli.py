@@ -1,5 +1,4 @@
 """Checkpoints, recipes and the fit/predict commands end to end on a tiny synthetic data set."""
-import json
 
 import numpy as np
 import pytest
@@ -8,7 +7,8 @@ import yaml
 from typer.testing import CliRunner
 
 from glassgen.encoder.botan import BOTAN, BOTANConfig, make_graph
-from glassgen.encoder.checkpoint import load_model, load_state, read_metadata, save_model, save_state
+from glassgen.core.checkpoint import read_metadata
+from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
 from glassgen.cli.app import app
 from glassgen.core.errors import InputError
 from glassgen.encoder.train import load_recipe
@@ -28,14 +28,14 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
         for a, b in zip(model(graph), loaded(graph)):
             assert torch.equal(a, b)
     meta = read_metadata(tmp_path / "m.safetensors")
-    assert json.loads(meta["config"])["width"] == 16 and meta["glassgen_version"]
+    assert meta["kind"] == "botan" and meta["config"]["width"] == 16 and meta["glassgen_version"]
 
 
 def test_checkpoint_from_another_format_version_is_a_clear_error(tmp_path):
     from safetensors.torch import save_file
 
     model = BOTAN()
-    meta = {"format": "glassgen-checkpoint", "format_version": "99", "glassgen_version": "9.0", "model": "botan",
+    meta = {"format": "glassgen-checkpoint", "format_version": "99", "glassgen_version": "9.0", "kind": "botan",
             "config": "{}", "info": "{}"}
     save_file(dict(model.state_dict()), str(tmp_path / "old.safetensors"), metadata=meta)
     with pytest.raises(InputError, match="format version 99"):
@@ -137,6 +137,11 @@ def test_fit_resume_and_predict(tmp_path):
     assert table.shape == (160, 6) and np.all(np.isfinite(table[:, 5]))
     # The written values are the model's node head on that configuration.
     model, _ = load_model(run / "last.safetensors")
+    # the checkpoint's domain is the training data's (npz files carry no temperature), its card the run's
+    dom, card = model.checkpoint["domain"], model.checkpoint["card"]
+    assert dom["species"] == [0, 1] and dom["density"] == pytest.approx(1.2) and dom["n_particles"] == [160, 160]
+    assert dom["temperature"] == "unknown" and dom["lag"][0] == dom["lag"][1] > 0
+    assert card["training"]["steps"] == 6 and card["training"]["wall_time_s"] > 0 and card["training"]["hardware"]["cpu_count"]
     with np.load(tmp_path / "data" / "conf_4.npz") as z:
         g = make_graph(z["initial_positions"], z["types"], np.full(3, (160 / 1.2) ** (1 / 3)), 2.0)
     with torch.no_grad():

@@ -13,6 +13,7 @@ from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries, build_graph, rotate_graph
 from glassgen.flow.model import FlowModel, load_model, save_model
 from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
 from glassgen.flow.symmetry import group_averaged, model_velocity, symmetry_error
 from glassgen.flow.velocity import VelocityConfig, displaced_rbf
 from glassgen.system.pbc import minimum_image
@@ -109,7 +110,7 @@ def test_velocity_and_samples_have_zero_com():
     v = velocity(m, snap)
     out = v(torch.tensor(0.3), 0.1 * torch.randn(2, 64, 3))
     assert out.mean(1).abs().max() < 1e-6 and out.abs().max() > 1e-3
-    d, _ = sample(m, snap, 10.0, 3, ode_steps=2, seed=0)
+    d, _ = sample(m, snap, 10.0, 3, solver=SolverConfig(ode_steps=2), seed=0)
     assert np.abs(d.mean(1)).max() < 1e-6
 
 
@@ -227,8 +228,8 @@ def test_checkpoint_roundtrip(tmp_path, geometry):
     save_model(m, tmp_path / "m.safetensors")
     m2 = load_model(tmp_path / "m.safetensors")
     assert m2.kind == "diffusion" and m2.config() == m.config()
-    a, _ = sample(m, snap, 10.0, 2, method="midpoint", ode_steps=3, seed=5)
-    b, _ = sample(m2, snap, 10.0, 2, method="midpoint", ode_steps=3, seed=5)
+    a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig("midpoint", 3), seed=5)
+    b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig("midpoint", 3), seed=5)
     np.testing.assert_array_equal(a, b)
     (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError):
@@ -257,7 +258,7 @@ def test_checkpoint_from_another_version_or_with_foreign_weights_gets_one_line_e
     cfg = json.loads(load_meta(good)["config"])
     cfg["velocity"]["from_the_future"] = 1
     cases = {
-        "v2": (dict(meta={"format_version": "2"}), "format version 2"),
+        "v3": (dict(meta={"format_version": "3"}), "format version 3"),
         "cfg": (dict(meta={"config": json.dumps(cfg)}), "does not build here"),
         "drop": (dict(drop=(key,)), "missing"),
         "shape": (dict(reshape=(key,)), "do not fit"),
@@ -267,10 +268,18 @@ def test_checkpoint_from_another_version_or_with_foreign_weights_gets_one_line_e
         with pytest.raises(InputError, match=msg) as e:
             load_model(tmp_path / f"{name}.safetensors")
         assert f"{name}.safetensors" in str(e.value) and "\n" not in str(e.value)
-    # files from before format_version existed are version 1 and still load
-    _rewrite(good, tmp_path / "old.safetensors", meta={"format_version": None})
-    assert "format_version" not in load_meta(tmp_path / "old.safetensors")
-    assert load_model(tmp_path / "old.safetensors").config() == m.config()
+    # a flow file of format version 1 (format "glassgen-flow", with or without format_version) is refused with
+    # the command that converts it; converted, it loads the same model
+    from glassgen.core.checkpoint import upgrade_v1
+
+    old = {"format": "glassgen-flow", "format_version": None, "kind": None, "domain": None, "defaults": None,
+           "card": None, "info": None, "step": "7"}
+    _rewrite(good, tmp_path / "old.safetensors", meta=old)
+    with pytest.raises(InputError, match="format version 1.*glassgen upgrade-checkpoint"):
+        load_model(tmp_path / "old.safetensors")
+    meta = upgrade_v1(tmp_path / "old.safetensors", tmp_path / "new.safetensors")
+    assert meta["info"]["step"] == 7 and meta["domain"]["temperature"] == "unknown"
+    assert load_model(tmp_path / "new.safetensors").config() == m.config()
 
 
 def load_meta(path):
@@ -280,9 +289,22 @@ def load_meta(path):
         return f.metadata()
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(ode_steps=2, time_grid=[0, 1]), dict(ode_steps=-1),
-                                dict(ode_steps=2, method="nope"), dict(ode_steps=2, lag=-1.0),
-                                dict(ode_steps=2, n_samples=0)])
+@pytest.mark.parametrize("kw", [dict(ode_steps=2, time_grid=[0, 1]), dict(ode_steps=-1), dict(method="nope"),
+                                dict(time_grid=[0.5, 0.2]), dict(batch_size=0)])
+def test_solver_config_errors(kw):
+    with pytest.raises(InputError):
+        SolverConfig(**kw)
+
+
+def test_solver_config_has_one_default_grid():
+    from glassgen.sampling.defaults import ODE_STEPS
+
+    assert SolverConfig().ode_steps == ODE_STEPS and SolverConfig().time_grid is None
+    grid = SolverConfig(time_grid=[0, 0.5, 1])
+    assert grid.ode_steps is None and grid.meta()["time_grid"] == "0,0.5,1"
+
+
+@pytest.mark.parametrize("kw", [dict(lag=-1.0), dict(n_samples=0)])
 def test_sampler_argument_errors(kw):
     args = dict(lag=10.0, n_samples=2)
     args.update(kw)
@@ -292,7 +314,7 @@ def test_sampler_argument_errors(kw):
 
 @pytest.mark.parametrize("method", ["euler", "rk4", "dopri5", "euler_maruyama"])
 def test_sample_methods_shapes_and_nfe(method):
-    d, nfe = sample(model("diffusion"), snapshot(), 10.0, 3, method=method, ode_steps=2, seed=0, batch_size=2)
+    d, nfe = sample(model("diffusion"), snapshot(), 10.0, 3, solver=SolverConfig(method, 2, batch_size=2), seed=0)
     assert d.shape == (3, 64, 3) and np.all(np.isfinite(d))
     assert nfe == {"euler": 2, "rk4": 8, "euler_maruyama": 2}.get(method, nfe) and nfe >= 2
 
@@ -301,7 +323,7 @@ def test_rollout_step_function_is_seeded_per_draw():
     from glassgen.sampling.sample import step_function
 
     snap = snapshot()
-    fn = step_function(model(), snap.species, snap.box, method="euler", ode_steps=2)
+    fn = step_function(model(), snap.species, snap.box, solver=SolverConfig("euler", 2))
     x = np.stack([snap.positions, snapshot(1).positions])
     a, b = fn(x, 10.0, [3, 4]), fn(x[::-1], 10.0, [4, 3])
     assert a.shape == (2, 64, 3)
@@ -371,8 +393,8 @@ def test_mobility_prior_scales_each_particle_by_the_encoder_prediction(tmp_path)
     save_model(m, tmp_path / "m.safetensors")
     m2 = load_model(tmp_path / "m.safetensors")
     assert m2.mobility and m2.config() == m.config()
-    a, _ = sample(m, snap, 10.0, 2, method="heun", ode_steps=2, seed=3)
-    b, _ = sample(m2, snap, 10.0, 2, method="heun", ode_steps=2, seed=3)
+    a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
+    b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
     np.testing.assert_array_equal(a, b)
     with pytest.raises(InputError, match="mobility"):
         FlowModel(LocalEncoder(width=16, cutoff=1.5), VelocityConfig(embed_dim=16, hidden=16, n_layers=1),
@@ -399,14 +421,14 @@ def test_history_model_reads_the_previous_step_only_when_it_is_known(tmp_path):
     m2 = load_model(tmp_path / "h.safetensors")
     assert m2.history and m2.config() == m.config()
     p = prev[0].double().numpy()
-    a, _ = sample(m, snap, 10.0, 2, ode_steps=2, seed=4, previous=p)
-    b, _ = sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=np.stack([p, p]))
+    a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4, previous=p)
+    b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4, previous=np.stack([p, p]))
     np.testing.assert_allclose(a, b, atol=1e-12)  # one history for all samples == the same history per sample
-    assert np.abs(a - sample(m2, snap, 10.0, 2, ode_steps=2, seed=4)[0]).max() > 1e-6
+    assert np.abs(a - sample(m2, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4)[0]).max() > 1e-6
     with pytest.raises(InputError, match="previous displacement"):
-        sample(m, snap, 10.0, 2, ode_steps=2, previous=np.zeros((5, 3)))
+        sample(m, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), previous=np.zeros((5, 3)))
     with pytest.raises(InputError, match="without history"):
-        sample(model(), snap, 10.0, 2, ode_steps=2, previous=p)
+        sample(model(), snap, 10.0, 2, solver=SolverConfig(ode_steps=2), previous=p)
 
 
 def test_memory_window_is_read_only_when_known_and_round_trips(tmp_path):
@@ -435,16 +457,16 @@ def test_memory_window_is_read_only_when_known_and_round_trips(tmp_path):
     m2 = load_model(tmp_path / "w.safetensors")
     assert m2.memory == 3 and m2.config() == m.config()
     pp, ww = prev[0].double().numpy(), win[0].double().numpy()
-    a, _ = sample(m, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp, window=ww)
-    b, _ = sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp, window=np.stack([ww, ww]))
+    a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4, previous=pp, window=ww)
+    b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4, previous=pp, window=np.stack([ww, ww]))
     np.testing.assert_allclose(a, b, atol=1e-12)
-    assert np.abs(a - sample(m2, snap, 10.0, 2, ode_steps=2, seed=4, previous=pp)[0]).max() > 1e-6
+    assert np.abs(a - sample(m2, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), seed=4, previous=pp)[0]).max() > 1e-6
     with pytest.raises(InputError, match="window displacement must be"):
-        sample(m, snap, 10.0, 2, ode_steps=2, previous=pp, window=np.zeros((5, 3)))
+        sample(m, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), previous=pp, window=np.zeros((5, 3)))
     with pytest.raises(InputError, match="memory model"):
-        sample(m, snap, 10.0, 2, ode_steps=2, window=ww)  # a window without the last step is no chain state
+        sample(m, snap, 10.0, 2, solver=SolverConfig(ode_steps=2), window=ww)  # a window without the last step is no chain state
     with pytest.raises(InputError, match="memory model"):
-        sample(model(history=True), snap, 10.0, 2, ode_steps=2, previous=pp, window=ww)
+        sample(model(history=True), snap, 10.0, 2, solver=SolverConfig(ode_steps=2), previous=pp, window=ww)
     for bad in ({"memory": 1, "history": True}, {"memory": 3, "history": False}):
         with pytest.raises(ValueError, match="memory"):
             VelocityConfig(embed_dim=16, hidden=16, **bad)
@@ -470,7 +492,7 @@ def test_memory_prior_widens_the_noise_of_mobile_particles_and_keeps_its_size():
     with torch.no_grad():
         m.velocity.head[2].weight.zero_()
         m.velocity.head[2].bias.zero_()
-    d, _ = sample(m, snap, 10.0, 400, ode_steps=1, seed=1, previous=np.zeros((64, 3)), window=win[0])
+    d, _ = sample(m, snap, 10.0, 400, solver=SolverConfig(ode_steps=1), seed=1, previous=np.zeros((64, 3)), window=win[0])
     width = np.sqrt(np.mean(d ** 2, axis=(0, 2)))  # per particle over 400 draws (COM removal is O(1/N))
     big, small = np.argmax(f[0] * (snap.species == 0)), np.argmin(f[0] + 9 * (snap.species != 0))
     assert width[big] / width[small] == pytest.approx(f[0, big] / f[0, small], rel=0.15)
@@ -540,11 +562,11 @@ def test_history_guidance_interpolates_between_no_history_and_history():
     p = 0.1 * np.random.default_rng(1).normal(size=(64, 3))
 
     def draw(w, previous=p, steps=1):
-        return sample(m, snap, 10.0, 2, method="euler", ode_steps=steps, seed=4, previous=previous,
+        return sample(m, snap, 10.0, 2, solver=SolverConfig("euler", steps), seed=4, previous=previous,
                       history_guidance=w)
 
     d1, n1 = draw(1.0)
-    np.testing.assert_array_equal(d1, sample(m, snap, 10.0, 2, method="euler", ode_steps=1, seed=4, previous=p)[0])
+    np.testing.assert_array_equal(d1, sample(m, snap, 10.0, 2, solver=SolverConfig("euler", 1), seed=4, previous=p)[0])
     d0, n0 = draw(0.0)
     np.testing.assert_allclose(d0, draw(1.0, previous=None)[0], atol=1e-6)
     d2, _ = draw(2.0)
@@ -552,4 +574,4 @@ def test_history_guidance_interpolates_between_no_history_and_history():
     assert np.abs(d1 - d0).max() > 1e-3 and (n1, n0) == (1, 2)  # guidance costs a second evaluation
     np.testing.assert_array_equal(draw(3.0, previous=None)[0], draw(1.0, previous=None)[0])  # no history: no-op
     with pytest.raises(InputError, match="history guidance"):
-        sample(model(), snap, 10.0, 2, ode_steps=2, history_guidance=1.5)
+        sample(model(), snap, 10.0, 2, solver=SolverConfig(ode_steps=2), history_guidance=1.5)

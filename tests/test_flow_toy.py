@@ -7,6 +7,7 @@ import yaml
 from glassgen import Ensemble, Snapshot, write_ensemble
 from glassgen.flow.model import load_model
 from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
 from glassgen.flow.train import fit_flow
 
 L, LAGS = 4.0, (1.0, 100.0)
@@ -65,7 +66,7 @@ def trained(tmp_path_factory):
 @pytest.mark.parametrize("lag", LAGS)
 def test_conditional_mixture_mean_and_variance(trained, lag):
     model, snap, species = trained
-    gen, nfe = sample(model, snap, lag, 128, method="heun", ode_steps=8, seed=3)
+    gen, nfe = sample(model, snap, lag, 128, solver=SolverConfig("heun", 8), seed=3)
     assert nfe == 16
     ref = toy_displacements(species, lag, 4096, np.random.default_rng(7))
     sg, sr = stats(gen, species), stats(ref, species)
@@ -81,7 +82,7 @@ def test_lag_dependent_shape_not_just_scale(trained):
     a = species == 0
     frac = {}
     for lag in LAGS:
-        gen, _ = sample(model, snap, lag, 128, method="heun", ode_steps=8, seed=4)
+        gen, _ = sample(model, snap, lag, 128, solver=SolverConfig("heun", 8), seed=4)
         m = MODES[lag][0]
         frac[lag] = np.mean(np.abs(gen[:, a, 0]) > m / 2)
         ref = toy_displacements(species, lag, 4096, np.random.default_rng(8))

@@ -13,6 +13,7 @@ from glassgen.cli.app import app
 from glassgen.core.errors import InputError
 from glassgen.flow.recipe import load_recipe
 from glassgen.flow.train import fit_flow
+from glassgen.sampling.solvers import SolverConfig
 
 from flow_fixtures import tiny_flow_recipe
 
@@ -50,7 +51,7 @@ def test_resume_equals_uninterrupted_run(toy):
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and rows[1]["val_loss"] != ""
     with safe_open(str(tmp / "split" / "best.safetensors"), framework="pt") as f:
         meta = f.metadata()
-    assert meta["format"] == "glassgen-flow" and '"kind": "diffusion"' in meta["config"]
+    assert meta["format"] == "glassgen-checkpoint" and meta["kind"] == "flow" and '"kind": "diffusion"' in meta["config"]
 
 
 def test_time_power_reaches_training_but_not_validation(toy, monkeypatch):
@@ -229,7 +230,7 @@ def test_supervised_botan_checkpoint_conditions_a_flow_model(tmp_path, frozen):
     assert enc.keys() == ref.keys()
     same = all(torch.equal(enc[k], ref[k]) for k in ref)
     assert same == frozen  # frozen keeps the supervised weights; fine-tuning moves them
-    x, nfe = sample(model, load_snapshot(tmp_path / "a.h5"), 2.0, 3, ode_steps=2, seed=0)
+    x, nfe = sample(model, load_snapshot(tmp_path / "a.h5"), 2.0, 3, solver=SolverConfig("euler", 2), seed=0)
     assert x.shape == (3, len(g), 3) and nfe == 2 and np.isfinite(x).all()
 
 
@@ -331,8 +332,8 @@ def test_fit_history_model_on_a_trajectory_and_refuse_one_without_history(tmp_pa
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     out = fit_flow(tmp_path / "r.yaml", progress=False)
     assert out["model"].history and np.isfinite(out["best_val_loss"])
-    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
-                  seed=0, previous=x[1] - x[0])
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2,
+                  SolverConfig(ode_steps=2), seed=0, previous=x[1] - x[0])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
     lattice_ensemble(tmp_path / "a.h5", runs=2, seed=0)
     r["data"] = {"train": ["a.h5"]}
@@ -372,8 +373,8 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
     out = fit_flow(tmp_path / "r.yaml", progress=False)
     assert out["model"].memory == 3 and np.isfinite(out["best_val_loss"])
-    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2, ode_steps=2,
-                  seed=0, previous=x[4] - x[3], window=x[4] - x[1])
+    d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2,
+                  SolverConfig(ode_steps=2), seed=0, previous=x[4] - x[3], window=x[4] - x[1])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
     r["model"]["memory_prior"], r["out"] = True, "runp"
     (tmp_path / "rp.yaml").write_text(yaml.safe_dump(r))

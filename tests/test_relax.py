@@ -207,11 +207,6 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     write_ensemble(init, Ensemble(liquid.species, liquid.box, x, np.array([1.0]), x[None, None] + 0.01))
     base = ["rollout", str(tmp_path / "m" / "best.safetensors"), "--init", str(init), "--steps", "2", "--lag", "1",
             "-o", str(tmp_path / "r.h5"), "--ode-steps", "1"]
-    for bad, words in ((["--relax", "anneal"], "--relax must be one of"), (["--relax-when", "often"], "--relax-when"),
-                       (["--relax", "nvt"], "--relax-temperature"),
-                       (["--relax", "nvt", "--relax-temperature", "-1"], "--relax-temperature")):
-        code, out = _cli(monkeypatch, capsys, base + bad)
-        assert code == 2 and out.err.startswith("error: ") and out.err.count("\n") == 1 and words in out.err, out.err
     # a (barely) trained flow model, through the public recipe
     recipe = {"task": "flow", "out": "m", "data": {"train": ["init.h5"], "val": ["init.h5"]},
               "encoder": {"kind": "local", "width": 4, "cutoff": 1.2},
@@ -222,10 +217,16 @@ def test_cli_relax_flags(liquid, tmp_path, monkeypatch, capsys):
     code, out = _cli(monkeypatch, capsys, ["fit", "r.yaml"])
     assert code in (0, None), out.err
     # the checkpoint carries the training data's monitors (here: its one configuration)
-    from glassgen.flow.model import checkpoint_metadata
+    from glassgen.core.checkpoint import read_metadata
 
-    ref = checkpoint_metadata(tmp_path / "m" / "best.safetensors")["data_monitors"]
+    ref = read_metadata(tmp_path / "m" / "best.safetensors")["info"]["data_monitors"]
     assert ref["e_pot"] == pytest.approx([monitors(x, liquid.species, liquid.box)["e_pot"], 0.0, 1])
+    # bad values, once the checkpoint exists (its validated settings are the defaults the flags override)
+    for bad, words in ((["--relax", "anneal"], "--relax must be one of"), (["--relax-when", "often"], "--relax-when"),
+                       (["--relax", "nvt"], "--relax-temperature"),
+                       (["--relax", "nvt", "--relax-temperature", "-1"], "--relax-temperature")):
+        code, out = _cli(monkeypatch, capsys, base + bad)
+        assert code == 2 and out.err.startswith("error: ") and out.err.count("\n") == 1 and words in out.err, out.err
     # the same start with T = 0.8 in its metadata: nvt needs no --relax-temperature
     init_t = tmp_path / "init_T.h5"
     write_ensemble(init_t, Ensemble(liquid.species, liquid.box, x, np.array([1.0]), x[None, None] + 0.01, {"T": 0.8}))

@@ -206,8 +206,15 @@ def test_relax_counts_needs_a_thermal_relaxation_every_step(tmp_path):
 
     from glassgen.cli.app import app
 
+    from glassgen.flow.context import LocalEncoder
+    from glassgen.flow.model import FlowModel, save_model
+    from glassgen.flow.paths import PriorScale
+    from glassgen.flow.velocity import VelocityConfig
+
+    save_model(FlowModel(LocalEncoder(n_species=2, width=4, cutoff=1.2), VelocityConfig(embed_dim=4, hidden=4, cutoff=1.2),
+                         PriorScale([1.0, 10.0], [[0.1, 0.1], [0.3, 0.3]])), tmp_path / "m.safetensors")
     for extra in ([], ["--relax", "minimize", "--relax-when", "always"], ["--relax", "nvt"]):
-        r = CliRunner().invoke(app, ["rollout", str(tmp_path / "none.safetensors"), "--init", str(tmp_path / "x.h5"),
+        r = CliRunner().invoke(app, ["rollout", str(tmp_path / "m.safetensors"), "--init", str(tmp_path / "x.h5"),
                                      "--steps", "2", "--lag", "5", "-o", str(tmp_path / "o.h5"), "--relax-counts"] + extra)
         assert isinstance(r.exception, InputError) and "--relax-counts needs a thermal relaxation" in str(r.exception)
 

@@ -1,4 +1,5 @@
-"""The trained weights shipped in checkpoints/: each loads, is the model its recipe builds, and draws sound fields."""
+"""The trained weights shipped in checkpoints/: each loads by name, is the model its recipe builds, carries the
+domain it was trained on and the settings it was validated with, and draws sound fields."""
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,13 @@ from glassgen import Snapshot
 
 from glassgen.system import ka
 from glassgen.flow import paths
-from glassgen.flow.model import checkpoint_metadata, load_model
+from glassgen.core.checkpoint import FORMAT_VERSION, read_metadata
+from glassgen.core.recipe import load_yaml
+from glassgen.flow.model import load_model
 from glassgen.flow.recipe import load_recipe
+from glassgen.sampling.models import load_model as load_any
 from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
 from glassgen.flow.train import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +39,32 @@ def test_shipped_checkpoint_is_the_model_its_recipe_builds(path):
     assert build_model(recipe, prior).config() == model.config()
     # the prior's lags are the recipe's: a rollout at another lag would interpolate the scale silently
     np.testing.assert_allclose(np.exp(model.prior.log_lags.numpy()), recipe.data.lags, rtol=1e-6)
-    meta = checkpoint_metadata(path)
-    assert meta["format_version"] == 1 and meta["step"] > 0 and np.isfinite(meta["val_loss"])
+    meta = read_metadata(path)
+    assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "flow"
+    assert meta["info"]["step"] == recipe.train.steps and np.isfinite(meta["info"]["val_loss"])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_domain_is_the_training_data_and_defaults_are_the_validated_settings(path):
+    """Domain: the training MD recipe's state point and the fit recipe's lags; defaults: a rollout at the lag
+    the proof chained, with a thermal correction at the model's own temperature."""
+    recipe = load_recipe(ROOT / "recipes" / f"{path.stem}.yaml")
+    t = path.stem.split("-T")[1].split("-")[0]
+    md = load_yaml(ROOT / "recipes" / f"proof-T{t}-train.yaml")
+    meta = read_metadata(path)
+    dom, roll = meta["domain"], meta["defaults"]["rollout"]
+    assert dom["temperature"] == [md["temperature"]] == [float(t)]
+    assert dom["density"] == md["system"]["density"] and dom["n_particles"] == [md["system"]["n"]] * 2
+    assert dom["species"] == [0, 1] and dom["fractions"] == [0.8, 0.2]
+    assert dom["lag"] == [min(recipe.data.lags), max(recipe.data.lags)]
+    assert dom["lag"][0] <= roll["lag"] <= dom["lag"][1] and roll["relax_temperature"] == float(t)
+    assert roll["relax"] == "quench" and roll["relax_when"] == "always" and roll["max_resample"] == 0
+    assert meta["defaults"]["sample"]["lag"] == roll["lag"]
+    card = meta["card"]
+    assert card["training"]["command"].startswith("glassgen fit recipes/" + path.stem)
+    assert all(m["command"].startswith("glassgen ") and "value" in m for m in card["metrics"])
+    # a shipped name resolves to the file, and the loaded model carries the same metadata
+    assert load_any(path.stem).checkpoint["domain"] == dom
 
 
 def _ka_snapshot(seed=0, n_side=10, density=1.2):
@@ -54,7 +83,7 @@ def test_shipped_checkpoint_draws_are_finite_seeded_and_translation_invariant(pa
     snap = _ka_snapshot()
     lag = float(np.exp(model.prior.log_lags[1].item()))
     hist = np.zeros_like(snap.positions) if model.velocity.cfg.history else None
-    kw = dict(method="heun", ode_steps=2, seed=3)
+    kw = dict(solver=SolverConfig("heun", 2), seed=3, force=True)  # a lattice start: no temperature
     if hist is not None:
         kw["previous"] = hist
     if model.velocity.cfg.memory:

@@ -241,28 +241,29 @@ def reference_starts(reference, lag: float, n_starts: int = 8, rtol: float = 1e-
     return [cands[k][0] for k in keep], [cands[k][1] for k in keep]
 
 
-def prepare_check(checkpoint, reference, lag: float, n_starts: int = 8, method: str = "heun", ode_steps: int = 8,
-                  device: str = "cpu") -> dict:
-    """Load the model and the reference starts (every input error surfaces here, before any sampling)."""
-    from glassgen.sampling import solvers
-    from glassgen.flow.model import load_model
-    from glassgen.sampling.sample import step_function
+def prepare_check(checkpoint, reference, lag: float, n_starts: int = 8, solver=None, device: str = "cpu") -> dict:
+    """Load the model and the reference starts (every input error surfaces here, before any sampling).
 
-    if method not in solvers.METHODS:
-        raise InputError("chapman-kolmogorov", f"unknown method {method!r}; choose one of {solvers.METHODS}")
+    ``checkpoint``: a path or shipped name; ``solver``: the draws' :class:`glassgen.SolverConfig` (default
+    ``SolverConfig()``)."""
+    from glassgen.sampling.models import load_model
+    from glassgen.sampling.sample import step_function
+    from glassgen.sampling.solvers import SolverConfig
+
+    solver = solver or SolverConfig()
     starts, md = reference_starts(reference, lag, n_starts)
     model = load_model(checkpoint, device)
     cache = {}
     for s in starts:  # one step function per species order (files may order particles differently)
         key = s.species.tobytes()
         if key not in cache:
-            cache[key] = step_function(model, s.species, s.box, method=method, ode_steps=ode_steps)
+            cache[key] = step_function(model, s.species, s.box, solver)
     return {"step_fns": [cache[s.species.tobytes()] for s in starts], "starts": starts, "md": md,
-            "meta": {"checkpoint": str(checkpoint), "reference": str(reference), "method": method, "ode_steps": ode_steps}}
+            "meta": {"checkpoint": str(checkpoint), "reference": str(reference), **solver.meta()}}
 
 
-def run_check(checkpoint, reference, lag: float, outdir=None, n_samples: int = 16, n_starts: int = 8, method: str = "heun",
-              ode_steps: int = 8, seed: int = 0, q: float = DEFAULT_Q, device: str = "cpu", progress: bool = True,
+def run_check(checkpoint, reference, lag: float, outdir=None, n_samples: int = 16, n_starts: int = 8, solver=None,
+              seed: int = 0, q: float = DEFAULT_Q, device: str = "cpu", progress: bool = True,
               prepared: dict | None = None) -> dict:
     """Chapman–Kolmogorov check of a flow checkpoint against an MD reference; writes OUTDIR/chapman_kolmogorov.json.
 
@@ -272,7 +273,7 @@ def run_check(checkpoint, reference, lag: float, outdir=None, n_samples: int = 1
 
     if outdir is not None:
         check_writable(Path(outdir) / "chapman_kolmogorov.json")
-    p = prepared or prepare_check(checkpoint, reference, lag, n_starts, method, ode_steps, device)
+    p = prepared or prepare_check(checkpoint, reference, lag, n_starts, solver, device)
     res = chapman_kolmogorov(p["step_fns"], p["starts"], lag, p["md"], n_samples, seed, q, progress=progress)
     res.update(glassgen_version=__version__, seed=seed, **p["meta"])
     if outdir is not None:

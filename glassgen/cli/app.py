@@ -12,8 +12,10 @@ import typer
 
 from glassgen.core.version import __version__
 
+from glassgen.cli import checkpoints as cli_checkpoints
 from glassgen.cli import generate as cli_generate
 from glassgen.core.errors import InputError
+from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 app = typer.Typer(
     add_completion=False,
@@ -35,10 +37,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 @app.command()
-def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble file.")):
-    """Summarise a glassgen H5MD file: kind, particles, species, box, times."""
+def info(path: Path = typer.Argument(..., help="An H5MD trajectory or ensemble file, or a model checkpoint (path or shipped name).")):
+    """Summarise a glassgen H5MD file (kind, particles, species, box, times) or a checkpoint (kind, domain, settings)."""
     from glassgen.io.h5md import read
 
+    if path.suffix == ".safetensors" or (not path.exists() and path.suffix not in (".h5", ".h5md")):
+        return cli_checkpoints.describe(path)
     obj = read(path)
     import numpy as np
 
@@ -130,8 +134,8 @@ def evaluate(
     ck_lag: float = typer.Option(None, "--ck-lag", help="τ of the check [LJ]; REF needs the lag 2τ (ensembles) or frames 2τ apart."),
     ck_samples: int = typer.Option(16, "--ck-samples", min=4, help="Two-step chains and one-step draws per start configuration."),
     ck_starts: int = typer.Option(8, "--ck-starts", min=1, help="Start configurations taken from REF (evenly spread)."),
-    ck_method: str = typer.Option("heun", "--ck-method", help="Sampler of the check's draws."),
-    ck_ode_steps: int = typer.Option(8, "--ck-ode-steps", help="Flow-time steps per draw."),
+    ck_method: str = typer.Option(None, "--ck-method", help=f"Sampler of the check's draws (default {METHOD})."),
+    ck_ode_steps: int = typer.Option(None, "--ck-ode-steps", help=f"Flow-time steps per draw (default {ODE_STEPS})."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate's files in OUTDIR, all of them (without it, they are refused)."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
@@ -156,7 +160,10 @@ def evaluate(
     if ck_model is not None:  # load model and starts first: bad input fails before the long evaluation
         from glassgen.chain.chapman import prepare_check, run_check, summary_lines as ck_lines
 
-        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, ck_method, ck_ode_steps)
+        from glassgen.sampling.solvers import SolverConfig
+
+        solver = SolverConfig(**{k: v for k, v in (("method", ck_method), ("ode_steps", ck_ode_steps)) if v is not None})
+        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, solver)
     try:
         lags = [float(x) for x in times.split(",") if x.strip()]
     except ValueError:
@@ -275,6 +282,10 @@ def branch(
     written = chain_branches(files, out, lag, temperature, window=window, every=every, damp=damp, seed=seed,
                               threads=threads)
     typer.echo(f"{len(written)} branch files in {out}")
+
+
+# --- checkpoints: glassgen upgrade-checkpoint (glassgen/cli/checkpoints.py) ----------------------
+app.command("upgrade-checkpoint")(cli_checkpoints.upgrade_checkpoint)
 
 
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli/generate.py) ------------------

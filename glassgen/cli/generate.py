@@ -9,13 +9,26 @@ from pathlib import Path
 
 import typer
 
+from glassgen.cli.settings import BUILTIN
 from glassgen.core.errors import InputError
 
 # Help shared by `glassgen sample` and `glassgen rollout` (one wording, one place).
-CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."
-RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time."
-RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."
+CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`, or a shipped name (flow-proof-T0.6-sig; docs/checkpoints.md)."
+
 OVERWRITE_HELP = "Replace an existing output (without it, an existing output is refused)."
+
+
+def default(key: str, command: str = "rollout") -> str:
+    """Help suffix of an option that a checkpoint's validated settings may set (glassgen.cli.settings)."""
+    value = BUILTIN[command][key]
+    return f" Default: the checkpoint's validated setting, else {'none' if value is None else value}."
+
+
+RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time." + default("relax_time")
+RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)." + default("relax_iterations")
+FORCE_HELP = "Proceed with a snapshot, temperature or lag outside the model's training domain (recorded in the output's metadata as forced, out_of_domain)."
+TEMPERATURE_HELP = "Temperature of the start configuration when its metadata has none (the domain check needs it)."
+METHOD_HELP = "Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..." + default("method")
 NOISE_HELP = "Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."
 
 
@@ -32,112 +45,136 @@ def parse_floats(text, option: str):
 def sample(
     checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
-    lag: float = typer.Option(..., "--lag", help="Lag τ in LJ time units."),
+    lag: float = typer.Option(None, "--lag", help="Lag τ in LJ time units. Default: the checkpoint's validated lag, else required."),
     n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
     output: Path = typer.Option(..., "--output", "-o", help="Output H5MD ensemble."),
-    method: str = typer.Option("heun", "--method", help="euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
-    ode_steps: int = typer.Option(None, "--ode-steps", help="Uniform flow-time steps (default 16 unless --time-grid)."),
+    method: str = typer.Option(None, "--method", help=METHOD_HELP),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Uniform flow-time steps (unless --time-grid)." + default("ode_steps", "sample")),
     time_grid: str = typer.Option(None, "--time-grid", help="Comma-separated increasing flow times, e.g. 0,0.5,0.8,1."),
     seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
-    relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
-    relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
-    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
-    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
+    relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
+    relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
+    relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation. Default: the checkpoint's validated setting, else the snapshot's T."),
+    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP + " Default: the checkpoint's validated setting, else 1."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
+    from glassgen.cli.settings import model_meta, resolve, start_meta
     from glassgen.core.atomic import check_writable
-    from glassgen.sampling.sample import load_snapshot, relax_samples, sample as _sample, to_ensemble
     from glassgen.io.h5md import write_ensemble
-    from glassgen.flow.model import checkpoint_metadata
     from glassgen.md.relax import config_from_options
+    from glassgen.sampling.domain import check_domain
+    from glassgen.sampling.models import load_model
+    from glassgen.sampling.sample import load_snapshot, relax_samples, sample as _sample, to_ensemble
+    from glassgen.sampling.solvers import SolverConfig
 
     check_writable(output, overwrite)
-    grid = None
-    if time_grid is not None:
-        grid = parse_floats(time_grid, "--time-grid")
-    steps = ode_steps if (ode_steps is not None or grid is not None) else 16
+    model = load_model(checkpoint, device)
+    opt, taken = resolve("sample", dict(lag=lag, method=method, ode_steps=ode_steps, time_grid=time_grid,
+                                        noise_scale=noise_scale, relax=relax, relax_time=relax_time,
+                                        relax_iterations=relax_iterations, relax_temperature=relax_temperature),
+                         model.checkpoint)
+    lag = opt["lag"]
+    solver = SolverConfig(opt["method"], opt["ode_steps"], parse_floats(opt["time_grid"], "--time-grid"),
+                          batch_size=batch_size)
     snap = load_snapshot(snapshot)
-    relax_cfg = config_from_options(relax, "always", relax_time, relax_temperature, snap.meta, checkpoint_metadata(checkpoint),
-                                   max_iterations=relax_iterations)
-    disp, nfe = _sample(str(checkpoint), snap, lag, n_samples, method=method, ode_steps=steps, time_grid=grid,
-                        seed=seed, batch_size=batch_size, device=device, noise_scale=parse_floats(noise_scale, "--noise-scale"))
-    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), "method": method, "nfe": nfe,
-            "seed": -1 if seed is None else seed, "snapshot": str(snapshot), "noise_scale": noise_scale or "1"}
+    record = check_domain(model, snap, lag, temperature=temperature, force=force)
+    relax_cfg = config_from_options(opt["relax"], "always", opt["relax_time"], opt["relax_temperature"],
+                                    start_meta(snap, temperature), model_meta(model), max_iterations=opt["relax_iterations"])
+    disp, nfe = _sample(model, snap, lag, n_samples, solver, seed, noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"),
+                        force=force, temperature=temperature)
+    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), **solver.meta(), "nfe": nfe,
+            "seed": -1 if seed is None else seed, "snapshot": str(snapshot), "noise_scale": opt["noise_scale"] or "1",
+            "settings_from_checkpoint": ",".join(taken) or "none", **record}
     note = ""
     if relax_cfg is not None:
         disp, rms = relax_samples(snap, disp, relax_cfg, seed=seed)
         meta.update(relax_cfg.meta())
-        note = f"; relaxed ({relax}): particles moved {rms.mean():.3f} σ rms on average"
+        note = f"; relaxed ({opt['relax']}): particles moved {rms.mean():.3f} σ rms on average"
     write_ensemble(output, to_ensemble(snap, lag, disp, meta))
-    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe}){note}")
+    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe}){note}"
+               + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
 
 
 def rollout(
     checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     init: list[Path] = typer.Option(..., "--init", help="Start configuration: H5MD ensemble (initial) or trajectory (first frame), or BOTAN .npz. Repeat to start trajectory j from the j-th."),
     steps: int = typer.Option(..., "--steps", help="Number of chained draws K; the trajectory reaches K * lag."),
-    lag: float = typer.Option(..., "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md)."),
+    lag: float = typer.Option(None, "--lag", help="Lag τ of one draw, LJ time units (use τ ≳ 1: see docs/rollout.md). Default: the checkpoint's validated lag, else required."),
     out: Path = typer.Option(..., "-o", "--output", help="Output H5MD trajectory (OUT_000.h5, ... for several)."),
     trajectories: int = typer.Option(None, "--trajectories", help="M independent trajectories (default: one per --init)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the identical trajectory."),
-    method: str = typer.Option("heun", "--method", help="Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..."),
-    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw."),
-    max_resample: int = typer.Option(5, "--max-resample", help="Redraws allowed for a step that creates an overlap."),
-    overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
+    method: str = typer.Option(None, "--method", help=METHOD_HELP),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Flow-time steps per draw." + default("ode_steps")),
+    max_resample: int = typer.Option(None, "--max-resample", help="Redraws allowed for a step that creates an overlap." + default("max_resample")),
+    overlap_energy: float = typer.Option(None, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw." + default("overlap_energy")),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
-    relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
-    relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
-    relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
-    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the init file's T)."),
-    history: str = typer.Option("chain", "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)."),
+    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)." + default("relax")),
+    relax_when: str = typer.Option(None, "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)." + default("relax_when")),
+    relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
+    relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
+    relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation. Default: the checkpoint's validated setting, else the init file's T."),
+    history: str = typer.Option(None, "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)." + default("history")),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
-    history_guidance: float = typer.Option(1.0, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)."),
-    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP),
+    history_guidance: float = typer.Option(None, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)." + default("history_guidance")),
+    noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP + " Default: the checkpoint's validated setting, else 1."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier rollout at OUT, side files included (without it, an existing output is refused)."),
 ):
-    """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md)."""
+    """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md).
+
+    A checkpoint's validated settings (docs/checkpoints.md) are the defaults of every option marked so."""
     import json
 
+    from glassgen.chain.api import rollout as run_rollout
+    from glassgen.chain.rollout import RolloutConfig, summarise_log
+    from glassgen.cli.settings import model_meta, resolve, start_meta
     from glassgen.core.atomic import atomic_path
-    from glassgen.flow.model import checkpoint_metadata
     from glassgen.io.h5md import read_meta
-    from glassgen.sampling.sample import load_snapshot, step_function
-    from glassgen.md.relax import THERMAL, Relaxer, config_from_options
-    from glassgen.chain.rollout import RolloutConfig, rollout as run_rollout, summarise_log
+    from glassgen.md.relax import THERMAL, config_from_options
+    from glassgen.sampling.domain import check_domain
+    from glassgen.sampling.models import load_model
+    from glassgen.sampling.sample import load_snapshot
+    from glassgen.sampling.solvers import SolverConfig
 
+    model = load_model(checkpoint, device)
+    opt, taken = resolve("rollout", dict(
+        lag=lag, method=method, ode_steps=ode_steps, max_resample=max_resample, overlap_energy=overlap_energy,
+        relax=relax, relax_when=relax_when, relax_time=relax_time, relax_iterations=relax_iterations,
+        relax_temperature=relax_temperature, history=history, history_guidance=history_guidance,
+        noise_scale=noise_scale), model.checkpoint)
+    lag, relax, relax_when, relax_time = opt["lag"], opt["relax"], opt["relax_when"], opt["relax_time"]
     trajectories = trajectories or len(init)
     if len(init) > 1 and trajectories != len(init):
         raise InputError("rollout", f"{len(init)} --init files but --trajectories {trajectories}; give one start or one per trajectory")
     if relax_counts and (relax not in THERMAL or relax_when != "always"):
         raise InputError("rollout", "--relax-counts needs a thermal relaxation every step: --relax nvt or quench with --relax-when always")
-    cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=max_resample,
-                        overlap_energy=overlap_energy, draw_lag=lag - relax_time if relax_counts else None,
-                        history=history)
+    cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=opt["max_resample"],
+                        overlap_energy=opt["overlap_energy"], draw_lag=lag - relax_time if relax_counts else None,
+                        history=opt["history"])
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
-    relax_cfg = config_from_options(relax, relax_when, relax_time, relax_temperature, snap.meta, checkpoint_metadata(checkpoint),
-                                   max_iterations=relax_iterations)
-    step = step_function(str(checkpoint), snap.species, snap.box, method=method, ode_steps=ode_steps, device=device,
-                         history_guidance=history_guidance, noise_scale=parse_floats(noise_scale, "--noise-scale"))
-    meta = {"checkpoint": str(checkpoint), "method": method, "ode_steps": ode_steps, "init": ",".join(map(str, init)),
-            "history": bool(step.history), "memory": int(step.memory), "history_guidance": history_guidance, "noise_scale": noise_scale or "1"}
-    meta.update({k: v for k, v in snap.meta.items() if k in ("T", "temperature", "density", "potential")})
-    start = snaps if len(snaps) > 1 else snap
-    if relax_cfg is None:
-        paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, overwrite=overwrite)
-    else:
-        with Relaxer(relax_cfg, snap.species, snap.box) as relaxer:
-            paths = run_rollout(step, start, cfg, out, resume=resume, meta=meta, relax=relaxer, overwrite=overwrite)
-    s = summarise_log(out.with_name(out.stem + ".log.csv"), checkpoint_metadata(checkpoint).get("data_monitors"))
+    record = check_domain(model, snaps, cfg.draw_lag, temperature=temperature, force=force)  # before any work
+    relax_cfg = config_from_options(relax, relax_when, relax_time, opt["relax_temperature"], start_meta(snap, temperature),
+                                    model_meta(model), max_iterations=opt["relax_iterations"])
+    meta = {"checkpoint": str(checkpoint), "init": ",".join(map(str, init)), "noise_scale": opt["noise_scale"] or "1",
+            "settings_from_checkpoint": ",".join(taken) or "none"}
+    paths = run_rollout(model, snaps, cfg, out, SolverConfig(opt["method"], opt["ode_steps"]), relax=relax_cfg,
+                        history_guidance=opt["history_guidance"], noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"),
+                        device=device, resume=resume, meta=meta, force=force, temperature=temperature,
+                        overwrite=overwrite)
+    s = summarise_log(out.with_name(out.stem + ".log.csv"), model.checkpoint["info"].get("data_monitors"))
     s["blown_up"] = read_meta(paths[0]).get("blown_up_reason")
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
-               + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
+               + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else "")
+               + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
     report = out.with_name(out.stem + ".monitors.json")
@@ -154,15 +191,15 @@ def rollout(
 
 
 def calibrate(
-    checkpoint: Path = typer.Argument(..., help="A flow checkpoint (.safetensors) from `glassgen fit`."),
+    checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     trajectories: list[Path] = typer.Argument(..., help="MD trajectories (H5MD) at the model's state point: training or validation data, not the reference of a check."),
     lag: float = typer.Option(..., "--lag", help="Lag τ of the draws, LJ time (the rollout's --lag)."),
     origins: int = typer.Option(4, "--origins", help="Start frames per trajectory (evenly spread)."),
     samples: int = typer.Option(2, "--samples", help="Draws per start."),
     trials: str = typer.Option("0.98,1,1.02,1.04,1.06", "--trials", help="Noise factors tried, all species together; the answer is interpolated between them."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws (the same noise at every trial factor)."),
-    method: str = typer.Option("heun", "--method", help="Sampler, as the rollout will use it."),
-    ode_steps: int = typer.Option(8, "--ode-steps", help="Flow-time steps per draw, as the rollout will use them."),
+    method: str = typer.Option(None, "--method", help="Sampler, as the rollout will use it." + default("method")),
+    ode_steps: int = typer.Option(None, "--ode-steps", help="Flow-time steps per draw, as the rollout will use them." + default("ode_steps")),
     output: Path = typer.Option(None, "-o", "--output", help="Also write the result as JSON."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
@@ -171,21 +208,26 @@ def calibrate(
 
     from tqdm import tqdm
 
+    from glassgen.cli.settings import resolve
     from glassgen.core.atomic import atomic_path, check_writable
     from glassgen.sampling.calibrate import calibrate_noise
     from glassgen.io.h5md import read_trajectory
+    from glassgen.sampling.models import load_model
+    from glassgen.sampling.solvers import SolverConfig
 
     if output is not None:  # before the draws, which take minutes
         check_writable(output, overwrite)
 
+    model = load_model(checkpoint)
+    opt, _ = resolve("rollout", dict(lag=lag, method=method, ode_steps=ode_steps), model.checkpoint)
     facs = parse_floats(trials, "--trials")
     if len(facs) < 2 or any(c <= 0 for c in facs):
         raise InputError("--trials", f"give at least two positive factors; got {trials!r}")
     trajs = [read_trajectory(p) for p in trajectories]
     per_trial = len(trajs) * origins
     with tqdm(total=per_trial * (len(facs) + 1), desc="calibrate", unit="draw") as bar:
-        res = calibrate_noise(str(checkpoint), trajs, lag, origins=origins, samples=samples, trials=facs, seed=seed,
-                              method=method, ode_steps=ode_steps, progress=bar.update)
+        res = calibrate_noise(model, trajs, lag, origins=origins, samples=samples, trials=facs, seed=seed,
+                              solver=SolverConfig(opt["method"], opt["ode_steps"]), progress=bar.update)
     res.update({"checkpoint": str(checkpoint), "trajectories": [str(p) for p in trajectories]})
     typer.echo(f"{res['pairs']} MD pairs of lag {lag:g}, {samples} draws each; one-draw MSD per species:")
     for c, m in res["trial_msd"].items():

@@ -60,7 +60,7 @@ def run(out, echo=print, train_steps: int | None = None, threads: int = 2) -> di
         from glassgen.io.h5md import write_ensemble
 
         gen.parent.mkdir(exist_ok=True)
-        disp, nfe = sample(str(ckpt), ref.snapshot(), lag, 16, method="heun", ode_steps=8, seed=0)
+        disp, nfe = sample(str(ckpt), ref.snapshot(), lag, 16, seed=0)
         write_ensemble(gen, to_ensemble(ref.snapshot(), lag, disp, {"generator": "glassgen.flow", "nfe": nfe}))
     from glassgen.io.h5md import write_ensemble
     from glassgen.system.data import Ensemble
@@ -81,10 +81,11 @@ def run(out, echo=print, train_steps: int | None = None, threads: int = 2) -> di
 
     echo(f"[4/4] rollout: 10 chained steps of lag 1.0 -> {out / 'rollout.h5'}")
     from glassgen.sampling.sample import step_function
+    from glassgen.sampling.solvers import SolverConfig
     from glassgen.chain.rollout import RolloutConfig, rollout, summarise_log
 
     snap = ref.snapshot()
-    step = step_function(str(ckpt), snap.species, snap.box, method="heun", ode_steps=4)
+    step = step_function(str(ckpt), snap.species, snap.box, SolverConfig(ode_steps=4))
     traj = rollout(step, snap, RolloutConfig(steps=10, lag=1.0, seed=0), out / "rollout.h5", resume=True)
     s = summarise_log(out / "rollout.log.csv")
     echo(f"rollout monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, "

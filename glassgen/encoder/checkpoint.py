@@ -1,17 +1,7 @@
-"""Self-describing model checkpoints (safetensors) and resumable training state.
+"""BOTAN checkpoints (kind ``botan`` of the one format, :mod:`glassgen.core.checkpoint`) and training state.
 
-Model file ``NAME.safetensors``: the weights, plus string metadata
-
-=====================  ===================================================
-key                    value
-=====================  ===================================================
-``format``             ``"glassgen-checkpoint"``
-``format_version``     ``"1"`` (:data:`FORMAT_VERSION`)
-``glassgen_version``   version that wrote the file
-``model``              ``"botan"``
-``config``             JSON of :class:`glassgen.encoder.botan.BOTANConfig`
-``info``               JSON dict: step, task, scores, ... (free form)
-=====================  ===================================================
+Model file ``NAME.safetensors``: the weights, ``config`` = JSON of :class:`glassgen.encoder.botan.BOTANConfig`,
+and the domain, card and ``info`` (step, task, scores) of the core format.
 
 Training state ``NAME.state.pt`` (separate, so a model file stays small and
 loadable anywhere): optimizer state, RNG states, step; plain tensors/dicts, read
@@ -19,83 +9,49 @@ with ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from glassgen.core.version import __version__
 from glassgen.core.atomic import atomic_path
+from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, write_checkpoint
 from glassgen.core.errors import InputError
 
-FORMAT = "glassgen-checkpoint"
-FORMAT_VERSION = 1
+KIND = "botan"
+STATE_VERSION = 1  # of NAME.state.pt
 
 
-def save_model(path, model, info: dict | None = None) -> None:
-    """Write ``model`` (a :class:`glassgen.encoder.botan.BOTAN`) and its config atomically."""
-    from safetensors.torch import save_file
+def build(config: dict, source: str = "config"):
+    """A BOTAN (random weights) from its stored config. Unknown or ill-typed keys -> InputError."""
+    from glassgen.core.recipe import from_dict
+    from glassgen.encoder.botan import BOTAN, BOTANConfig
 
-    meta = {
-        "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "glassgen_version": __version__,
-        "model": "botan",
-        "config": json.dumps(asdict(model.config), sort_keys=True),
-        "info": json.dumps(info or {}, sort_keys=True, default=float),
-    }
-    weights = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(weights, str(tmp), metadata=meta)
+    return BOTAN(from_dict(BOTANConfig, config, str(source), "config."))
 
 
-def read_metadata(path) -> dict:
-    """The metadata of a checkpoint, checked for format and version. Bad file -> InputError."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "checkpoint not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as e:  # safetensors raises its own error types for non-safetensors files
-        raise InputError(str(path), f"not a safetensors checkpoint ({type(e).__name__})") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(str(path), "not a glassgen checkpoint (no 'format' metadata)")
-    if meta.get("format_version") != str(FORMAT_VERSION):
-        raise InputError(
-            str(path),
-            f"checkpoint format version {meta.get('format_version')} (glassgen {meta.get('glassgen_version')}); "
-            f"this glassgen {__version__} reads version {FORMAT_VERSION}",
-        )
-    return meta
+def save_model(path, model, info: dict | None = None, domain: dict | None = None, card: dict | None = None) -> None:
+    """Write ``model`` (a :class:`glassgen.encoder.botan.BOTAN`), its config, domain and card atomically."""
+    write_checkpoint(path, model.state_dict(), KIND, asdict(model.config), domain=domain, card=card, info=info)
 
 
 def load_model(path, device="cpu"):
-    """Rebuild the model from a checkpoint. Returns ``(model, info)``; the model is in eval mode."""
-    from safetensors.torch import load_file
-
-    from glassgen.encoder.botan import BOTAN, BOTANConfig
-    from glassgen.core.recipe import from_dict
-
-    meta = read_metadata(path)
-    if meta.get("model") != "botan":
-        raise InputError(str(path), f"unknown model kind {meta.get('model')!r}")
-    config = from_dict(BOTANConfig, json.loads(meta["config"]), str(path), "config.")
-    model = BOTAN(config)
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except RuntimeError as e:
-        raise InputError(str(path), f"weights do not match the stored config: {str(e).splitlines()[0]}") from None
-    return model.to(device).eval(), json.loads(meta.get("info", "{}"))
+    """Rebuild the model from a checkpoint. Returns ``(model, info)``; the model is in eval mode and
+    carries the file's metadata as ``model.checkpoint``."""
+    path = resolve(path)  # a file, or a shipped name
+    state, meta = read_checkpoint(path)
+    if meta["kind"] != KIND:
+        raise InputError(str(path), f"is a {meta['kind']!r} checkpoint; a BOTAN ({KIND!r}) one is needed here")
+    model = build(meta["config"], str(path))
+    load_weights(model, state, meta, path)
+    model.checkpoint = dict(meta, path=str(path))
+    return model.to(device).eval(), meta["info"]
 
 
 def save_state(path, optimizer, step: int, extra: dict | None = None) -> None:
     """Training state beside a model file: optimizer, torch RNG, step, and ``extra`` (plain values)."""
     state = {
-        "format_version": FORMAT_VERSION,
+        "format_version": STATE_VERSION,
         "step": int(step),
         "optimizer": optimizer.state_dict(),
         "torch_rng": torch.get_rng_state(),
@@ -114,6 +70,6 @@ def load_state(path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise InputError(str(path), f"unreadable training state ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
-        raise InputError(str(path), f"training state format version {state.get('format_version') if isinstance(state, dict) else '?'}; expected {FORMAT_VERSION}")
+    if not isinstance(state, dict) or state.get("format_version") != STATE_VERSION:
+        raise InputError(str(path), f"training state format version {state.get('format_version') if isinstance(state, dict) else '?'}; expected {STATE_VERSION}")
     return state

@@ -22,6 +22,7 @@ import torch
 
 from glassgen.encoder.botan import BOTAN, BOTANConfig
 from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
+from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
 from glassgen.encoder.targets import (config_files, cubic_symmetries, edge_targets, eval_masks, frame_index, node_targets,
                          pearson, read_ensembles, transform_graph)
@@ -40,6 +41,8 @@ class DataSection:
     time: float | None = None  # lag to learn; None = the only one in the files
     npz_density: float = 1.2  # npz files carry no box: L = (N/ρ)^(1/3)
     npz_time: float = 4120.0  # lag of the npz frame, LJ units
+    temperature: float | None = None  # T of files whose metadata has none (checkpoint domain; else "unknown")
+    licence: str | None = None  # licence of the training data, for the checkpoint's model card
 
 
 @dataclass
@@ -106,8 +109,10 @@ def initial_model(recipe: PropensityRecipe) -> BOTAN:
     return model
 
 
-def prepare(recipe: PropensityRecipe, ids: list[int], device) -> list[dict]:
-    """Graphs, targets and evaluation masks of the configurations ``ids``, on ``device``."""
+def prepare(recipe: PropensityRecipe, ids: list[int], device, systems: list | None = None) -> list[dict]:
+    """Graphs, targets and evaluation masks of the configurations ``ids``, on ``device``.
+
+    ``systems``, when given, gets ``(species, box, lag, metadata)`` of every ensemble (the checkpoint's domain)."""
     from glassgen.system.pbc import neighbour_graph
 
     d = recipe.data
@@ -115,6 +120,8 @@ def prepare(recipe: PropensityRecipe, ids: list[int], device) -> list[dict]:
     items = []
     for ens in read_ensembles(d.folder, names, d.npz_density, d.npz_time):
         k = frame_index(ens, d.time if d.time is not None or len(ens.times) == 1 else None)
+        if systems is not None:
+            systems.append((ens.species, ens.box, float(ens.times[k]), ens.meta))
         g = neighbour_graph(ens.initial, ens.box, recipe.model.cutoff, source=ens.meta.get("source"))
         item = {
             "species": torch.from_numpy(ens.species),
@@ -201,7 +208,14 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     import yaml
 
     (out_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
-    train_items = prepare(recipe, recipe.data.train, dev)
+    systems = []
+    train_items = prepare(recipe, recipe.data.train, dev, systems)
+    domain = domain_from_data([(sp, box, m) for sp, box, _, m in systems], [lag for *_, lag, _ in systems],
+                              recipe.data.temperature)
+
+    def card(step, scores=()):  # the model card of a checkpoint written now
+        return training_card(recipe_path, {str(m.get("source")): m for *_, m in systems}, recipe.data.licence, device,
+                             elapsed0 + time.perf_counter() - t0, step, [{"name": k, "value": v} for k, v in scores])
     val_items = prepare(recipe, recipe.data.val, dev)
     test_items = prepare(recipe, recipe.data.test, dev)
     syms = cubic_symmetries(recipe.model.dim).to(dev)
@@ -238,10 +252,11 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
             # Selection on validation only, and only once the node head is being trained.
             if step >= t.pretrain_steps and vn > best:
                 best = vn
-                save_model(out_dir / "best.safetensors", model, dict(step=done, val_node=vn, val_edge=ve, task="propensity"))
+                save_model(out_dir / "best.safetensors", model, dict(step=done, val_node=vn, val_edge=ve, task="propensity"),
+                           domain, card(done, [("validation node Pearson (A)", vn), ("validation edge Pearson (AA)", ve)]))
         if done % t.checkpoint_every == 0 or done == t.steps:
             elapsed = elapsed0 + time.perf_counter() - t0
-            save_model(out_dir / "last.safetensors", model, dict(step=done, task="propensity"))
+            save_model(out_dir / "last.safetensors", model, dict(step=done, task="propensity"), domain, card(done))
             save_state(out_dir / "last.state.pt", optimizer, done, dict(best=float(best), elapsed_s=elapsed))
             if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
                 break

@@ -1,7 +1,7 @@
 """Training examples of the flow model: ensembles and trajectory pairs/triples as plain dicts.
 
 Every example is ``{"species" (N,), "initial" (N,D), "box" (D,), "lags" (K,), "disp" (R,K,N,D),
-"source"}``; examples cut from trajectories also carry ``"prev"`` (1,K,N,D) and ``"has_prev"`` (K,),
+"source", "meta"}`` (``meta``: the data file's metadata); examples cut from trajectories also carry ``"prev"`` (1,K,N,D) and ``"has_prev"`` (K,),
 the history of a second-order model, and with a memory window ``"win"`` (1,K,N,D) and ``"has_win"`` (K,)
 (docs/generative.md, Contracts). Denoising examples (:func:`denoise_examples`) have the same keys; their
 "lag" is a noise amplitude.
@@ -59,19 +59,27 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
                            z["positions"][:, None], {"source": str(f)})
         elif file_kind(f) == "trajectory" and denoise:
             seed = [n_file, zlib.crc32(Path(f).name.encode())]
-            out.extend(denoise_examples(read_trajectory(f), denoise, str(f), denoise_every, seed))
+            traj = read_trajectory(f)
+            out.extend(_with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed), traj.meta))
             continue
         elif file_kind(f) == "trajectory":
             if not lags:
                 raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
             starts = read_trajectory(inherent[n_file]) if inherent is not None else None
-            out.extend(trajectory_examples(read_trajectory(f), lags, str(f), starts, memory))
+            traj = read_trajectory(f)
+            out.extend(_with_meta(trajectory_examples(traj, lags, str(f), starts, memory), traj.meta))
             continue
         else:
             ens = read_ensemble(f)
         out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
-                    "disp": ens.displacements(), "source": str(f)})
+                    "disp": ens.displacements(), "source": str(f), "meta": ens.meta})
     return out
+
+
+def _with_meta(examples: list, meta: dict) -> list:
+    for ex in examples:
+        ex["meta"] = meta  # the file's metadata (one dict shared by its examples): temperature, provenance
+    return examples
 
 
 def trajectory_examples(traj, lags, source: str, starts=None, memory: int = 0) -> list:

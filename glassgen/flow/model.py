@@ -1,32 +1,25 @@
-"""The flow model: encoder + velocity network + prior, and its self-describing checkpoint.
+"""The flow model: encoder + velocity network + prior, and its checkpoint (kind ``flow`` of the one format).
 
-Checkpoint layout (``*.safetensors``): every weight and buffer of the model
-(``encoder.*``, ``velocity.*``, ``prior.log_lags``/``prior.log_scales``), and in
-the safetensors metadata ``format="glassgen-flow"``, ``format_version`` (:data:`FORMAT_VERSION`;
-files written before it existed are version 1), ``glassgen_version``, and
-``config`` = JSON ``{"kind", "velocity", "encoder", "encoder_frozen", "n_lags",
-"n_species", "mobility"}``: enough to rebuild the model without the training recipe
-(checkpoints written before ``mobility`` existed load with it off). A file of another
-format version, a config this glassgen cannot build, or weights that do not fit the
-config get an :class:`InputError` naming the file.
+A checkpoint (:mod:`glassgen.core.checkpoint`) holds every weight and buffer of the model (``encoder.*``,
+``velocity.*``, ``prior.log_lags``/``prior.log_scales``) and ``config`` = JSON ``{"kind", "velocity",
+"encoder", "encoder_frozen", "n_lags", "n_species", "mobility"}``: enough to rebuild the model without the
+training recipe (:func:`build`). A config this glassgen cannot build, or weights that do not fit the config,
+get an :class:`InputError` naming the file.
 """
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import torch
 from torch import nn
 
-from glassgen.core.version import __version__
+from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, write_checkpoint
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
 from glassgen.flow.mobility import relative_mobility, unit_rms
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
-FORMAT = "glassgen-flow"
-FORMAT_VERSION = 1  # bump when a saved config or weight name changes meaning
+KIND = "flow"  # checkpoint kind (glassgen.core.checkpoint): flow and diffusion models alike
 
 
 def build_encoder(spec: dict) -> nn.Module:
@@ -213,71 +206,31 @@ class FlowModel(nn.Module):
                 "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility}
 
 
-def save_model(model: FlowModel, path, extra: dict | None = None) -> None:
-    """Weights as safetensors, config and glassgen version in its metadata (atomic)."""
-    from safetensors.torch import save_file
-
-    from glassgen.core.atomic import atomic_path
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "glassgen_version": __version__,
-            "config": json.dumps(model.config())}
-    meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
-
-
-def checkpoint_metadata(path) -> dict:
-    """The JSON-decoded metadata of a checkpoint (``{}`` if it cannot be read: :func:`load_model` says why)."""
-    from safetensors import safe_open
-
+def build(config: dict, source: str = "config") -> FlowModel:
+    """A FlowModel (untrained prior and weights) from its stored config; one that does not build -> InputError."""
     try:
-        with safe_open(str(path), framework="np") as f:
-            raw = f.metadata() or {}
-    except Exception:  # safetensors raises its own error type on corrupt headers
-        return {}
-    out = {}
-    for k, v in raw.items():
-        try:
-            out[k] = json.loads(v)
-        except ValueError:
-            out[k] = v
-    return out
+        cfg = dict(config)
+        prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
+        return FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
+                         cfg["encoder_frozen"], cfg.get("mobility", False))
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(str(source), f"config does not build here ({type(e).__name__}: {e})") from None
+
+
+def save_model(model: FlowModel, path, info: dict | None = None, *, domain: dict | None = None,
+               defaults: dict | None = None, card: dict | None = None) -> None:
+    """Weights and config, with the domain, validated defaults, card and training ``info`` (atomic)."""
+    write_checkpoint(path, model.state_dict(), KIND, model.config(), domain=domain, defaults=defaults, card=card,
+                     info=info)
 
 
 def load_model(path, device="cpu") -> FlowModel:
-    """Rebuild a FlowModel from a checkpoint written by :func:`save_model`."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except (OSError, FileNotFoundError) as e:
-        raise InputError(str(path), f"cannot read checkpoint: {e}") from None
-    except Exception as e:  # safetensors raises its own error type on corrupt headers
-        raise InputError(str(path), f"not a safetensors checkpoint ({e})") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(str(path), f"not a glassgen flow checkpoint (format {meta.get('format')!r})")
-    written_by = f"glassgen {meta.get('glassgen_version', '?')}"
-    if meta.get("format_version", "1") != str(FORMAT_VERSION):
-        raise InputError(str(path), f"flow checkpoint format version {meta.get('format_version')} ({written_by}); "
-                                    f"this glassgen {__version__} reads version {FORMAT_VERSION}")
-    try:
-        cfg = json.loads(meta["config"])
-        prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
-        model = FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
-                          cfg["encoder_frozen"], cfg.get("mobility", False))
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(str(path), f"config written by {written_by} does not build here ({type(e).__name__}: {e})"
-                         ) from None
-    want, got = set(model.state_dict()), set(state)
-    if want != got:
-        raise InputError(str(path), f"weights do not fit the config (written by {written_by}): "
-                                    f"missing {sorted(want - got)[:3]}, unexpected {sorted(got - want)[:3]}")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:  # shape mismatch: torch lists every tensor; the first line is enough
-        raise InputError(str(path), f"weights do not fit the config (written by {written_by}): "
-                                    f"{str(e).splitlines()[-1].strip()}") from None
+    """Rebuild a FlowModel from its checkpoint (eval mode); the file's metadata is ``model.checkpoint``."""
+    path = resolve(path)  # a file, or a shipped name
+    state, meta = read_checkpoint(path)
+    if meta["kind"] != KIND:
+        raise InputError(str(path), f"is a {meta['kind']!r} checkpoint; a flow model ({KIND!r}) is needed here")
+    model = build(meta["config"], f"{path} (written by glassgen {meta['glassgen_version']})")
+    load_weights(model, state, meta, path)
+    model.checkpoint = dict(meta, path=str(path))
     return model.to(device).eval()

@@ -33,6 +33,8 @@ class DataSpec:
     val_inherent: list | None = None  # the same for val (docs/generative.md, "Inherent-structure starts")
     denoise: list | None = None  # noise amplitudes σ: examples (x + σε, −σε) at "lag" σ instead of pairs (equilibrium denoiser)
     denoise_every: float = 25.0  # LJ time between the trajectory frames used for denoising examples
+    temperature: float | None = None  # T of data files whose metadata has none (checkpoint domain; else "unknown")
+    licence: str | None = None  # licence of the training data, for the checkpoint's model card
 
 
 @dataclass

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from glassgen.core.atomic import atomic_path
+from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
 from glassgen.stats.monitors import reference
 from glassgen.flow import paths
@@ -187,6 +188,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     """
     from tqdm import tqdm
 
+    source = "(FitRecipe object)" if isinstance(recipe, FitRecipe) else str(recipe)
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,6 +213,14 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     # what rollouts of this model are compared with (glassgen.stats.monitors; checkpoint metadata data_monitors)
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
     meta = {"data_monitors": reference((ex["species"], clean(ex), ex["box"]) for ex in train)}
+    d = recipe.data
+    domain = domain_from_data([(ex["species"], ex["box"], ex["meta"]) for ex in train],
+                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
+    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in train + val}  # per file
+
+    def card(step, val_loss=None):  # the model card of a checkpoint written now
+        return training_card(source, provenance, d.licence, device, elapsed0 + time.perf_counter() - t0, step,
+                             [] if val_loss is None else [{"name": "validation loss", "value": val_loss}])
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         prior = prior_from_examples(train)
@@ -219,7 +229,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     gen = torch.Generator().manual_seed(t_cfg.seed)
-    start, best = 0, float("inf")
+    start, best, elapsed0 = 0, float("inf"), 0.0
     state_path, log_path = out / "train_state.pt", out / "log.csv"
     if resume and state_path.exists():
         st = torch.load(state_path, weights_only=True)
@@ -227,7 +237,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["optimizer"])
         gen.set_state(st["generator"])
-        start, best = int(st["step"]), float(st["best"])
+        start, best, elapsed0 = int(st["step"]), float(st["best"]), float(st.get("elapsed", 0.0))
     elif resume:
         raise InputError(str(state_path), "--resume given but there is no training state to resume from")
     graphs = [model.graph(ex["species"], ex["initial"], ex["box"], ex["source"]) for ex in train]
@@ -272,14 +282,16 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             row["val_loss"] = f"{last_val:.6g}"
             if last_val < best:
                 best = last_val
-                save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val, **meta})
+                save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val, **meta}, domain=domain,
+                           card=card(done, last_val))
         rows.append(row)
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{last_val:.4f}")
         if done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps:
-            save_model(ema, out / "last.safetensors", {"step": done, **meta})
+            save_model(ema, out / "last.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
             with atomic_path(state_path) as tmp:
                 torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                            "generator": gen.get_state(), "step": done, "best": best}, tmp)
+                            "generator": gen.get_state(), "step": done, "best": best,
+                            "elapsed": elapsed0 + time.perf_counter() - t0}, tmp)
             with atomic_path(log_path) as tmp, open(tmp, "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(row))
                 w.writeheader()
@@ -287,6 +299,6 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
             if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
                 break
     if not val and done == t_cfg.steps:
-        save_model(ema, out / "best.safetensors", {"step": done, **meta})
+        save_model(ema, out / "best.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
     return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
             "cache_misses": cache.misses if cache else None, "model": ema}

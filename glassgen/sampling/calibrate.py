@@ -63,8 +63,7 @@ def _msd(disps, species, n_species: int) -> np.ndarray:
 
 
 def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: int = 2,
-                    trials=(0.98, 1.0, 1.02, 1.04, 1.06), seed: int = 0, method: str = "heun", ode_steps: int = 8,
-                    progress=None) -> dict:
+                    trials=(0.98, 1.0, 1.02, 1.04, 1.06), seed: int = 0, solver=None, progress=None) -> dict:
     """Per-species noise factor c with one draw's MSD equal to MD's, measured on ``trajectories``.
 
     Args:
@@ -73,11 +72,14 @@ def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: 
         lag: τ of the draws (LJ time); the trajectories need frames τ apart.
         origins: start frames per trajectory (evenly spread); samples: draws per start.
         trials: increasing factors tried (all species together); the answer is interpolated between them.
+        solver: :class:`glassgen.SolverConfig` of the draws, as the rollout will use it (default ``SolverConfig()``).
     Returns ``{"noise_scale": [c_s], "md_msd": [..], "trial_msd": {c: [..]}, "check_msd": [..]}``.
     """
-    from glassgen.sampling.sample import _as_model, sample
+    from glassgen.sampling.sample import _as_model, draw
+    from glassgen.sampling.solvers import SolverConfig
 
     model = _as_model(model)
+    solver = solver or SolverConfig()
     trials = sorted(float(c) for c in trials)
     pairs = md_pairs(trajectories, float(lag), int(origins), model.history, model.memory)
     species = [snap.species for snap, *_ in pairs]
@@ -87,8 +89,7 @@ def calibrate_noise(model, trajectories, lag: float, origins: int = 4, samples: 
     def draws(c):
         out = []
         for k, (snap, _, prev, window) in enumerate(pairs):
-            d, _ = sample(model, snap, lag, samples, method=method, ode_steps=ode_steps, seed=seed + k,
-                          previous=prev, window=window, noise_scale=c)
+            d, _ = draw(model, snap, lag, samples, solver, seed + k, prev, window, 1.0, c, None)
             out.append(d)
             if progress is not None:
                 progress()

@@ -1,6 +1,6 @@
 """Public sampler: displacement fields Δr(τ) of one snapshot, from noise to data.
 
-    disp, nfe = glassgen.sample(model, snapshot, lag=4120.0, n_samples=32, method="heun", ode_steps=16)
+    disp, nfe = glassgen.sample(model, snapshot, lag=5.0, n_samples=32, solver=glassgen.SolverConfig(ode_steps=16))
 
 Iso-configurational batching: the snapshot is encoded once and the embedding part
 of the velocity network is computed once; all samples share them.
@@ -13,6 +13,7 @@ import torch
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.sampling import solvers
+from glassgen.sampling.solvers import SolverConfig
 
 
 def _check_guidance(model, w: float) -> None:
@@ -34,31 +35,27 @@ def _noise_factor(model, noise_scale, species) -> torch.Tensor | None:
 
 
 def _as_model(model):
+    """A model object from a model, a checkpoint path or a shipped name (:func:`glassgen.sampling.models.load_model`)."""
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        from glassgen.flow.model import load_model
+        from glassgen.sampling.models import load_model
 
         return load_model(model)
     return model
 
 
-@torch.no_grad()
-def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", ode_steps=None, time_grid=None,
-           seed=None, batch_size: int | None = None, gamma: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
-           device=None, previous=None, history_guidance: float = 1.0, noise_scale=None, window=None):
+def sample(model, snapshot, lag: float, n_samples: int, solver: SolverConfig | None = None, seed=None, *,
+           previous=None, window=None, history_guidance: float = 1.0, noise_scale=None, device=None,
+           force: bool = False, temperature: float | None = None):
     """Draw ``n_samples`` displacement fields of ``snapshot`` after lag ``lag``.
 
     Args:
-        model: a :class:`glassgen.flow.model.FlowModel` or the path of its checkpoint.
+        model: a flow model, the path of its checkpoint or a shipped name (``"flow-proof-T0.6-sig"``).
         snapshot: :class:`glassgen.Snapshot` (positions wrapped or not).
         lag: τ in LJ time units (> 0).
         n_samples: number of independent samples.
-        method: ``euler``, ``heun``, ``midpoint``, ``rk4``, ``euler_maruyama`` (stochastic), or a
-            torchdiffeq method (``dopri5``, ...).
-        ode_steps / time_grid: exactly one; the flow-time grid on [0, 1].
+        solver: :class:`glassgen.SolverConfig` (method, ode_steps or time_grid, tolerances, batch size);
+            default ``SolverConfig()``.
         seed: integer seed of the prior noise (and SDE noise); None draws a fresh one.
-        batch_size: samples integrated together (default all); memory grows with it.
-        gamma: noise level of ``euler_maruyama``.
-        rtol, atol: tolerances of adaptive methods.
         previous: second-order models only (``model.history``): the displacement of the step that
             led to ``snapshot``, over the same lag, (N,D) for all samples or (n_samples,N,D);
             None = no history (the first step of a chain).
@@ -73,16 +70,45 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
             N(0, s²) (a sampling temperature; the network still reads x in units of s). None = 1.
             :mod:`glassgen.sampling.calibrate` finds the c that gives one draw MD's MSD; a second-order
             chain settles elsewhere and needs a smaller c (docs/generative.md, "Noise scale").
+        device: torch device to move the model to (default: where it is).
+        force, temperature: the domain check of a model loaded from a checkpoint
+            (:func:`glassgen.sampling.domain.check_domain`): ``temperature`` is the snapshot's when its
+            metadata has none; ``force`` samples outside the domain.
 
     Returns:
         ``(displacements, nfe)``: float64 array (n_samples, N, D) of unwrapped displacements
         in LJ length units with zero centre of mass, and the number of velocity-network
         evaluations of one integration (the maximum over batches).
+
+    Example (a tiny untrained model; a checkpoint or shipped name works the same)::
+
+        >>> import numpy as np, glassgen
+        >>> from glassgen.flow.model import FlowModel
+        >>> from glassgen.flow.context import LocalEncoder
+        >>> from glassgen.flow.paths import PriorScale
+        >>> from glassgen.flow.velocity import VelocityConfig
+        >>> model = FlowModel(LocalEncoder(n_species=2, width=8, cutoff=1.2),
+        ...                   VelocityConfig(embed_dim=8, hidden=8, n_layers=1, cutoff=1.2),
+        ...                   PriorScale([1.0, 10.0], [[0.1, 0.1], [0.3, 0.3]]))
+        >>> rng = np.random.default_rng(0)
+        >>> snap = glassgen.Snapshot(rng.integers(0, 2, 64), np.full(3, 4.0), rng.uniform(0, 4, (64, 3)))
+        >>> disp, nfe = glassgen.sample(model, snap, lag=5.0, n_samples=2,
+        ...                             solver=glassgen.SolverConfig(method="heun", ode_steps=4), seed=0)
+        >>> disp.shape, nfe
+        ((2, 64, 3), 8)
     """
+    from glassgen.sampling.domain import check_domain
+
     model = _as_model(model)
-    solvers.make_grid(ode_steps, time_grid)  # argument errors before any work
-    if method not in solvers.METHODS:
-        raise InputError("sampler", f"unknown method {method!r}; choose one of {solvers.METHODS}")
+    check_domain(model, snapshot, lag, temperature=temperature, force=force)
+    return draw(model, snapshot, lag, n_samples, solver or SolverConfig(), seed, previous, window,
+                 history_guidance, noise_scale, device)
+
+
+@torch.no_grad()
+def draw(model, snapshot, lag, n_samples, solver, seed, previous, window, history_guidance, noise_scale, device):
+    """:func:`sample` without the domain check (the draws of a chain are not snapshots of the domain)."""
+    method, ode_steps, time_grid = solver.method, solver.ode_steps, solver.time_grid
     if not (np.isfinite(lag) and lag > 0):
         raise InputError("sampler", f"lag must be a positive time in LJ units; got {lag}")
     if int(n_samples) != n_samples or n_samples < 1:
@@ -122,7 +148,7 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
 
     if not per_sample:
         v, scale = field(hist)
-    bs = int(batch_size or n_samples)
+    bs = int(solver.batch_size or n_samples)
     out, nfe = [], 0
     for start in range(0, int(n_samples), bs):
         b = min(bs, int(n_samples) - start)
@@ -133,10 +159,10 @@ def sample(model, snapshot, lag: float, n_samples: int, method: str = "euler", o
         if method == "euler_maruyama":
             x, k = solvers.euler_maruyama(
                 v, x0, lambda t, x, u: paths.score_term(model.kind, t, x, u),
-                lambda shape: paths.draw_prior(sc, shape, gen), ode_steps, time_grid, gamma,
+                lambda shape: paths.draw_prior(sc, shape, gen), ode_steps, time_grid, solver.gamma,
                 lambda t: paths.schedule(model.kind, t)[1])
         else:
-            x, k = solvers.odeint(v, x0, method, ode_steps, time_grid, rtol=rtol, atol=atol)
+            x, k = solvers.odeint(v, x0, method, ode_steps, time_grid, rtol=solver.rtol, atol=solver.atol)
         out.append(x.double().cpu().numpy())
         nfe = max(nfe, 2 * k if guided else k)
     return np.concatenate(out), nfe
@@ -200,7 +226,7 @@ def load_snapshot(path):
     return obj.snapshot() if hasattr(obj, "snapshot") else obj.frame(0)
 
 
-def step_function(model, species, box, method: str = "heun", ode_steps=8, time_grid=None, **kw):
+def step_function(model, species, box, solver: SolverConfig | None = None, **kw):
     """A :mod:`glassgen.chain.rollout` step function ``(positions (M,N,D), lag, seeds, previous=None) -> (M,N,D)``.
 
     Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
@@ -208,19 +234,25 @@ def step_function(model, species, box, method: str = "heun", ode_steps=8, time_g
     (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step, and a
     memory model (``model.memory`` = W) also ``window`` (M,N,D), each chain's displacement over its last W
     steps (None until the chain has W steps); the attributes ``history`` and ``memory`` say what it wants.
+    ``kw``: ``history_guidance``, ``noise_scale``, ``device`` of :func:`sample`. No domain check here: the
+    chain's states are the model's own (check the start with :func:`glassgen.sampling.domain.check_domain`).
     """
     from glassgen.system.data import Snapshot
 
     model = _as_model(model)
-    _check_guidance(model, kw.get("history_guidance", 1.0))  # refused before a rollout writes anything
-    _noise_factor(model, kw.get("noise_scale"), species)
+    solver = solver or SolverConfig()
+    guidance, noise, device = kw.pop("history_guidance", 1.0), kw.pop("noise_scale", None), kw.pop("device", None)
+    if kw:
+        raise TypeError(f"step_function got unexpected keywords {sorted(kw)}")
+    _check_guidance(model, guidance)  # refused before a rollout writes anything
+    _noise_factor(model, noise, species)
 
     def step_fn(positions, lag, seeds, previous=None, window=None):
         none = [None] * len(positions)
         prev = none if previous is None or not model.history else previous
         win = none if window is None or not model.memory else window
-        return np.stack([sample(model, Snapshot(species, box, x), lag, 1, method=method, ode_steps=ode_steps,
-                                time_grid=time_grid, seed=int(s), previous=p, window=w, **kw)[0][0]
+        return np.stack([draw(model, Snapshot(species, box, x), lag, 1, solver, int(s), p, w, guidance, noise,
+                               device)[0][0]
                          for x, s, p, w in zip(positions, seeds, prev, win)])
 
     step_fn.history = model.history

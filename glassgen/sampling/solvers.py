@@ -14,10 +14,12 @@ the interval; the step size is chosen from ``rtol``/``atol``.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 import torch
 
 from glassgen.core.errors import InputError
+from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 
 def make_grid(ode_steps=None, time_grid=None, t0: float = 0.0, t1: float = 1.0, dtype=torch.float64) -> torch.Tensor:
@@ -69,6 +71,51 @@ FIXED = {
 ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 TORCHDIFFEQ = ADAPTIVE + ("explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver")
 METHODS = tuple(FIXED) + TORCHDIFFEQ + ("euler_maruyama",)
+
+
+@dataclass
+class SolverConfig:
+    """How a flow is integrated from noise to data (the conditioning inputs are separate).
+
+    Args:
+        method: a key of :data:`FIXED` (``euler``, ``heun``, ``midpoint``, ``rk4``), ``euler_maruyama``
+            (stochastic), or a torchdiffeq method (``dopri5``, ...).
+        ode_steps: uniform flow-time steps on [0, 1]; default :data:`ODE_STEPS` unless ``time_grid`` is given.
+        time_grid: increasing flow times instead of ``ode_steps`` (exactly one of the two).
+        gamma: noise level of ``euler_maruyama``.
+        rtol, atol: tolerances of adaptive methods.
+        batch_size: samples integrated together (default all); memory grows with it.
+
+    >>> import glassgen
+    >>> glassgen.SolverConfig().ode_steps, glassgen.SolverConfig(time_grid=[0, 0.5, 0.8, 1]).ode_steps
+    (8, None)
+    """
+
+    method: str = METHOD
+    ode_steps: int | None = None
+    time_grid: list | None = None
+    gamma: float = 1.0
+    rtol: float = 1e-4
+    atol: float = 1e-4
+    batch_size: int | None = None
+
+    def __post_init__(self):
+        if self.ode_steps is None and self.time_grid is None:
+            self.ode_steps = ODE_STEPS
+        if self.time_grid is not None:
+            self.time_grid = [float(t) for t in self.time_grid]
+        make_grid(self.ode_steps, self.time_grid)  # exactly one, well formed
+        if self.method not in METHODS:
+            raise InputError("sampler", f"unknown method {self.method!r}; choose one of {METHODS}")
+        if self.batch_size is not None and (int(self.batch_size) != self.batch_size or self.batch_size < 1):
+            raise InputError("sampler", f"batch_size must be a positive integer; got {self.batch_size!r}")
+
+    def meta(self) -> dict:
+        """The settings as output metadata (``time_grid`` as text; None entries left out)."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.time_grid is not None:
+            out["time_grid"] = ",".join(f"{t:g}" for t in self.time_grid)
+        return out
 
 
 class _Counted:

@@ -10,7 +10,7 @@ Every monitor comes from one neighbour search with the true Kob–Andersen poten
 | ``gpeak_AA``, ``gpeak_AB``, ``gpeak_BB`` | height of the first peak of the partial g_ab(r): its largest value, in bins of 0.05 σ_AA, between 0.7 and 1.3 σ_ab |
 
 A pair type with no particles gets ``inf`` (distances) or ``nan`` (peaks). ``glassgen fit`` stores the mean and
-standard deviation of each over training configurations in the checkpoint (metadata ``data_monitors``,
+standard deviation of each over training configurations in the checkpoint (metadata ``info.data_monitors``,
 :func:`reference`); the rollout compares its frames with them (:func:`compare`). See ``docs/rollout.md``.
 """
 from __future__ import annotations
