@@ -13,8 +13,8 @@ from glassgen.core.errors import InputError
 
 # Help shared by `glassgen sample` and `glassgen rollout` (one wording, one place).
 CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`."
-RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time."
-RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)."
+RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time; refine: of its Brownian run (0: FIRE only)."
+RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000); FIRE steps of refine."
 NOISE_HELP = "Prior noise factor c (sampling temperature): one number, or one per species as 1.03,1.01; `glassgen calibrate` measures it on training data (docs/generative.md, \"Noise scale\")."
 
 
@@ -40,7 +40,7 @@ def sample(
     seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
+    relax: str = typer.Option("none", "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project or refine (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction."),
     relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation (default: the snapshot's T)."),
@@ -88,7 +88,7 @@ def rollout(
     overlap_energy: float = typer.Option(20.0, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)."),
+    relax: str = typer.Option("none", "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) or refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS)."),
     relax_when: str = typer.Option("overlap", "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)."),
     relax_time: float = typer.Option(0.2, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(200, "--relax-iterations", help=RELAX_ITER_HELP),
@@ -133,7 +133,8 @@ def rollout(
     s = summarise_log(out.with_name(out.stem + ".log.csv"), checkpoint_metadata(checkpoint).get("data_monitors"))
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
                + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else ""))
-    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed"
+               + (f" ({s['relax_unconverged']} refinements not converged)" if s["relax_unconverged"] else "") + ", "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
     report = out.with_name(out.stem + ".monitors.json")
     with atomic_path(report) as tmp:
