@@ -21,7 +21,7 @@ class RolloutLog:
     """CSV log of monitors and resampling; rows past the resume point are dropped."""
 
     FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", *MONITORS, "relaxed", "relax_rms",
-              "e_pot_before_relax"]
+              "e_pot_before_relax", "relax_fire_steps", "relax_max_force", "relax_converged"]
 
     def __init__(self, path: Path, resume_step: int | None):
         rows = []
@@ -77,6 +77,7 @@ def summarise_log(path, reference: dict | None = None) -> dict:
         "resampled": int(sum(int(r["resampled"] or 0) for r in rows)),
         "overlaps_kept": int(sum(int(r["accepted_overlap"] or 0) for r in rows)),
         "relaxed": int(sum(int(r.get("relaxed") or 0) for r in rows)),
+        "relax_unconverged": int(sum(r.get("relax_converged") == "0" for r in rows)),
         "e_pot_first": float(e[0]),
         "e_pot_last": float(e[-1]),
         "e_pot_min": float(e.min()),

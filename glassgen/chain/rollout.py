@@ -243,9 +243,13 @@ def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None
         rel = {"relaxed": 0}
         if relax is not None and relax.wants(overlap):
             before = new[j].copy()
-            new[j] = _finite(relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT)), k, j, "after the relaxation")
+            try:
+                relaxed = relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT))
+            except InputError as e:
+                raise InputError(e.source, f"step {k}, trajectory {j}: {e.problem}") from None
+            new[j] = _finite(relaxed, k, j, "after the relaxation")
             rel = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[j] - before) ** 2, axis=1)))),
-                   "e_pot_before_relax": mon["e_pot"]}
+                   "e_pot_before_relax": mon["e_pot"], **getattr(relax, "report", {})}
             mon = monitors(new[j], species, box)
         if k % cfg.monitor_every == 0 or attempt or overlap or rel["relaxed"]:
             log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,

@@ -24,8 +24,8 @@ def default(key: str, command: str = "rollout") -> str:
     return f" Default: the checkpoint's validated setting, else {'none' if value is None else value}."
 
 
-RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time." + default("relax_time")
-RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000)." + default("relax_iterations")
+RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time; refine: of its Brownian run (0: FIRE only)." + default("relax_time")
+RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000); FIRE steps of refine." + default("relax_iterations")
 FORCE_HELP = "Proceed with a snapshot, temperature or lag outside the model's training domain (recorded in the output's metadata as forced, out_of_domain)."
 TEMPERATURE_HELP = "Temperature of the start configuration when its metadata has none (the domain check needs it)."
 METHOD_HELP = "Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..." + default("method")
@@ -54,7 +54,7 @@ def sample(
     seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
+    relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project or refine (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation. Default: the checkpoint's validated setting, else the snapshot's T."),
@@ -115,7 +115,7 @@ def rollout(
     overlap_energy: float = typer.Option(None, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw." + default("overlap_energy")),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help="torch device."),
-    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt) or project (push pairs above 3 ε apart to 3 ε; no LAMMPS)." + default("relax")),
+    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) or refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS)." + default("relax")),
     relax_when: str = typer.Option(None, "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)." + default("relax_when")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
@@ -175,7 +175,8 @@ def rollout(
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
                + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else "")
                + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
-    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed, "
+    typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed"
+               + (f" ({s['relax_unconverged']} refinements not converged)" if s["relax_unconverged"] else "") + ", "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")
     report = out.with_name(out.stem + ".monitors.json")
     with atomic_path(report) as tmp:

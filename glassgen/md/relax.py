@@ -1,7 +1,8 @@
-"""Optional correction of generated configurations with the true potential, through LAMMPS.
+"""Optional correction of generated configurations with the true potential, through LAMMPS (or torch).
 
 A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
-Kob–Andersen pair style are set once) and relaxes one configuration per call:
+Kob–Andersen pair style are set once; none for ``project`` and ``refine``) and relaxes one configuration
+per call:
 
 - ``project``: no LAMMPS; every pair above ``project_energy`` is pushed apart to the distance where
   its pair energy equals it, and nothing else moves (:func:`glassgen.system.overlaps.project_overlaps`);
@@ -17,7 +18,10 @@ Kob–Andersen pair style are set once) and relaxes one configuration per call:
   equilibrium vibrations rather than from the model's own, hotter ones;
 - ``nvt``: fresh Maxwell–Boltzmann velocities at ``temperature``, then ``time`` LJ units of Langevin
   dynamics at that temperature (velocity Verlet with a displacement cap, ``fix nve/limit``, so a hard
-  overlap cannot blow the integration up; total momentum kept at zero).
+  overlap cannot blow the integration up; total momentum kept at zero);
+- ``refine``: no LAMMPS; FIRE on the KA potential (at most ``max_iterations`` steps, stopped once no particle
+  feels more than ``fmax``), then ``time`` of overdamped Langevin dynamics at ``temperature``, in torch
+  (:mod:`glassgen.md.refine`), several configurations at once with :meth:`Relaxer.relax_batch`.
 
 Positions go in and come out **unwrapped**: the returned array is the input plus the displacement
 LAMMPS applied, computed from the wrapped coordinates and image flags before and after, so no multiple
@@ -29,6 +33,7 @@ See ``docs/rollout.md`` ("Relaxation").
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -38,8 +43,11 @@ from glassgen.core.errors import InputError
 from glassgen.system.overlaps import project_overlaps
 from glassgen.system.pbc import fold
 
-KINDS = ("minimize", "nvt", "local", "project", "quench")
-THERMAL = ("nvt", "quench")  # kinds that end with Langevin dynamics at a temperature
+KINDS = ("minimize", "nvt", "local", "project", "quench", "refine")
+THERMAL = ("nvt", "quench")  # kinds that end with (inertial) Langevin dynamics at a temperature
+TEMPERATURE = THERMAL + ("refine",)  # kinds that take a temperature (refine: when its Brownian time is > 0)
+NO_LAMMPS = ("project", "refine")
+log = logging.getLogger(__name__)
 WHEN = ("overlap", "always")
 LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
 
@@ -49,21 +57,28 @@ class RelaxConfig:
     """Relaxation settings (LJ units).
 
     Args:
-        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt) or ``"project"``.
+        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt), ``"project"`` or
+            ``"refine"`` (FIRE, then Brownian dynamics, in torch).
         when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
         temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
-        time: length of the ``nvt`` relaxation in LJ time.
-        max_iterations: conjugate-gradient iterations of ``minimize`` (at most 10× as many force calls).
+        time: length of the ``nvt`` relaxation in LJ time (``refine``: time/dt Brownian steps; 0 for none).
+        max_iterations: conjugate-gradient iterations of ``minimize`` (at most 10× as many force calls);
+            ``refine``: its FIRE budget (0 for none).
         seed: velocity/thermostat seed used when :meth:`Relaxer.relax` is given none.
-        dt: MD time step of ``nvt``.
-        damp: Langevin damping time of ``nvt`` (velocity relaxation time, LJ time).
+        dt: MD time step of ``nvt``; ``refine``: FIRE's first time step and the Brownian time step.
+        damp: Langevin damping time of ``nvt`` (velocity relaxation time, LJ time); ``refine``: the mobility
+            (damp/m), so a Brownian step moves h F + sqrt(2 T h) ξ with h = damp × dt.
         max_displacement: ``nvt`` cap on any particle's move in one time step (σ_AA); ordinary thermal
             moves are ~100× smaller, so the cap only acts on particles pushed apart from an overlap.
-        dmax: ``minimize`` cap on any coordinate's move in one line search (σ_AA).
+        dmax: ``minimize`` cap on any coordinate's move in one line search (σ_AA); ``refine``: on any
+            particle's move in one FIRE step (the Brownian cap is ``max_displacement``).
         local_energy: ``local``: a pair above this KA pair energy (ε_AA) marks an overlap; equilibrium
             MD at T = 0.6 has no pair above ~3.5.
         local_radius: ``local``: particles within this distance (σ_AA) of an overlapping pair move too.
         project_energy: ``project``: pairs above this KA pair energy (ε_AA) are pushed apart to it.
+        fmax: ``refine``: FIRE stops, converged, once no particle feels a force above this (ε_AA/σ_AA); a
+            call that ends FIRE above it is logged as not converged.
+        skin: ``refine``: Verlet skin of the pair list (σ_AA).
     """
 
     kind: str = "minimize"
@@ -79,30 +94,39 @@ class RelaxConfig:
     local_energy: float = 5.0
     local_radius: float = 1.2
     project_energy: float = 3.0
+    fmax: float = 1.0
+    skin: float = 0.7
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise InputError("relax", f"--relax must be one of none, {', '.join(KINDS)}; got {self.kind!r}")
         if self.when not in WHEN:
             raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {self.when!r}")
-        if self.kind in THERMAL:
+        refine = self.kind == "refine"
+        brownian = refine and self.time > 0
+        if self.kind in THERMAL or brownian:
             t = self.temperature
             if t is None:
-                raise InputError("relax", f"a {self.kind} relaxation needs a temperature: pass --relax-temperature")
+                raise InputError("relax", f"a {self.kind} relaxation needs a temperature: pass --relax-temperature"
+                                 + (" (or --relax-time 0 for FIRE alone)" if refine else ""))
             if not np.isfinite(t) or t <= 0:
                 raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
-        for name in ("time", "dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius",
-                     "project_energy"):
+        for name in ("dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius", "project_energy",
+                     "fmax", "skin"):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise InputError("relax", f"relax {name} must be positive; got {v}")
-        if self.kind in THERMAL and self.steps() < 1:
+        if not np.isfinite(self.time) or self.time < 0 or (self.time == 0 and not refine):
+            raise InputError("relax", f"relax time must be positive{' (or 0 for refine)' if refine else ''}; got {self.time}")
+        if (self.kind in THERMAL or brownian) and self.steps() < 1:
             raise InputError("relax", f"--relax-time {self.time} is shorter than one time step ({self.dt})")
-        if self.max_iterations < 1:
-            raise InputError("relax", f"relax max_iterations must be at least 1; got {self.max_iterations}")
+        if self.max_iterations < (0 if refine else 1):
+            raise InputError("relax", f"relax max_iterations must be at least {0 if refine else 1}; got {self.max_iterations}")
+        if refine and self.max_iterations == 0 and self.time == 0:
+            raise InputError("relax", "refine with --relax-iterations 0 and --relax-time 0 would do nothing")
 
     def steps(self) -> int:
-        """MD steps of the ``nvt`` relaxation."""
+        """MD steps of the ``nvt`` relaxation (Brownian steps of ``refine``)."""
         return int(round(self.time / self.dt))
 
     def meta(self) -> dict:
@@ -112,8 +136,10 @@ class RelaxConfig:
                 "nvt": ("kind", "when", "temperature", "time", "dt", "damp", "max_displacement"),
                 "project": ("kind", "when", "project_energy"),
                 "quench": ("kind", "when", "max_iterations", "dmax", "temperature", "time", "dt", "damp",
-                           "max_displacement")}[self.kind]
-        return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep}
+                           "max_displacement"),
+                "refine": ("kind", "when", "max_iterations", "dmax", "fmax", "temperature", "time", "dt", "damp",
+                           "max_displacement", "skin")}[self.kind]
+        return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep and v is not None}
 
 
 def lammps_seed(seed: int) -> int:
@@ -143,9 +169,9 @@ class Relaxer:
         if species.ndim != 1 or species.size == 0 or species.min() < 0 or species.max() > 1:
             raise InputError("relax", "species must be a non-empty (N,) array of 0 (A) and 1 (B)")
         self.cfg, self.species, self.box, self.n = cfg, species, box, len(species)
-        self.calls, self.engine = 0, None
-        if cfg.kind == "project":
-            return  # pure numpy: no LAMMPS instance needed
+        self.calls, self.engine, self.report = 0, None, {}
+        if cfg.kind in NO_LAMMPS:
+            return  # numpy or torch: no LAMMPS instance needed
         try:
             e = self.engine = Engine(threads=threads)
         except InputError:
@@ -197,6 +223,8 @@ class Relaxer:
         if x.shape != (self.n, 3) or not np.all(np.isfinite(x)):
             raise InputError("relax", f"positions must be finite, shape {(self.n, 3)}; got {x.shape}")
         cfg, e = self.cfg, self.engine
+        if cfg.kind == "refine":
+            return self.relax_batch(x[None], [cfg.seed if seed is None else int(seed)])[0]
         if cfg.kind == "project":
             self.calls += 1
             return project_overlaps(x, self.species, self.box, cfg.project_energy)[0]
@@ -231,6 +259,34 @@ class Relaxer:
         return x + (st["x"] - wrapped) + (st["image"] - image) * self.box
 
 
+    def relax_batch(self, positions, seeds) -> np.ndarray:
+        """Relax B configurations (B,N,3); ``refine`` does them together in one graph, the LAMMPS kinds in turn.
+
+        Each configuration's result is the one :meth:`relax` gives it with the same seed (to rounding). After the call,
+        :attr:`report` holds the last configuration's log columns and :attr:`reports` every configuration's
+        ``refine`` report (:func:`glassgen.md.refine.refine`); a refinement whose FIRE ended above ``fmax`` is
+        logged as a warning.
+        """
+        x = np.asarray(positions, dtype=np.float64)
+        if x.ndim != 3 or len(seeds) != len(x):
+            raise InputError("relax", f"relax_batch takes (B,N,3) positions and B seeds; got {x.shape} and {len(seeds)}")
+        if self.cfg.kind != "refine":
+            return np.stack([self.relax(xj, s) for xj, s in zip(x, seeds)])
+        from glassgen.md.refine import refine_with
+
+        if x.shape[1:] != (self.n, 3) or not np.all(np.isfinite(x)):
+            raise InputError("relax", f"positions must be finite, shape (B, {self.n}, 3); got {x.shape}")
+        out, self.reports = refine_with(self.cfg, x, self.species, self.box, seeds)
+        for j, r in enumerate(self.reports):
+            if not r["converged"]:
+                log.warning("refine call %d, configuration %d: FIRE not converged in %d steps (max force %.3g > "
+                            "fmax %g)", self.calls + j, j, r["fire_steps"], r["max_force"], self.cfg.fmax)
+        last = self.reports[-1]
+        self.report = {"relax_fire_steps": last["fire_steps"], "relax_max_force": last["max_force"],
+                       "relax_converged": int(last["converged"])}
+        self.calls += len(x)
+        return out
+
 def _overlap_region(positions, species, box, energy: float, radius: float) -> np.ndarray:
     """Indices of the particles within ``radius`` of a pair whose KA pair energy exceeds ``energy``."""
     from glassgen.system.pbc import neighbour_graph
@@ -259,7 +315,7 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
         raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
     if kind == "none":
         return None
-    if kind in THERMAL and temperature is None:
+    if kind in TEMPERATURE and temperature is None:
         temperature = _temperature(init_meta)
         if temperature is None and model_meta:
             temperature = _temperature(model_meta)
