@@ -262,4 +262,5 @@ def test_evaluate_refuses_an_earlier_output_folder_and_overwrite_clears_all_of_i
     code, _, err = cli(monkeypatch, capsys, *args)
     assert code == 2 and error_line(err) == f"error: {ev / 'msd.png'}: exists; pass --overwrite to replace it"
     assert cli(monkeypatch, capsys, *args, "--overwrite")[0] in (0, 1)
-    assert sorted(p.name for p in ev.iterdir()) == ["longtime.json", "longtime.md", "longtime.png", "notes.txt"]
+    assert sorted(p.name for p in ev.iterdir()) == ["longtime.json", "longtime.md", "longtime.png", "longtime_stationarity.png",
+                                                    "notes.txt"]

@@ -31,7 +31,8 @@ from glassgen.stats.uncertainty import N_BOOT, N_SPLITS, bootstrap_se, bootstrap
 # long-time check (longtime.py) and the Chapman–Kolmogorov check (glassgen.chain.chapman). The CLI refuses a
 # folder holding any of them without --overwrite, and with it deletes them all before the new run.
 OUTPUTS = ("report.json", "msd.png", "fs.png", "alpha2.png", "chi4.png", "van_hove.png", "propensity.png", "rdf.png",
-           "mobility.png", "chapman_kolmogorov.json", "longtime.md", "longtime.json", "longtime.png")
+           "mobility.png", "chapman_kolmogorov.json", "longtime.md", "longtime.json", "longtime.png",
+           "longtime_stationarity.png")
 
 NA_NOTES = {
     "tau_alpha": "F_s does not cross 1/e between the first and last lag (τ_α is NaN)",
