@@ -80,3 +80,30 @@ def test_wrong_shape_is_one_line_error(tmp_path):
     torch.save(sd, tmp_path / "shape.pth")
     with pytest.raises(InputError, match="shape.pth"):
         load_reference_weights(tmp_path / "shape.pth")
+
+
+@needs_weights
+def test_import_botan_cli_writes_a_checkpoint_with_attribution(tmp_path):
+    import subprocess
+    import sys
+
+    from glassgen.core.checkpoint import read_metadata
+    from glassgen.encoder.checkpoint import load_model
+
+    out = tmp_path / "botan.safetensors"
+    res = subprocess.run([sys.executable, "-m", "glassgen", "import-botan", str(WEIGHTS / "model2.pth"), "-o", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    meta = read_metadata(out)
+    assert meta["kind"] == "botan" and "Shiba" in meta["card"]["initial_weights"] and "Apache" in meta["card"]["licence"]
+    assert all(v == "unknown" for v in meta["domain"].values())
+    ref, ours = load_reference_weights(WEIGHTS / "model2.pth").state_dict(), load_model(out)[0].state_dict()
+    assert ref.keys() == ours.keys() and all(torch.equal(ref[k], ours[k]) for k in ref)
+    again = subprocess.run([sys.executable, "-m", "glassgen", "import-botan", str(WEIGHTS / "model2.pth"), "-o", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "--overwrite" in again.stderr and again.stderr.count("\n") == 1
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"junk")
+    res = subprocess.run([sys.executable, "-m", "glassgen", "import-botan", str(bad), "-o", str(tmp_path / "x.safetensors")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: {bad}") and res.stderr.count("\n") == 1

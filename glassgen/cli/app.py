@@ -286,6 +286,7 @@ def branch(
 
 # --- checkpoints: glassgen upgrade-checkpoint (glassgen/cli/checkpoints.py) ----------------------
 app.command("upgrade-checkpoint")(cli_checkpoints.upgrade_checkpoint)
+app.command("import-botan")(cli_checkpoints.import_botan)
 
 
 # --- generation: glassgen sample, glassgen rollout (glassgen/cli/generate.py) ------------------

@@ -1,4 +1,4 @@
-"""``glassgen upgrade-checkpoint`` and the checkpoint half of ``glassgen info`` (registered in glassgen.cli.app)."""
+"""``glassgen upgrade-checkpoint``, ``glassgen import-botan`` and the checkpoint half of ``glassgen info`` (registered in glassgen.cli.app)."""
 from __future__ import annotations
 
 import json
@@ -39,3 +39,24 @@ def upgrade_checkpoint(
     unknown = [k for k, v in meta["domain"].items() if v == "unknown"]
     typer.echo(f"wrote {new}: {meta['kind']} checkpoint, format version {meta['format_version']}"
                + (f"; domain unknown: {', '.join(unknown)}" if unknown else ""))
+
+
+def import_botan(
+    weights: Path = typer.Argument(..., help="A BOTAN authors' state_dict (pyg_botan, e.g. initial_model/model1.pth)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output glassgen checkpoint (.safetensors)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+):
+    """Read the BOTAN authors' published weights into a glassgen BOTAN checkpoint (docs/botan.md)."""
+    from glassgen.core.atomic import check_writable
+    from glassgen.core.checkpoint import unknown_domain
+    from glassgen.encoder.checkpoint import save_model
+    from glassgen.encoder.reference_weights import ATTRIBUTION, load_reference_weights
+
+    check_writable(out, overwrite)
+    model = load_reference_weights(weights)
+    card = {"initial_weights": ATTRIBUTION, "source_file": str(weights),
+            "licence": "Apache-2.0 (the authors' licence; keep this notice with the weights and anything derived)",
+            "training": "none in glassgen: the authors' edge pre-training (their README does not state its state point)"}
+    save_model(out, model, info={"imported_from": Path(weights).name}, domain=unknown_domain(), card=card)
+    typer.echo(f"wrote {out}: BOTAN (width {model.config.width}, {model.config.steps} steps, cutoff "
+               f"{model.config.cutoff:g}) from {weights}; domain unknown")
