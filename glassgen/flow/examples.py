@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from glassgen.core.errors import InputError
-from glassgen.stats.dynamics import lag_pairs
+from glassgen.stats.lags import lag_pairs
 from glassgen.flow import paths
 from glassgen.flow.recipe import REMOVED_AT
 

@@ -17,7 +17,8 @@ from glassgen.system import ka
 from glassgen.system.data import Ensemble
 from glassgen.core.errors import InputError
 from glassgen.system.pbc import neighbour_graph
-from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, lag_pairs, per_sample_curves, species_mask
+from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, per_sample_curves, species_mask
+from glassgen.stats.lags import lag_pairs
 from glassgen.stats.propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
                          initial_pairs, mobility_sums)
 from glassgen.stats.structure import rdf_counts, rdf_edges, structure_factor
