@@ -22,7 +22,8 @@ from glassgen.core.errors import InputError
 from glassgen.system.pbc import fold
 from glassgen.chain import ck_compare as ckc
 from glassgen.stats.dynamics import DEFAULT_Q
-from glassgen.stats.evaluate import ensemble_files, json_ready
+from glassgen.stats.evaluate import json_ready
+from glassgen.stats.matching import ensemble_files
 from glassgen.stats.lags import lag_pairs
 from glassgen.stats.uncertainty import N_SPLITS
 
