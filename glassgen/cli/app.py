@@ -138,7 +138,9 @@ def evaluate(
     ck_ode_steps: int = typer.Option(None, "--ck-ode-steps", help=f"Flow-time steps per draw (default {ODE_STEPS})."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate's files in OUTDIR, all of them (without it, they are refused)."),
 ):
-    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
+    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md).
+    \f
+    Long: its 17 parameters fill the signature; the body is 43 lines."""
     from glassgen.core.atomic import check_writable, remove_stale
     from glassgen.stats.evaluate import OUTPUTS, evaluate as run_evaluate, summary_lines
     from glassgen.stats.features import Options
