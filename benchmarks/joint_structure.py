@@ -24,7 +24,7 @@ from glassgen.sampling.solvers import SolverConfig
 from glassgen.sampling.defaults import ODE_STEPS
 from glassgen.io.h5md import read_trajectory
 from glassgen.system.pbc import neighbour_graph
-from glassgen.stats.dynamics import lag_pairs
+from glassgen.stats.lags import lag_pairs
 
 R_NEIGHBOUR = 1.35
 

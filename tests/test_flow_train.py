@@ -54,22 +54,6 @@ def test_resume_equals_uninterrupted_run(toy):
     assert meta["format"] == "glassgen-checkpoint" and meta["kind"] == "flow" and '"kind": "diffusion"' in meta["config"]
 
 
-def test_time_power_reaches_training_but_not_validation(toy, monkeypatch):
-    from glassgen.flow import paths
-
-    seen, real = [], paths.sample_time
-
-    def spy(*args, **kw):
-        seen.append(args[5] if len(args) > 5 else kw.get("power", 1.0))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(paths, "sample_time", spy)
-    _, recipe = toy
-    fit_flow(recipe(2, "late", time_power=2.5), progress=False)
-    # 2 training steps at p = 2.5; validation (every 2 steps, 2 samples) at p = 1 so its losses stay comparable
-    assert seen.count(2.5) == 2 and seen.count(1.0) >= 1 and set(seen) == {1.0, 2.5}
-
-
 def test_resume_without_state_is_an_error(toy):
     _, recipe = toy
     with pytest.raises(InputError, match="resume"):
@@ -79,9 +63,12 @@ def test_resume_without_state_is_an_error(toy):
 @pytest.mark.parametrize("bad,match", [({"train": {"stepz": 3}}, "train.stepz"), ({"task": "propensity"}, "generative"),
                                        ({"model": {"hidden": 8, "colour": 1}}, "model.colour"),
                                        ({"data": {"train": []}}, "no files"),
-                                       ({"train": {"time_power": 0}}, "time_power"),
-                                       ({"train": {"time_power": "late"}}, "time_power"),
-                                       ({"train": {"time_power": True}}, "time_power")])
+                                       ({"train": {"lr": "late"}}, "train.lr' must be a number"),
+                                       ({"train": {"lr": True}}, "train.lr' must be a number"),
+                                       # settings of ruled-out experiments: the message names the last commit with them
+                                       ({"train": {"time_power": 2.0}}, "train.time_power was removed.*commit 12bc0ac"),
+                                       ({"model": {"pair_channels": False}}, "model.pair_channels was removed"),
+                                       ({"data": {"train_inherent": ["is.h5"]}}, "data.train_inherent was removed")])
 def test_recipe_errors(tmp_path, bad, match):
     r = {"task": "flow", "data": {"train": ["x.h5"]}}
     r.update(bad)
@@ -258,39 +245,10 @@ def test_trajectory_pairs_are_cut_at_the_requested_lags(tmp_path):
         load_examples([tmp_path / "t.h5"])
     with pytest.raises(InputError, match="no pair"):
         load_examples([tmp_path / "t.h5"], lags=[4.5])
-
-
-def test_inherent_starts_give_thermal_targets_from_is_and_is_history(tmp_path):
-    """data.train_inherent: start IS(t0), target x(t0 + τ) - IS(t0), history IS(t0) - IS(t0 - τ); no IS, no origin."""
-    from glassgen import Trajectory, write_trajectory
-    from glassgen.flow.train import load_examples
-
-    rng = np.random.default_rng(6)
-    species = (np.arange(64) % 5 == 0).astype(int)
-    times = np.arange(6.0)
-    x = np.cumsum(0.7 * rng.normal(size=(6, 64, 3)), axis=0) + rng.uniform(0, L, (64, 3))
-    y = x[::2] + 0.1 * rng.normal(size=(3, 64, 3))  # "inherent structures" at t = 0, 2, 4
-    write_trajectory(tmp_path / "t.h5", Trajectory(species, np.full(3, L), times, x))
-    write_trajectory(tmp_path / "is.h5", Trajectory(species, np.full(3, L), times[::2], y))
-    ex = load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "is.h5"])
-    assert [e["source"].rsplit("=", 1)[1] for e in ex] == ["0", "2"]  # t = 4 has no frame 2 later
-    np.testing.assert_allclose(ex[1]["initial"], y[1], atol=1e-9)
-    np.testing.assert_allclose(ex[1]["disp"][0, 0], x[4] - y[1], atol=1e-9)
-    np.testing.assert_allclose(ex[1]["prev"][0, 0], y[1] - y[0], atol=1e-9)
-    assert [e["has_prev"].tolist() for e in ex] == [[False], [True]]
-    write_trajectory(tmp_path / "bad.h5", Trajectory(1 - species, np.full(3, L), times[::2], y))
-    with pytest.raises(InputError, match="other particles, species or box"):
-        load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "bad.h5"])
-    write_trajectory(tmp_path / "off.h5", Trajectory(species, np.full(3, L), np.array([1.5]), y[:1]))
-    with pytest.raises(InputError, match="no origin with a frame .* has an inherent structure"):
-        load_examples([tmp_path / "t.h5"], lags=[2.0], inherent=[tmp_path / "off.h5"])
-    np.savez(tmp_path / "ens.npz", types=species, initial_positions=x[0], positions=x[1:3])
-    with pytest.raises(InputError, match="ens.npz: inherent-structure starts need trajectory files"):
-        load_examples([tmp_path / "ens.npz"], lag=1.0, inherent=[tmp_path / "is.h5"])
-    r = {"task": "flow", "data": {"train": ["t.h5"], "lags": [2.0], "train_inherent": ["is.h5", "is.h5"]}}
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
-    with pytest.raises(InputError, match="data.train_inherent lists 2 files for 1 in data.train"):
-        load_recipe(tmp_path / "r.yaml")
+    # a branch file of the removed `glassgen branch` (origins in its metadata) is refused, not cut at every frame
+    write_trajectory(tmp_path / "b.h5", Trajectory(species, np.full(3, L), times, x, {"origins": [3.0]}))
+    with pytest.raises(InputError, match="b.h5: is a branch file .*commit 12bc0ac"):
+        load_examples([tmp_path / "b.h5"], lags=[2.0])
 
 
 def test_fit_on_trajectory_pairs_learns_both_lags(tmp_path):
@@ -376,40 +334,14 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     d, _ = sample(tmp_path / "run" / "best.safetensors", load_snapshot(tmp_path / "t.h5"), 1.0, 2,
                   SolverConfig(ode_steps=2), seed=0, previous=x[4] - x[3], window=x[4] - x[1])
     assert d.shape == (2, 64, 3) and np.isfinite(d).all()
-    r["model"]["memory_prior"], r["out"] = True, "runp"
-    (tmp_path / "rp.yaml").write_text(yaml.safe_dump(r))
-    fit_flow(tmp_path / "rp.yaml", progress=False)
-    beta = load_model(tmp_path / "runp" / "best.safetensors").velocity.cfg.memory_prior
-    assert len(beta) == 2 and all(np.isfinite(beta))  # fitted on the data, carried by the checkpoint
-    r["model"]["memory_prior"] = False
+    assert load_model(tmp_path / "run" / "best.safetensors").memory == 3
     for model, match in (({"history": False, "memory": 3}, "needs model.history"),
-                         ({"history": True, "memory": 0, "memory_prior": True}, "memory_prior needs"),
                          ({"history": True, "memory": 1}, "W >= 2"),
                          ({"history": True, "memory": 20}, "no window found")):
         r["model"].update(model)
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r))
         with pytest.raises(InputError, match=match):
             fit_flow(tmp_path / "bad.yaml", progress=False)
-
-
-def test_memory_exponents_recover_a_planted_power_law():
-    """Examples whose next step is |Δ|² ∝ (|Δ_W|² + ε)^β per particle give back β per species."""
-    from glassgen.flow.examples import memory_exponents
-    from glassgen.flow.model import WINDOW_EPS
-
-    rng = np.random.default_rng(3)
-    species = (np.arange(400) % 4 == 0).astype(int)
-    beta = np.array([0.3, 0.8])[species]
-    ex = []
-    for k in range(20):
-        win = rng.normal(size=(400, 3)) * rng.lognormal(0, 0.7, size=(400, 1))
-        amp = (np.sum(win ** 2, -1) + WINDOW_EPS) ** (beta / 2) * rng.lognormal(0, 0.3, size=400)
-        d = rng.normal(size=(400, 3)) / np.sqrt(3)
-        d *= amp[:, None] / np.linalg.norm(d, axis=-1, keepdims=True)  # |Δ| = amp exactly
-        ex.append({"species": species, "lags": np.array([1.0]), "disp": d[None, None], "win": win[None, None],
-                   "has_win": np.array([k % 5 != 0])})
-    got = memory_exponents(ex, 2)
-    np.testing.assert_allclose(got, [0.3, 0.8], atol=0.03)
 
 
 def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):
@@ -432,23 +364,18 @@ def test_fit_with_pair_sigma_round_trips_and_bad_tables_are_recipe_errors(toy):
             fit_flow(p, progress=False)
 
 
-def test_fit_with_species_balance_trains_and_selects_on_the_balanced_loss(toy):
-    """train.species_balance reaches the training loss (same seed, another loss); validation stays the plain loss."""
+def test_logged_validation_loss_is_the_plain_loss_of_the_selected_model(toy):
+    """val_loss in log.csv is validation_loss of best.safetensors (no pair term), recomputable from the file."""
     tmp, recipe = toy
-    fit_flow(recipe(2, "plain"), progress=False)
-    fit_flow(recipe(2, "bal", species_balance=True), progress=False)
-    rows = {name: list(csv.DictReader(open(tmp / name / "log.csv"))) for name in ("plain", "bal")}
-    first = [float(rows[name][0]["loss"]) for name in ("plain", "bal")]
-    assert np.isfinite(first[1]) and first[0] != pytest.approx(first[1], rel=1e-6)  # same weights, batch and noise
+    fit_flow(recipe(2, "plain", pair_weight=1.0), progress=False)
+    rows = list(csv.DictReader(open(tmp / "plain" / "log.csv")))
     from glassgen.flow.model import load_model
     from glassgen.flow.examples import load_examples
     from glassgen.flow.train import validation_loss
-    model = load_model(tmp / "bal" / "best.safetensors")  # val_loss of the log is the plain loss of that model
+    model = load_model(tmp / "plain" / "best.safetensors")
     ex = load_examples([str(tmp / "b.h5")], None, None)
     graphs = [model.graph(e["species"], e["initial"], e["box"], e["source"]) for e in ex]
-    assert validation_loss(model, graphs, ex, 2) == pytest.approx(float(rows["bal"][-1]["val_loss"]), rel=1e-5)
-    with pytest.raises(InputError, match="species_balanc"):
-        load_recipe(recipe(2, "typo", species_balanced=True))
+    assert validation_loss(model, graphs, ex, 2) == pytest.approx(float(rows[-1]["val_loss"]), rel=1e-5)
 
 
 def test_denoise_examples_undo_their_own_noise_and_a_denoiser_fits(tmp_path):

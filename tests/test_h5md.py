@@ -143,7 +143,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, rng, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(h, "_write_particles", boom)
+    monkeypatch.setattr(h, "write_particles", boom)
     with pytest.raises(KeyboardInterrupt):
         write_trajectory(tmp_path / "x.h5", random_walk(rng, f=3))
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs glassgen at commit 12bc0ac, the last with `glassgen branch` (it left with the ruled-out on-chain branches).
 # On-chain branches at T = 0.5 (experiments/rollout-proof/record.md, "On-chain branches"): chain the shipped memory model from
 # the 12 TRAINING trajectories (the proof's test set is never touched), run 50 LJ of MD from every chain state
 # with three chain steps behind it (312 branches), refit with them (experiments/recipes/flow-proof-T0.5-branch.yaml), and

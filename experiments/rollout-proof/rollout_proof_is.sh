@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs glassgen at commit 12bc0ac, the last with `glassgen inherent` (it left with the ruled-out inherent-structure chain).
 # Inherent-structure chain at T = 0.6, N = 1000 (experiments/rollout-proof/record.md, "Inherent-structure chain"): the proof's MD ->
 # inherent structures of every 5-LJ frame -> flow fit on IS-to-IS steps -> 16 rollouts of minimised draws from the
 # independent MD's first inherent structures -> long-time check against the independent MD's inherent structures.

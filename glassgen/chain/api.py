@@ -37,6 +37,8 @@ def rollout(model, init, cfg: RolloutConfig, out, solver: SolverConfig | None = 
         force, temperature: the domain check of the starts (as in :func:`glassgen.sample`); a forced
             rollout records ``forced`` and ``out_of_domain`` in its metadata.
 
+    Long: the runnable example below (a test executes it); the body is 23 lines.
+
     Example (a tiny untrained model; ``"flow-proof-T0.6-sig"`` with an MD start works the same)::
 
         >>> import tempfile, numpy as np, glassgen

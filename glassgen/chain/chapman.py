@@ -20,11 +20,12 @@ from glassgen.core.version import __version__
 from glassgen.system.data import Ensemble, Snapshot
 from glassgen.core.errors import InputError
 from glassgen.system.pbc import fold
-from glassgen.stats.dynamics import DEFAULT_Q, alpha2_from_moments, fs_samples, moments_samples
-from glassgen.stats.evaluate import ensemble_files, json_ready, verdict_row
-from glassgen.stats.dynamics import lag_pairs
-from glassgen.stats.features import species_name
-from glassgen.stats.uncertainty import N_SPLITS, half_splits, sorted_samples, wasserstein1_sorted
+from glassgen.chain import ck_compare as ckc
+from glassgen.stats.dynamics import DEFAULT_Q
+from glassgen.stats.evaluate import json_ready
+from glassgen.stats.matching import ensemble_files
+from glassgen.stats.lags import lag_pairs
+from glassgen.stats.uncertainty import N_SPLITS
 
 CK_PAIR = "two-step vs one-step"
 
@@ -58,81 +59,6 @@ def draw_chains(step_fn, start: Snapshot, lag: float, n_samples: int, seed: int 
     d2 = _draw(step_fn, fold(x0 + d1, start.box)[0], lag, seeds(2), "second step of τ", previous=d1)
     one = _draw(step_fn, xs, 2.0 * lag, seeds(0), "one step of 2τ")
     return d1 + d2, one
-
-
-def _features(dr, species, q):
-    """Per-sample m2, m4, F_s and per-particle |Δr| of each species. Shapes: dr (S,N,D)."""
-    out = {}
-    for s in np.unique(species):
-        mask = species == s
-        m2, m4 = moments_samples(dr, mask)
-        out[species_name(int(s))] = {"m2": m2, "m4": m4, "fs": fs_samples(dr, q, mask),
-                                     "u": np.linalg.norm(dr[:, mask], axis=-1)}
-    return out
-
-
-def _merge(groups):
-    """One group of all samples of several (pooled over starts)."""
-    return [{sp: {k: np.concatenate([g[sp][k] for g in groups]) for k in groups[0][sp]} for sp in groups[0]}]
-
-
-def _nblocks(g) -> int:
-    return len(next(iter(g.values()))["m2"])
-
-
-def _values(groups, dim: int, weights=None) -> dict:
-    """MSD, F_s, α₂ per species: weighted means within each group, then the mean over groups."""
-    out = {}
-    for sp in groups[0]:
-        acc = {"m2": [], "m4": [], "fs": []}
-        for i, g in enumerate(groups):
-            w = np.ones(_nblocks(g)) if weights is None else weights[i]
-            for key in acc:
-                acc[key].append(w @ g[sp][key] / w.sum())
-        m2, m4 = float(np.mean(acc["m2"])), float(np.mean(acc["m4"]))
-        out[("msd", sp)], out[("fs", sp)] = m2, float(np.mean(acc["fs"]))
-        out[("alpha2", sp)] = float(alpha2_from_moments(m2, m4, dim))
-    return out
-
-
-def _w1(ga, gb, wa=None, wb=None) -> dict:
-    """W₁ of |Δr| between two sides, group by group (weighted samples), averaged over groups."""
-    out = {}
-    for sp in ga[0]:
-        vals = []
-        for i, (a, b) in enumerate(zip(ga, gb)):
-            ua, ub = a[sp]["u"], b[sp]["u"]
-            x, sid = sorted_samples(np.concatenate([ua, ub]))
-            za, zb = np.zeros(len(ua)), np.zeros(len(ub))
-            pa = np.ones(len(ua)) if wa is None else wa[i]
-            pb = np.ones(len(ub)) if wb is None else wb[i]
-            vals.append(wasserstein1_sorted(x, sid, np.r_[pa, zb], np.r_[za, pb]))
-        out[("w1", sp)] = float(np.mean(vals))
-    return out
-
-
-def _splits(groups, n_splits: int, seed: int) -> list:
-    """Half splits of every group's samples; split k is a list of (wA, wB) per group."""
-    per = [half_splits(_nblocks(g), n_splits, seed + i) for i, g in enumerate(groups)]
-    return [[s[k] for s in per] for k in range(min(len(s) for s in per))]
-
-
-def _compare(label, a, b, floor_from, sizes, lag2, dim) -> list:
-    """Rows of ``a`` against ``b``; the floor comes from half splits of the groups in ``floor_from``."""
-    va, vb, wab = _values(a, dim), _values(b, dim), _w1(a, b)
-    dv, dw = [], []
-    for groups, splits in floor_from:
-        for ws in splits:
-            wa, wb = [w[0] for w in ws], [w[1] for w in ws]
-            x, y = _values(groups, dim, wa), _values(groups, dim, wb)
-            dv.append({k: x[k] - y[k] for k in x})
-            dw.append(_w1(groups, groups, wa, wb))
-    rows = []
-    for k in va:
-        rows.append(verdict_row((k[0], k[1], lag2), va[k], vb[k], np.array([d[k] for d in dv]), (None,) * 3, *sizes))
-    for k in wab:
-        rows.append(verdict_row((k[0], k[1], lag2), wab[k], np.nan, np.array([d[k] for d in dw]), (None,) * 3, *sizes))
-    return [dict(r, comparison=label) for r in rows]
 
 
 def _check_inputs(starts, lag, md, n_samples):
@@ -183,25 +109,25 @@ def chapman_kolmogorov(step_fn, starts, lag: float, md_displacements_2tau=None, 
 
     for i, s in enumerate(tqdm(starts, desc="chapman-kolmogorov", unit="start", disable=not progress)):
         t, o = draw_chains(fns[i], s, lag, int(n_samples), seed, i)
-        two.append(_features(t, s.species, q))
-        one.append(_features(o, s.species, q))
+        two.append(ckc.features(t, s.species, q))
+        one.append(ckc.features(o, s.species, q))
     n = int(n_samples)
-    rows = _compare(CK_PAIR, two, one, [(one, _splits(one, n_splits, seed)), (two, _splits(two, n_splits, seed + 7919))],
-                    (n, n), 2 * lag, dim)
-    values = {"two_step": _values(two, dim), "one_step": _values(one, dim)}
+    floor = [(one, ckc.splits(one, n_splits, seed)), (two, ckc.splits(two, n_splits, seed + 7919))]
+    rows = ckc.compare(CK_PAIR, two, one, floor, (n, n), 2 * lag, dim)
+    values = {"two_step": ckc.values(two, dim), "one_step": ckc.values(one, dim)}
     md_mode = None
     if md_displacements_2tau is not None:
-        md = [_features(np.asarray(d, dtype=np.float64), s.species, q) for d, s in zip(md_displacements_2tau, starts)]
+        md = [ckc.features(np.asarray(d, dtype=np.float64), s.species, q) for d, s in zip(md_displacements_2tau, starts)]
         runs = [len(d) for d in md_displacements_2tau]
         md_mode = "runs" if min(runs) >= 2 else "starts"
-        values["md"] = _values(md, dim)
+        values["md"] = ckc.values(md, dim)
         if md_mode == "starts":  # one MD run per start: pool all starts into one group
-            md, two_g, one_g, sizes = _merge(md), _merge(two), _merge(one), (len(starts), len(starts))
+            md, two_g, one_g, sizes = ckc.merge(md), ckc.merge(two), ckc.merge(one), (len(starts), len(starts))
         else:
             two_g, one_g, sizes = two, one, (n, float(np.mean(runs)))
-        floor = [(md, _splits(md, n_splits, seed + 104729))]
-        rows += _compare("two-step vs MD", two_g, md, floor, sizes, 2 * lag, dim)
-        rows += _compare("one-step vs MD", one_g, md, floor, sizes, 2 * lag, dim)
+        floor = [(md, ckc.splits(md, n_splits, seed + 104729))]
+        rows += ckc.compare("two-step vs MD", two_g, md, floor, sizes, 2 * lag, dim)
+        rows += ckc.compare("one-step vs MD", one_g, md, floor, sizes, 2 * lag, dim)
     ck = [r["verdict"] for r in rows if r["comparison"] == CK_PAIR]
     mdv = [r["verdict"] for r in rows if r["comparison"] != CK_PAIR]
     return {"lag": float(lag), "lag_2tau": 2.0 * lag, "n_starts": len(starts), "n_samples": n, "q": q, "md_floor": md_mode,

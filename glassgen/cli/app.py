@@ -138,7 +138,9 @@ def evaluate(
     ck_ode_steps: int = typer.Option(None, "--ck-ode-steps", help=f"Flow-time steps per draw (default {ODE_STEPS})."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate's files in OUTDIR, all of them (without it, they are refused)."),
 ):
-    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md)."""
+    """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md).
+    \f
+    Long: its 17 parameters fill the signature; the body is 43 lines."""
     from glassgen.core.atomic import check_writable, remove_stale
     from glassgen.stats.evaluate import OUTPUTS, evaluate as run_evaluate, summary_lines
     from glassgen.stats.features import Options
@@ -243,45 +245,6 @@ def simulate(
     else:
         run(r, out, resume=resume, threads=np_)
     typer.echo(f"done: {out}")
-
-
-@app.command()
-def inherent(
-    inputs: list[Path] = typer.Argument(..., help="Glassgen H5MD trajectories (3D Kob–Andersen)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder: one inherent-structure trajectory per input."),
-    every: float = typer.Option(None, "--every", help="Keep only frames at multiples of this LJ time (e.g. the block length)."),
-    max_iterations: int = typer.Option(1000, "--max-iterations", min=1, help="Conjugate-gradient iterations per frame."),
-):
-    """Inherent structures (energy minima) of every frame, via LAMMPS; rerun to continue (finished files kept)."""
-    from glassgen.md.inherent import inherent_files
-
-    written = inherent_files(inputs, out, every, max_iterations)
-    typer.echo(f"wrote {len(written)} inherent-structure trajectories into {out}")
-
-
-@app.command()
-def branch(
-    chains: list[Path] = typer.Argument(..., help="Rollout trajectories (H5MD), or folders of them (their rollout*.h5)."),
-    lag: float = typer.Option(..., "--lag", help="MD time of each branch, LJ time (the chain's lag)."),
-    temperature: float = typer.Option(..., "--temperature", help="Langevin temperature of the branches (the chain's)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder: one branch file per chain state."),
-    window: int = typer.Option(3, "--window", min=1, help="Chain frames kept before each state (a memory model's W)."),
-    every: int = typer.Option(1, "--every", min=1, help="Branch every this many chain steps."),
-    damp: float = typer.Option(2.0, "--damp", help="Langevin damping time, LJ time."),
-    seed: int = typer.Option(0, "--seed", help="Velocity and thermostat seed."),
-    threads: int = typer.Option(1, "--threads", min=1, help="OpenMP threads of LAMMPS."),
-):
-    """MD branches from the states a rollout visits: on-chain training data (experiments/rollout-proof/record.md); rerun to continue."""
-    from glassgen.md.branches import chain_branches
-
-    files = []
-    for c in chains:
-        files.extend(sorted(c.glob("rollout*.h5")) if c.is_dir() else [c])
-    if not files:
-        raise InputError(str(chains[0]), "holds no rollout*.h5 chain files")
-    written = chain_branches(files, out, lag, temperature, window=window, every=every, damp=damp, seed=seed,
-                              threads=threads)
-    typer.echo(f"{len(written)} branch files in {out}")
 
 
 # --- checkpoints: glassgen upgrade-checkpoint (glassgen/cli/checkpoints.py) ----------------------

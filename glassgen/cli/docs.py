@@ -69,6 +69,12 @@ def _param_row(param) -> str:
     return f"| {names} | {_cell(kind)} | {need} | {_cell(getattr(param, 'help', '') or '')} |"
 
 
+def _help(cmd) -> str:
+    """A command's help as ``--help`` shows it: the docstring up to a ``\\f`` (Click's cut; notes for developers
+    follow it)."""
+    return (cmd.help or "").split("\f", 1)[0]
+
+
 def render() -> str:
     """The markdown page for every command of ``glassgen.cli.app.app``, in the order they are registered."""
     import typer.main
@@ -78,10 +84,10 @@ def render() -> str:
     group = typer.main.get_command(app)
     commands = {name: cmd for name, cmd in group.commands.items() if not cmd.hidden}
     out = [HEADER, f"{_cell(group.help)}", "", "| command | what it does |", "|---|---|"]
-    out += [f"| [`glassgen {n}`](#glassgen-{n}) | {_cell(c.help or '')} |" for n, c in commands.items()]
+    out += [f"| [`glassgen {n}`](#glassgen-{n}) | {_cell(_help(c))} |" for n, c in commands.items()]
     out += ["", "`glassgen --version` prints the version."]
     for name, cmd in commands.items():
-        out += ["", f"## glassgen {name}", "", " ".join((cmd.help or "").split()), "", "```", _usage(name, cmd), "```"]
+        out += ["", f"## glassgen {name}", "", " ".join(_help(cmd).split()), "", "```", _usage(name, cmd), "```"]
         params = [p for p in cmd.params if not p.hidden]
         if params:
             out += ["", "| argument / option | type | default | meaning |", "|---|---|---|---|"]

@@ -130,14 +130,12 @@ def rollout(
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md).
 
-    A checkpoint's validated settings (docs/checkpoints.md) are the defaults of every option marked so."""
-    import json
-
+    A checkpoint's validated settings (docs/checkpoints.md) are the defaults of every option marked so.
+    \f
+    Long: its 25 parameters fill the signature; the body (option resolution, checks, the run) is 39 lines."""
     from glassgen.chain.api import rollout as run_rollout
-    from glassgen.chain.rollout import RolloutConfig, summarise_log
+    from glassgen.chain.rollout import RolloutConfig
     from glassgen.cli.settings import model_meta, resolve, start_meta
-    from glassgen.core.atomic import atomic_path
-    from glassgen.io.h5md import read_meta
     from glassgen.md.relax import THERMAL, config_from_options
     from glassgen.sampling.domain import check_domain
     from glassgen.sampling.models import load_model
@@ -170,11 +168,23 @@ def rollout(
                         history_guidance=opt["history_guidance"], noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"),
                         device=device, resume=resume, meta=meta, force=force, temperature=temperature,
                         overwrite=overwrite)
-    s = summarise_log(out.with_name(out.stem + ".log.csv"), model.checkpoint["info"].get("data_monitors"))
-    s["blown_up"] = read_meta(paths[0]).get("blown_up_reason")
     typer.echo(f"wrote {', '.join(map(str, paths))}: {steps} steps of lag {lag:g} (t = {steps * lag:g})"
                + (f"; each a draw of {cfg.draw_lag:g} + {relax_time:g} of Langevin" if relax_counts else "")
                + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
+    _report_monitors(out, paths, model.checkpoint["info"].get("data_monitors"))
+
+
+def _report_monitors(out: Path, paths: list, data_monitors) -> None:
+    """Summarise the rollout's log against the training data's monitors: print it, write OUT.monitors.json, and
+    exit 1 when the chain blew up."""
+    import json
+
+    from glassgen.chain.rollout import summarise_log
+    from glassgen.core.atomic import atomic_path
+    from glassgen.io.h5md import read_meta
+
+    s = summarise_log(out.with_name(out.stem + ".log.csv"), data_monitors)
+    s["blown_up"] = read_meta(paths[0]).get("blown_up_reason")
     typer.echo(f"monitors: {s['resampled']} redraws, {s['overlaps_kept']} overlaps kept, {s['relaxed']} relaxed"
                + (f" ({s['relax_unconverged']} refinements not converged)" if s["relax_unconverged"] else "") + ", "
                f"E_pot/N from {s['e_pot_first']:.3f} to {s['e_pot_last']:.3f} (range {s['e_pot_min']:.3f}..{s['e_pot_max']:.3f})")

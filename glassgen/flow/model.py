@@ -16,7 +16,8 @@ from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, wri
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
-from glassgen.flow.mobility import relative_mobility, unit_rms
+from glassgen.flow.mobility import relative_mobility
+from glassgen.flow.recipe import REMOVED_AT
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
 KIND = "flow"  # checkpoint kind (glassgen.core.checkpoint): flow and diffusion models alike
@@ -40,9 +41,6 @@ def encoder_spec(encoder) -> dict:
         return encoder.config()
     cfg = encoder.config
     return {"kind": "botan", "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg))}
-
-
-WINDOW_EPS = 1e-3  # σ²: keeps log |Δ_W|² finite; far below any thermal window (≈ 0.05 σ² in KA)
 
 
 class FlowModel(nn.Module):
@@ -113,28 +111,6 @@ class FlowModel(nn.Module):
         """Second-order model: each draw also reads the displacement of the previous step."""
         return bool(self.velocity.cfg.history)
 
-    def window_factor(self, species, window, known=None) -> torch.Tensor:
-        """Per-particle factor m_i on the prior scale from the memory window (``memory_prior`` models only).
-
-        m_i ∝ (|Δ_W,i|² + ε)^(β_a / 2) with β_a the species' exponent fitted on the training data
-        (:func:`glassgen.flow.examples.memory_exponents`), normalised per sample so that ⟨m²⟩ = 1 over
-        each species: particles that moved over the last W lags get wider noise, the others narrower,
-        and the prior keeps its measured size. m = 1 where the window is unknown.
-
-        Shapes: species (N,), window (B,N,D), known (B,) | None -> (B,N,1).
-        """
-        beta = self.velocity.cfg.memory_prior
-        if beta is None:
-            raise InputError("model", "this model has no memory prior (model.memory_prior)")
-        window = torch.as_tensor(window, dtype=torch.float64)
-        species = torch.as_tensor(species).long().cpu()
-        logm = 0.5 * torch.as_tensor(beta, dtype=torch.float64)[species] * (window.pow(2).sum(-1) + WINDOW_EPS).log()
-        logm = logm - logm.max(dim=-1, keepdim=True).values  # no overflow; the normalisation takes the shift out
-        m = unit_rms(logm.exp(), species)
-        if known is not None:
-            m = torch.where(torch.as_tensor(known).reshape(-1, 1).bool(), m, torch.ones_like(m))
-        return m[..., None]
-
     @property
     def memory(self) -> int:
         """Memory window W in lags (0 = none): each draw also reads x(t0) − x(t0 − W τ)."""
@@ -186,8 +162,6 @@ class FlowModel(nn.Module):
         scale = self.prior_scale(emb, lag)
         log_lag = lag.log().to(emb["h"].device)
         hist = self.history_input(scale, previous, known, window, window_known)
-        if window is not None and self.velocity.cfg.memory_prior is not None:  # after p: p reads the species scale
-            scale = scale * self.window_factor(emb["species"], window, window_known).to(scale)
 
         def v(t, x):
             b = x.shape[0]
@@ -206,14 +180,25 @@ class FlowModel(nn.Module):
                 "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility}
 
 
+# Velocity settings of earlier checkpoints that glassgen no longer has, with the value that means "off" (their
+# experiments were ruled out: experiments/recipes/README.md). Off, they are dropped; on, the model needs that commit.
+REMOVED_VELOCITY = {"memory_prior": None, "pair_channels": False}
+
+
 def build(config: dict, source: str = "config") -> FlowModel:
     """A FlowModel (untrained prior and weights) from its stored config; one that does not build -> InputError."""
+    velocity = config.get("velocity") if isinstance(config, dict) else None
+    for key, off in REMOVED_VELOCITY.items():
+        if isinstance(velocity, dict) and velocity.get(key, off) != off:
+            raise InputError(source, f"uses velocity.{key}, which glassgen no longer has; load it with glassgen at "
+                                     f"commit {REMOVED_AT}")
     try:
         cfg = dict(config)
         prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
-        return FlowModel(build_encoder(cfg["encoder"]), VelocityConfig(**cfg["velocity"]), prior, cfg["kind"],
-                         cfg["encoder_frozen"], cfg.get("mobility", False))
-    except (KeyError, TypeError, ValueError) as e:
+        vcfg = VelocityConfig(**{k: v for k, v in cfg["velocity"].items() if k not in REMOVED_VELOCITY})
+        return FlowModel(build_encoder(cfg["encoder"]), vcfg, prior, cfg["kind"], cfg["encoder_frozen"],
+                         cfg.get("mobility", False))
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise InputError(str(source), f"config does not build here ({type(e).__name__}: {e})") from None
 
 

@@ -58,19 +58,12 @@ def remove_com(x: torch.Tensor, mass: torch.Tensor | None = None) -> torch.Tenso
     return x - (w * x).sum(dim=-2, keepdim=True)
 
 
-def sample_time(n_graphs: int, n_nodes: int, generator=None, device=None, dtype=torch.float32, power: float = 1.0):
-    """Flow time drawn once per graph and broadcast to its nodes.
-
-    ``power`` p: t = 1 − (1 − u)^p with u uniform on [0, 1), density (1 − t)^(1/p − 1) / p and mean p/(p + 1).
-    p = 1 is uniform; p > 1 spends more of training near the data (t → 1), where the last fraction of a
-    diameter of every position is decided. Any p > 0 has the same minimiser E[u | x_t] at every t: it
-    only moves the network's capacity between flow times.
+def sample_time(n_graphs: int, n_nodes: int, generator=None, device=None, dtype=torch.float32):
+    """Flow time drawn uniformly once per graph and broadcast to its nodes.
 
     Shapes: returns ``(t_graph (B,), t_node (B,N,1))``; ``t_node[b, i] == t_graph[b]``.
     """
     t = torch.rand(n_graphs, generator=generator, device=device, dtype=dtype)
-    if power != 1.0:
-        t = 1.0 - (1.0 - t).pow(power)
     return t, t[:, None, None].expand(n_graphs, n_nodes, 1)
 
 
@@ -148,19 +141,8 @@ def score_term(kind: str, t, x, v):
     return -(a * v - da * x) / (a * ds - da * s)
 
 
-def endpoint(kind: str, t, x, v):
-    """The endpoint x̂1 that the velocity v at (t, x) points to: E[x1 | x_t] when v = E[u | x_t].
-
-    From x_t = α x1 + σ x0 and u = α' x1 + σ' x0: ``x̂1 = (σ' x − σ v) / (α σ' − α' σ)``
-    (flow: x + (1 − t) v). t broadcasts against x, e.g. (B,1,1) for (B,N,D).
-    """
-    a, s, da, ds = schedule(kind, t)
-    return (ds * x - s * v) / (a * ds - da * s)
-
-
 def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, generator=None, mass=None,
-              pairs: torch.Tensor | None = None, pair_weight: float = 0.0, weight: torch.Tensor | None = None,
-              time_power: float = 1.0, endpoint_loss=None):
+              pairs: torch.Tensor | None = None, pair_weight: float = 0.0):
     """Conditional flow-matching loss on one batch of B graphs sharing N particles.
 
     Args:
@@ -173,13 +155,6 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
             in units of sqrt(s_i² + s_j²). The error is linear in v, so the minimiser is still
             E[u | x_t]; the term only reweights errors towards the relative motion of
             neighbours, which decides whether generated configurations overlap.
-        weight: (N,) optional weight of every particle's squared error (mean 1 keeps the loss's
-            size; :func:`species_balance`). Like the pair term it changes only how errors are
-            weighed, not the minimiser E[u | x_t]. The pair term stays unweighted.
-        time_power: p of :func:`sample_time` (1 = uniform flow time).
-        endpoint_loss: optional ``(x̂1 (B,N,D), x1 (B,N,D), t (B,)) -> scalar`` added to the loss, with
-            x̂1 the predicted endpoint (:func:`endpoint`); unlike the terms above it can move the minimiser
-            (glassgen.flow.energy).
 
     Returns:
         The mean squared velocity error in prior units (so A and B particles and all
@@ -188,28 +163,16 @@ def flow_loss(kind: str, velocity_fn, x1: torch.Tensor, scale: torch.Tensor, gen
     b, n, _ = x1.shape
     x1 = remove_com(x1, mass)
     x0 = draw_prior(scale, x1.shape, generator, mass)
-    t, tn = sample_time(b, n, generator, x1.device, x1.dtype, time_power)
+    t, tn = sample_time(b, n, generator, x1.device, x1.dtype)
     a, s, da, ds = schedule(kind, tn)
     xt = a * x1 + s * x0
     target = da * x1 + ds * x0
     v = velocity_fn(t, xt)
-    sq = ((v - target) / scale).pow(2)
-    loss = (sq * weight.reshape(1, -1, 1)).mean() if weight is not None else sq.mean()
+    loss = ((v - target) / scale).pow(2).mean()
     if pairs is not None and pair_weight > 0:
         i, j = pairs
         err = v - target
         rel = (err[:, j] - err[:, i]) / (scale[:, i].pow(2) + scale[:, j].pow(2)).sqrt()
         loss = loss + pair_weight * rel.pow(2).mean()
-    if endpoint_loss is not None:
-        loss = loss + endpoint_loss(endpoint(kind, tn[:, :1], xt, v), x1, t)
     return loss
 
-
-def species_balance(species: torch.Tensor) -> torch.Tensor:
-    """Per-particle weights N / (S n_a) for the S species present: every species weighs alike in the loss.
-
-    Shapes: species (N,) -> (N,), mean 1.
-    """
-    species = torch.as_tensor(species).long()
-    _, inverse, counts = torch.unique(species, return_inverse=True, return_counts=True)
-    return (len(species) / (len(counts) * counts.double()))[inverse]

@@ -29,8 +29,6 @@ class DataSpec:
     val: list = field(default_factory=list)  # model selection only
     lag: float | None = None  # LJ time of .npz files (they carry none)
     lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
-    train_inherent: list | None = None  # one inherent-structure trajectory per train file: start from IS(t0)
-    val_inherent: list | None = None  # the same for val (docs/generative.md, "Inherent-structure starts")
     denoise: list | None = None  # noise amplitudes σ: examples (x + σε, −σε) at "lag" σ instead of pairs (equilibrium denoiser)
     denoise_every: float = 25.0  # LJ time between the trajectory frames used for denoising examples
     temperature: float | None = None  # T of data files whose metadata has none (checkpoint domain; else "unknown")
@@ -57,9 +55,7 @@ class ModelSpec:
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
     memory: int = 0  # W >= 2: with history, also the displacement over the last W lags (mobility memory); 0 = off
-    memory_prior: bool = False  # prior scale × a power of |window|² fitted on the data (needs memory; docs/generative.md)
     pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]
-    pair_channels: bool = False  # geometry features in one block per species pair (needs pair_sigma)
 
 
 @dataclass
@@ -70,7 +66,6 @@ class TrainSpec:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     pair_weight: float = 0.0  # weight of the neighbours' relative-velocity error (paths.flow_loss); 0 = plain CFM
-    species_balance: bool = False  # weigh every species alike in the loss (KA: a B error counts 4x an A error)
     ema_decay: float = 0.999
     augment: bool = True  # random box symmetry per step
     eval_every: int = 100
@@ -78,9 +73,6 @@ class TrainSpec:
     val_samples: int = 8
     cache_size: int = 64  # frozen-encoder embeddings kept (configuration x orientation)
     history_dropout: float = 0.25  # history models: fraction of samples trained without their history (first steps)
-    time_power: float = 1.0  # flow time t = 1 - (1 - u)^p (paths.sample_time): p > 1 trains more near the data
-    energy_weight: float = 0.0  # λ of the predicted endpoint's per-particle KA energy term (flow/energy.py); 0 = off
-    energy_from: float = 0.8  # t_min: the energy term acts at flow times t >= t_min only
     seed: int = 0
 
 
@@ -95,11 +87,17 @@ class FitRecipe:
 
 
 # Keys holding paths relative to the recipe's folder (a base recipe's are read against its own folder).
-PATH_KEYS = ("out", "data.train", "data.val", "data.train_inherent", "data.val_inherent", "encoder.checkpoint")
+PATH_KEYS = ("out", "data.train", "data.val", "encoder.checkpoint")
+
+# Settings of experiments the record rules out (experiments/recipes/README.md), removed after commit REMOVED_AT:
+# a recipe that still sets one is told where it last worked, not only that the key is unknown.
+REMOVED_KEYS = ("data.train_inherent", "data.val_inherent", "model.memory_prior", "model.pair_channels",
+                "train.species_balance", "train.time_power", "train.energy_weight", "train.energy_from")
+REMOVED_AT = "12bc0ac"
 
 
 def _expand(paths, recipe) -> list:
-    """Data paths as strings; a folder stands for the ``.h5`` files in it, sorted (e.g. branch files)."""
+    """Data paths as strings; a folder stands for the ``.h5`` files in it, sorted."""
     out = []
     for p in paths:
         if p.is_dir():
@@ -117,18 +115,18 @@ def load_recipe(path) -> FitRecipe:
     from glassgen.core.recipe import from_dict, load_yaml
 
     path = Path(path)
-    r = from_dict(FitRecipe, load_yaml(path, PATH_KEYS), str(path))
+    raw = load_yaml(path, PATH_KEYS)
+    for dotted in REMOVED_KEYS:
+        section, key = dotted.split(".")
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raise InputError(str(path), f"{dotted} was removed (its experiment was ruled out); glassgen at commit "
+                                        f"{REMOVED_AT} still has it")
+    r = from_dict(FitRecipe, raw, str(path))
     if r.task not in ("flow", "diffusion"):
         raise InputError(str(path), f"task {r.task!r} is not a generative task (flow, diffusion)")
     base = path.resolve().parent
     r.data.train = _expand([base / p for p in r.data.train], path)
     r.data.val = _expand([base / p for p in r.data.val], path)
-    for key, files in (("train", r.data.train), ("val", r.data.val)):
-        starts = getattr(r.data, f"{key}_inherent")
-        if starts is not None:
-            if len(starts) != len(files):
-                raise InputError(str(path), f"data.{key}_inherent lists {len(starts)} files for {len(files)} in data.{key}")
-            setattr(r.data, f"{key}_inherent", [str(base / p) for p in starts])
     r.out = str(base / r.out)
     if r.encoder.checkpoint:
         r.encoder.checkpoint = str(base / r.encoder.checkpoint)
@@ -140,25 +138,17 @@ def load_recipe(path) -> FitRecipe:
                                     f"got memory {m.memory!r}, history {m.history!r}")
     d = r.data
     if d.denoise is not None:
-        if d.lags or d.train_inherent or d.val_inherent or m.history:
-            raise InputError(str(path), "data.denoise replaces the pairs: no data.lags, *_inherent or model.history with it")
+        if d.lags or m.history:
+            raise InputError(str(path), "data.denoise replaces the pairs: no data.lags or model.history with it")
         if not d.denoise or any(not isinstance(v, (int, float)) or not v > 0 for v in d.denoise) or not d.denoise_every > 0:
             raise InputError(str(path), f"data.denoise must list positive noise amplitudes (and denoise_every > 0); "
                                         f"got {d.denoise!r}, {d.denoise_every!r}")
-    if m.memory_prior and not m.memory:
-        raise InputError(str(path), "model.memory_prior needs model.memory (the window it reads)")
     t = r.train
     for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "val_samples"):
         if int(getattr(t, name)) < 1:
             raise InputError(str(path), f"train.{name} must be >= 1")
     if not 0 <= t.history_dropout <= 1:
         raise InputError(str(path), "train.history_dropout must be in [0, 1]")
-    if not 0 < t.time_power < float("inf"):  # types are checked by from_dict
-        raise InputError(str(path), f"train.time_power must be a positive number; got {t.time_power!r}")
-    if not 0 <= t.energy_weight < float("inf"):
-        raise InputError(str(path), f"train.energy_weight must be a number >= 0; got {t.energy_weight!r}")
-    if not 0 <= t.energy_from < 1:
-        raise InputError(str(path), f"train.energy_from must be a flow time in [0, 1); got {t.energy_from!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r

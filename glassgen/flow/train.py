@@ -26,14 +26,13 @@ from glassgen.core.errors import InputError
 from glassgen.stats.monitors import reference
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries
-from glassgen.flow.energy import ENERGY_CUTOFF, energy_term
-from glassgen.flow.examples import load_examples, memory_exponents, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
+from glassgen.flow.examples import load_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
 from glassgen.flow.model import FlowModel, save_model
 from glassgen.flow.recipe import FitRecipe, load_recipe
 from glassgen.flow.velocity import VelocityConfig
 
 
-def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list | None = None) -> FlowModel:
+def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     enc = recipe.encoder
     if enc.kind == "local":
         encoder = LocalEncoder(n_species=prior.log_scales.shape[1], width=enc.width, cutoff=enc.cutoff)
@@ -53,8 +52,7 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale, memory_prior: list |
     try:
         vcfg = VelocityConfig(embed_dim=width, hidden=m.hidden, n_layers=m.n_layers, cutoff=m.cutoff,
                               n_fourier=m.n_fourier, factored=m.factored, geometry=m.geometry, history=m.history,
-                              memory=m.memory, memory_prior=memory_prior, pair_sigma=m.pair_sigma,
-                              pair_channels=m.pair_channels)
+                              memory=m.memory, pair_sigma=m.pair_sigma)
     except (ValueError, TypeError) as e:
         raise InputError("recipe", f"model: {e}") from None
     if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
@@ -81,30 +79,17 @@ class EmbeddingCache:
         return val
 
 
-def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None, balance=False,
-              time_power: float = 1.0, energy: dict | None = None):
+def step_loss(model, emb, x1, lag, gen, kind, pair_weight: float = 0.0, history: dict | None = None):
     """Flow loss of one batch: x1 (B,N,D) displacements of one configuration; lag a number or (B,) lags.
 
     ``pair_weight`` > 0 adds the relative-velocity term over the velocity graph's edges (paths.flow_loss);
     ``history``: the history of a second-order model, FlowModel.velocity_fn's keywords ``previous`` (B,N,D),
     ``known`` (B,) and, with a memory window, ``window`` (B,N,D), ``window_known`` (B,) (:func:`_history`).
-    ``balance``: every species weighs alike (paths.species_balance; recipe train.species_balance).
-    ``time_power``: how flow time is drawn (paths.sample_time; recipe train.time_power). Validation keeps 1,
-    so validation losses of recipes that differ in it stay comparable.
-    ``energy``: ``{"initial": r0 (N,D) after the symmetry, "box", "weight": λ, "t_min"}`` adds the predicted
-    endpoint's energy term (glassgen.flow.energy; recipe train.energy_weight, train.energy_from).
     """
     lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
     v, scale = model.velocity_fn(emb, lag, **(history or {}))
     pairs = emb["edge_index"] if pair_weight > 0 else None
-    weight = paths.species_balance(emb["species"]).to(x1) if balance else None
-    end = None
-    if energy is not None:
-        def end(x1_hat, x1_data, t):
-            return energy_term(x1_hat, x1_data, t, energy["initial"], emb["species"].cpu().numpy(), energy["box"],
-                               energy["weight"], energy["t_min"])
-    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight,
-                           weight=weight, time_power=time_power, endpoint_loss=end)
+    return paths.flow_loss(kind, v, x1, scale.expand(x1.shape[0], -1, -1), gen, pairs=pairs, pair_weight=pair_weight)
 
 
 def _draw_pairs(n_runs: int, n_lags: int, batch: int, gen) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +142,7 @@ def _ema_update(ema, model, decay):
 @torch.no_grad()
 def validation_loss(model, graphs, examples, n, seed=1234):
     """Plain flow loss on validation ensembles with fixed noise, flow times and runs (comparable across steps
-    and across recipes: no pair term, no species balance)."""
+    and across recipes: no pair term)."""
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     tot = []
@@ -194,21 +179,13 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     mem = recipe.model.memory
     dn = {"denoise": recipe.data.denoise, "denoise_every": recipe.data.denoise_every}
-    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, recipe.data.train_inherent, mem, **dn)
+    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, mem, **dn)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
     if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
                                    "(no window found)")
-    if t_cfg.energy_weight > 0:
-        for ex in train:
-            if np.asarray(ex["species"]).max() > 1:
-                raise InputError(ex["source"], "train.energy_weight uses the Kob–Andersen potential: species must be "
-                                               "0 (A) or 1 (B)")
-            if np.min(ex["box"]) <= 2 * ENERGY_CUTOFF:
-                raise InputError(ex["source"], f"train.energy_weight needs box edges above {2 * ENERGY_CUTOFF:.3g} "
-                                               f"(twice the pair cutoff); got {np.min(ex['box']):.6g}")
-    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, recipe.data.val_inherent, mem, **dn)
+    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, mem, **dn)
            if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.stats.monitors; checkpoint metadata data_monitors)
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
@@ -224,8 +201,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         prior = prior_from_examples(train)
-        beta = memory_exponents(train, prior.log_scales.shape[1]) if recipe.model.memory_prior else None
-        model = build_model(recipe, prior, beta).to(device)
+        model = build_model(recipe, prior).to(device)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     gen = torch.Generator().manual_seed(t_cfg.seed)
@@ -263,12 +239,7 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
         hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, gen)  # dropout: first steps too
-        energy = None
-        if t_cfg.energy_weight > 0:
-            energy = {"initial": ex["initial"] @ rot.numpy().T, "box": ex["box"], "weight": t_cfg.energy_weight,
-                      "t_min": t_cfg.energy_from}
-        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight,
-                         hist, t_cfg.species_balance, t_cfg.time_power, energy)
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight, hist)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))

@@ -16,9 +16,7 @@ With ``geometry = K > 0`` every message also reads the pair distance of the
 *displaced* configuration, r'_ij = |r_ij + x_j − x_i| (physical units, x the noisy
 displacement at flow time s), expanded in K Gaussians on [0.5, cutoff]; with ``pair_sigma`` the distance is first divided by the
 contact distance σ_ab of the pair's species (the Kob–Andersen potential is a function of r/σ_ab, so
-one set of Gaussians then reads the same contact for AA, AB and BB pairs); with ``pair_channels`` as
-well, each unordered species pair gets its own K features (the others are zero), so the network can
-tell an AB contact (ε_AB = 1.5 in KA) from a BB one (ε_BB = 0.5) before any mixing. Without it the
+one set of Gaussians then reads the same contact for AA, AB and BB pairs). Without geometry the
 network sees r_ij only through the snapshot embeddings and x_j − x_i only in prior
 units, and has to learn the non-linear map to r'_ij before it can keep neighbours
 apart; generated fields then overlap (measured: experiments/displaced-geometry-T0.6/README.md).
@@ -51,9 +49,7 @@ class VelocityConfig:
     geometry: int = 0  # K Gaussians of the displaced pair distance r'_ij per message; 0 = off (pre-0.6 checkpoints)
     history: bool = False  # node input also reads the previous step's displacement (second-order chain)
     memory: int = 0  # W > 1: node input also reads the displacement over the last W lags (needs history); 0 = off
-    memory_prior: list | None = None  # per species β: prior scale × (|Δ_W|² + ε)^(β/2), normalised (FlowModel.window_factor)
     pair_sigma: list | None = None  # (S,S) contact distances: geometry reads r'_ij / σ_ab; None = physical r'_ij
-    pair_channels: bool = False  # one block of K geometry features per unordered species pair (needs pair_sigma)
 
     def __post_init__(self):
         if self.pair_sigma is not None:
@@ -66,15 +62,6 @@ class VelocityConfig:
             self.pair_sigma = sig.tolist()
         if self.memory and (int(self.memory) != self.memory or self.memory < 2 or not self.history):
             raise ValueError(f"memory is a window of W >= 2 lags read with the history (needs history); got {self.memory}")
-        if self.memory_prior is not None and not self.memory:
-            raise ValueError("memory_prior scales the prior by the memory window: it needs memory > 0")
-        if self.pair_channels and self.pair_sigma is None:
-            raise ValueError("pair_channels needs pair_sigma (its size gives the species)")
-
-    def geometry_features(self) -> int:
-        """Width of g_ij: K, or K per unordered species pair with ``pair_channels``."""
-        s = len(self.pair_sigma) if self.pair_sigma is not None else 1
-        return self.geometry * (s * (s + 1) // 2 if self.pair_channels else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -250,7 +237,7 @@ class VelocityNet(nn.Module):
         cond = 2 * (2 * cfg.n_fourier + 1)
         self.node_in = NodeInput(cfg.embed_dim, cfg.dim, cond, cfg.hidden, cfg.history, 2 if cfg.memory else 1)
         self.edge_in = EdgeInput(cfg.embed_dim, cfg.hidden, cfg.factored)
-        self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored, cfg.geometry_features())
+        self.layers = nn.ModuleList(VelocityLayer(cfg.hidden, cfg.dim, cfg.factored, cfg.geometry)
                                     for _ in range(cfg.n_layers))
         self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.dim))
 
@@ -258,7 +245,7 @@ class VelocityNet(nn.Module):
         """Everything that depends on the snapshot only: computed once, shared by samples and flow times."""
         if self.cfg.geometry and vec is None:
             raise ValueError("a velocity network with geometry > 0 needs the snapshot's edge vectors")
-        sigma = channel = None
+        sigma = None
         if self.cfg.pair_sigma is not None:
             if species is None:
                 raise ValueError("a velocity network with pair_sigma needs the snapshot's species")
@@ -266,15 +253,10 @@ class VelocityNet(nn.Module):
             species = species.long()
             if int(species.max()) >= table.shape[0]:
                 raise ValueError(f"species {int(species.max())} has no row in pair_sigma ({table.shape[0]} species)")
-            a, b = species[edge_index[0]], species[edge_index[1]]
-            sigma = table[a, b][:, None]
-            if self.cfg.pair_channels:  # unordered pair (lo, hi) -> row-major index over lo <= hi
-                n_s, lo, hi = table.shape[0], torch.minimum(a, b), torch.maximum(a, b)
-                pair = lo * n_s - lo * (lo - 1) // 2 + hi - lo
-                channel = nn.functional.one_hot(pair, n_s * (n_s + 1) // 2).to(h.dtype)
+            sigma = table[species[edge_index[0]], species[edge_index[1]]][:, None]
         e0 = self.edge_in(h, e, edge_index)
         return {"node": self.node_in.static(h), "e0": e0, "edge": [layer.static(e0) for layer in self.layers],
-                "edge_index": edge_index, "vec": vec, "sigma": sigma, "channel": channel}
+                "edge_index": edge_index, "vec": vec, "sigma": sigma}
 
     def forward(self, prep: dict, z, s, log_lag, x=None, p=None):
         ei = prep["edge_index"]
@@ -289,8 +271,6 @@ class VelocityNet(nn.Module):
         g = None
         if self.cfg.geometry:
             g = displaced_rbf(prep["vec"], x, ei, self.cfg.geometry, self.cfg.cutoff, prep.get("sigma"))
-            if prep.get("channel") is not None:  # (B,E,K) -> (B,E,P*K), K features in the pair's block
-                g = (prep["channel"].to(g.dtype)[:, :, None] * g[..., None, :]).flatten(-2)
         for layer, st in zip(self.layers, prep["edge"]):
             u = layer(u, st, z, dlen, ei, prep["e0"], g)
         return self.head(u)

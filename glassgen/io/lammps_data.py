@@ -120,8 +120,27 @@ def read_lammps_data(path, dt: float = DEFAULT_DT, with_velocities: bool = False
     if units and units.group(1) != "lj":
         raise InputError(source, f"units {units.group(1)!r}; glassgen works in LJ units")
     step = re.search(r"timestep\s*=\s*(\d+)", title)
+    n, lo_v, box_v = _header_box(header[1:], source)
+    a = _atom_rows(sections, n, source)
+    types = a[:, 1].astype(np.int64)
+    if n and types.min() < 1:
+        raise InputError(source, f"LAMMPS atom types start at 1; found {types.min()}")
+    x = a[:, 2:5] - lo_v
+    fold_checked(x, box_v, "Atoms coordinates", source)  # validation only: far outside means a wrong box
+    if a.shape[1] == 8:
+        x = x + a[:, 5:8] * box_v
+    meta = {"source": source, "source_file": Path(path).name, "format_in": "lammps-data", "units": "lj", "species_from": "LAMMPS type - 1"}
+    time = int(step.group(1)) * dt if step else 0.0
+    if step:
+        meta["dt"] = float(dt)
+    traj = Trajectory(types - 1, box_v, np.array([time]), x[None], meta)
+    return (traj, _velocities(sections, n, source)) if with_velocities else traj
+
+
+def _header_box(header, source: str):
+    """(N, lower corner (3,), box edges (3,)) from the header lines after the title."""
     n, lo, box = None, {}, {}
-    for lineno, line in header[1:]:
+    for lineno, line in header:
         parts = line.split()
         if parts[-3:] == ["xy", "xz", "yz"]:
             raise InputError(source, f"line {lineno}: triclinic boxes are not supported")
@@ -139,6 +158,11 @@ def read_lammps_data(path, dt: float = DEFAULT_DT, with_velocities: bool = False
     box_v, lo_v = np.array([box[a] for a in "xyz"]), np.array([lo[a] for a in "xyz"])
     if not np.all(np.isfinite(box_v)) or np.any(box_v <= 0):
         raise InputError(source, f"box edges must be positive; got {box_v.tolist()}")
+    return n, lo_v, box_v
+
+
+def _atom_rows(sections, n: int, source: str) -> np.ndarray:
+    """The Atoms section as an (N, 5 or 8) float array 'id type x y z [ix iy iz]', sorted by id."""
     atoms = next((k for k in sections if k.split()[0] == "Atoms"), None)
     if atoms is None:
         raise InputError(source, "no Atoms section")
@@ -159,26 +183,16 @@ def read_lammps_data(path, dt: float = DEFAULT_DT, with_velocities: bool = False
     a = a[np.argsort(a[:, 0], kind="stable")]
     if np.any(a[1:, 0] == a[:-1, 0]):
         raise InputError(source, "duplicate atom ids")
-    types = a[:, 1].astype(np.int64)
-    if n and types.min() < 1:
-        raise InputError(source, f"LAMMPS atom types start at 1; found {types.min()}")
-    x = a[:, 2:5] - lo_v
-    fold_checked(x, box_v, "Atoms coordinates", source)  # validation only: far outside means a wrong box
-    if a.shape[1] == 8:
-        x = x + a[:, 5:8] * box_v
-    meta = {"source": source, "source_file": Path(path).name, "format_in": "lammps-data", "units": "lj", "species_from": "LAMMPS type - 1"}
-    time = int(step.group(1)) * dt if step else 0.0
-    if step:
-        meta["dt"] = float(dt)
-    traj = Trajectory(types - 1, box_v, np.array([time]), x[None], meta)
-    if not with_velocities:
-        return traj
-    vel = None
-    if "Velocities" in sections:
-        vs, _, vrows = sections["Velocities"]
-        v = np.array(" ".join(r for _, r in vrows).split(), dtype=np.float64)
-        if v.size != 4 * n:
-            raise InputError(source, f"Velocities section (line {vs}) must have {n} lines 'id vx vy vz'")
-        v = v.reshape(n, 4)
-        vel = v[np.argsort(v[:, 0], kind="stable"), 1:]
-    return traj, vel
+    return a
+
+
+def _velocities(sections, n: int, source: str):
+    """(N,3) velocities sorted by atom id, or None without a Velocities section."""
+    if "Velocities" not in sections:
+        return None
+    vs, _, vrows = sections["Velocities"]
+    v = np.array(" ".join(r for _, r in vrows).split(), dtype=np.float64)
+    if v.size != 4 * n:
+        raise InputError(source, f"Velocities section (line {vs}) must have {n} lines 'id vx vy vz'")
+    v = v.reshape(n, 4)
+    return v[np.argsort(v[:, 0], kind="stable"), 1:]

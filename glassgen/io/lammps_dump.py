@@ -172,44 +172,8 @@ def read_lammps_dump(path, dt: float | None = None, strict: bool = False) -> Tra
         returns Trajectory with species (N,) = type - 1, box (3,), times (F,), positions (F,N,3).
     """
     source = str(path)
-    steps, times, boxes, xs, types = [], [], [], [], None
-    ids0 = layout = None
-    for k, fr in enumerate(_frames(path)):
-        if layout is None:
-            cols = fr["cols"]
-            layout = _columns(cols, source)
-        elif fr["cols"] != cols:
-            raise InputError(source, f"frame {k}: columns change from '{' '.join(cols)}' to '{' '.join(fr['cols'])}'")
-        data = fr["data"]
-        order = np.argsort(data[:, cols.index("id")], kind="stable")
-        data = data[order]
-        ids = data[:, cols.index("id")].astype(np.int64)
-        if ids0 is None:
-            if np.any(ids[1:] == ids[:-1]):
-                raise InputError(source, f"frame {k}: duplicate atom ids")
-            ids0, types = ids, data[:, cols.index("type")].astype(np.int64)
-        elif ids.shape != ids0.shape:
-            raise InputError(source, f"frame {k} has {ids.size} atoms, frame 0 has {ids0.size}: particle counts differ between frames")
-        elif not np.array_equal(ids, ids0):
-            raise InputError(source, f"frame {k}: atom ids differ from frame 0")
-        elif not np.array_equal(data[:, cols.index("type")], types):
-            raise InputError(source, f"frame {k}: atom types differ from frame 0")
-        if boxes and not np.allclose(fr["box"], boxes[0], rtol=1e-12, atol=0):
-            raise InputError(source, f"frame {k}: the box changes ({fr['box'].tolist()} vs {boxes[0].tolist()}); only fixed boxes are supported")
-        pos_cols, scaled, unwrapped, images = layout
-        x = data[:, pos_cols] * fr["box"] if scaled else data[:, pos_cols] - fr["lo"]
-        if images is not None:
-            fold_checked(x, fr["box"], f"x y z columns of frame {k}", source)
-            x = x + data[:, images] * fr["box"]
-        steps.append(fr["step"])
-        times.append(fr.get("time"))
-        boxes.append(fr["box"])
-        xs.append(x)
-    if not xs:
-        raise InputError(source, "no frames: empty file or not a LAMMPS dump")
-    if types.min() < 1:
-        raise InputError(source, f"LAMMPS atom types start at 1; found type {types.min()}")
-
+    layout, types, frames = _read_frames(path, source)
+    steps, times, boxes, xs = zip(*frames)
     box, pos = boxes[0], np.stack(xs)
     meta = {"source": source, "source_file": Path(path).name, "format_in": "lammps-dump", "units": "lj",
             "species_from": "LAMMPS type - 1", "first_timestep": steps[0]}
@@ -238,6 +202,46 @@ def read_lammps_dump(path, dt: float | None = None, strict: bool = False) -> Tra
     if assumptions:
         meta["assumptions"] = "; ".join(assumptions)
     return Trajectory(types - 1, box, t, pos, meta)
+
+
+def _read_frames(path, source: str):
+    """(column layout, LAMMPS types (N,), [(step, time or None, box, positions (N,3)) per frame]), atoms sorted by id.
+
+    Positions are unwrapped where the dump has unwrapped columns or image flags, else as the dump wraps them.
+    Every frame must have frame 0's columns, atoms, types and box.
+    """
+    frames, types, ids0, layout = [], None, None, None
+    for k, fr in enumerate(_frames(path)):
+        if layout is None:
+            cols = fr["cols"]
+            layout = _columns(cols, source)
+        elif fr["cols"] != cols:
+            raise InputError(source, f"frame {k}: columns change from '{' '.join(cols)}' to '{' '.join(fr['cols'])}'")
+        data = fr["data"][np.argsort(fr["data"][:, cols.index("id")], kind="stable")]
+        ids = data[:, cols.index("id")].astype(np.int64)
+        if ids0 is None:
+            if np.any(ids[1:] == ids[:-1]):
+                raise InputError(source, f"frame {k}: duplicate atom ids")
+            ids0, types = ids, data[:, cols.index("type")].astype(np.int64)
+        elif ids.shape != ids0.shape:
+            raise InputError(source, f"frame {k} has {ids.size} atoms, frame 0 has {ids0.size}: particle counts differ between frames")
+        elif not np.array_equal(ids, ids0):
+            raise InputError(source, f"frame {k}: atom ids differ from frame 0")
+        elif not np.array_equal(data[:, cols.index("type")], types):
+            raise InputError(source, f"frame {k}: atom types differ from frame 0")
+        if frames and not np.allclose(fr["box"], frames[0][2], rtol=1e-12, atol=0):
+            raise InputError(source, f"frame {k}: the box changes ({fr['box'].tolist()} vs {frames[0][2].tolist()}); only fixed boxes are supported")
+        pos_cols, scaled, unwrapped, images = layout
+        x = data[:, pos_cols] * fr["box"] if scaled else data[:, pos_cols] - fr["lo"]
+        if images is not None:
+            fold_checked(x, fr["box"], f"x y z columns of frame {k}", source)
+            x = x + data[:, images] * fr["box"]
+        frames.append((fr["step"], fr.get("time"), fr["box"], x))
+    if not frames:
+        raise InputError(source, "no frames: empty file or not a LAMMPS dump")
+    if types.min() < 1:
+        raise InputError(source, f"LAMMPS atom types start at 1; found type {types.min()}")
+    return layout, types, frames
 
 
 def dump_steps(times, dt: float | None = None, source: str | None = None) -> np.ndarray:

@@ -152,7 +152,27 @@ def validate(r: Recipe) -> Recipe:
     r.thermostat_damp = _num(s, "thermostat_damp", r.thermostat_damp, lo=0)
     if r.start not in ("random", "lattice"):
         raise InputError(s, f"'start' must be 'random' or 'lattice'; got {r.start!r}")
-    sy = r.system
+    _validate_system(s, r.system)
+    r.melt.temperature = _num(s, "melt.temperature", r.melt.temperature, lo=0)
+    r.melt.time = _num(s, "melt.time", r.melt.time, lo=0, lo_open=False)
+    r.quench.time = _num(s, "quench.time", r.quench.time, lo=0, lo_open=False)
+    e = r.equilibration
+    e.tau_alpha = _num(s, "equilibration.tau_alpha", e.tau_alpha, lo=0)
+    e.multiple = _num(s, "equilibration.multiple", e.multiple, lo=0)
+    e.spacing = _num(s, "equilibration.spacing", e.spacing, lo=0, lo_open=False)
+    e.max_extensions = _num(s, "equilibration.max_extensions", e.max_extensions, lo=0, integer=True, lo_open=False)
+    e.samples = _num(s, "equilibration.samples", e.samples, lo=10, integer=True, lo_open=False)
+    if r.steps(e.multiple * e.tau_alpha) < e.samples:
+        raise InputError(s, f"equilibration ({e.multiple} × {e.tau_alpha}) is shorter than {e.samples} steps")
+    _validate_trajectories(s, r)
+    _validate_ensembles(s, r.ensembles)
+    if r.trajectories.count == 0 and r.ensembles.configurations == 0:
+        raise InputError(s, "the recipe produces nothing: set trajectories.count or ensembles.configurations > 0")
+    return r
+
+
+def _validate_system(s: str, sy) -> None:
+    """system.*: N, composition, box or density; a box that holds the cutoff and both species."""
     sy.n = _num(s, "system.n", sy.n, lo=1, integer=True)
     sy.fraction_a = _num(s, "system.fraction_a", sy.fraction_a, lo=0, hi=1, lo_open=False)
     if sy.box is not None:
@@ -169,17 +189,10 @@ def validate(r: Recipe) -> Recipe:
     if sy.edge() <= need:
         raise InputError(s, f"box edge {sy.edge():.4g} is too small for the 2.5 σ cutoff (needs > {need:g}); "
                             f"use more particles (N = {sy.n} at density {sy.density:.4g})")
-    r.melt.temperature = _num(s, "melt.temperature", r.melt.temperature, lo=0)
-    r.melt.time = _num(s, "melt.time", r.melt.time, lo=0, lo_open=False)
-    r.quench.time = _num(s, "quench.time", r.quench.time, lo=0, lo_open=False)
-    e = r.equilibration
-    e.tau_alpha = _num(s, "equilibration.tau_alpha", e.tau_alpha, lo=0)
-    e.multiple = _num(s, "equilibration.multiple", e.multiple, lo=0)
-    e.spacing = _num(s, "equilibration.spacing", e.spacing, lo=0, lo_open=False)
-    e.max_extensions = _num(s, "equilibration.max_extensions", e.max_extensions, lo=0, integer=True, lo_open=False)
-    e.samples = _num(s, "equilibration.samples", e.samples, lo=10, integer=True, lo_open=False)
-    if r.steps(e.multiple * e.tau_alpha) < e.samples:
-        raise InputError(s, f"equilibration ({e.multiple} × {e.tau_alpha}) is shorter than {e.samples} steps")
+
+
+def _validate_trajectories(s: str, r: Recipe) -> None:
+    """trajectories.*: counts, a length of whole blocks of whole MD steps, the ensemble."""
     tr = r.trajectories
     tr.count = _num(s, "trajectories.count", tr.count, lo=0, integer=True, lo_open=False)
     tr.length = _num(s, "trajectories.length", tr.length, lo=0)
@@ -189,7 +202,10 @@ def validate(r: Recipe) -> Recipe:
         raise InputError(s, f"'trajectories.ensemble' must be 'nve' or 'nvt'; got {tr.ensemble!r}")
     if abs(tr.length / tr.block - round(tr.length / tr.block)) > 1e-9 or abs(r.steps(tr.block) * r.dt - tr.block) > 1e-9:
         raise InputError(s, f"'trajectories.length' ({tr.length}) must be a whole number of blocks of whole steps ({tr.block})")
-    en = r.ensembles
+
+
+def _validate_ensembles(s: str, en) -> None:
+    """ensembles.*: counts, and either an increasing list of lags or a log grid t_min .. t_max."""
     en.configurations = _num(s, "ensembles.configurations", en.configurations, lo=0, integer=True, lo_open=False)
     en.runs = _num(s, "ensembles.runs", en.runs, lo=0, integer=True)
     if en.times is not None:
@@ -202,9 +218,6 @@ def validate(r: Recipe) -> Recipe:
         en.t_min = _num(s, "ensembles.t_min", en.t_min, lo=0)
         en.t_max = _num(s, "ensembles.t_max", en.t_max, lo=en.t_min)
         en.frames = _num(s, "ensembles.frames", en.frames, lo=1, integer=True, lo_open=False)
-    if tr.count == 0 and en.configurations == 0:
-        raise InputError(s, "the recipe produces nothing: set trajectories.count or ensembles.configurations > 0")
-    return r
 
 
 def load_recipe(path) -> Recipe:

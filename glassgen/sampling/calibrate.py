@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassgen.core.errors import InputError
-from glassgen.stats.dynamics import lag_pairs
+from glassgen.stats.lags import lag_pairs
 
 
 def md_pairs(trajectories, lag: float, origins: int, history: bool, memory: int = 0):

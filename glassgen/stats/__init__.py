@@ -7,7 +7,8 @@ and raw-array helpers take (..., N, D) displacement arrays directly.
 from glassgen.stats.dynamics import (DEFAULT_Q, OVERLAP_A, alpha2_from_moments, chi4_from_overlap, curves, diffusion_constant, displacement_curves,
                        fs_samples, isotropic_kernel, moments_samples, msd, msd_samples, non_gaussian, overlap_chi4,
                        overlap_samples, radial_density, self_intermediate_scattering, species_mask, tau_alpha,
-                       trajectory_lags, van_hove)
+                       van_hove)
+from glassgen.stats.lags import trajectory_lags
 from glassgen.stats.propensity import (BOTAN_R0, botan_edges, bond_breaking_samples, edge_change_samples, edge_target,
                          initial_pairs, mobility_correlation, pair_distances, pearson, propensity,
                          propensity_from_displacements, spearman)

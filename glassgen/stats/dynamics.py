@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassgen.system.data import Ensemble, Trajectory
 from glassgen.core.errors import InputError
+from glassgen.stats.lags import MAX_ORIGINS, N_LAGS, iter_displacements, trajectory_lags
+from glassgen.system.data import Ensemble
 
 DEFAULT_Q = 7.25  # σ⁻¹: first peak of S_AA(q) of the 3D KA mixture at density 1.2
 OVERLAP_A = 0.3  # σ: cage size used for the overlap Q(t)
-N_LAGS = 32
-MAX_ORIGINS = 256
-_CHUNK = 32  # origins per displacement block: bounds memory to _CHUNK·N·D floats
 
 
 def species_mask(species, sel, source: str | None = None) -> np.ndarray:
@@ -95,71 +93,6 @@ def chi4_from_overlap(q_samples, n: int, axis: int = 0, weights=None):
     w = w.reshape(shape) / w.sum()
     mean = (w * q).sum(axis=axis)
     return n * ((w * q * q).sum(axis=axis) - mean * mean)
-
-
-def lag_pairs(times, lag: float, max_origins: int | None = None, rtol: float = 1e-6):
-    """Frame pairs (i, j) with t_j − t_i = ``lag`` (relative tolerance ``rtol``), at most ``max_origins``
-    of them evenly spread (None keeps all). Returns two int arrays, origins ``i`` and targets ``j``."""
-    t = np.asarray(times, dtype=np.float64)
-    j = np.searchsorted(t, t + lag * (1 - rtol))
-    ok = j < t.size
-    i, j = np.nonzero(ok)[0], j[ok]
-    good = np.abs(t[j] - t[i] - lag) <= rtol * lag
-    i, j = i[good], j[good]
-    if max_origins is not None and i.size > max_origins:
-        keep = np.unique(np.linspace(0, i.size - 1, max_origins).round().astype(int))
-        i, j = i[keep], j[keep]
-    return i, j
-
-
-def trajectory_lags(times, n_lags: int = N_LAGS, max_origins: int | None = MAX_ORIGINS, rtol: float = 1e-6):
-    """Log-spaced lags of a trajectory and, for each, the origin/target frame pairs.
-
-    The candidate lags are ``times[1:] - times[0]`` (every lag of a linear or block-log
-    frame schedule); ``n_lags`` of them are picked log-spaced. For each lag all frame
-    pairs (i, j) with t_j − t_i equal to it (relative tolerance ``rtol``) are found, and
-    at most ``max_origins`` of them, evenly spread, are kept (None keeps all).
-
-    Returns:
-        list of ``(lag, i, j)`` with ``i``, ``j`` int arrays of origin and target frames.
-    """
-    t = np.asarray(times, dtype=np.float64)
-    if t.size < 2:
-        raise InputError(None, "a trajectory needs at least 2 frames for time correlations")
-    cand = t[1:] - t[0]
-    want = np.geomspace(cand[0], cand[-1], n_lags) if n_lags < cand.size else cand
-    pick = np.unique([np.argmin(np.abs(np.log(cand / w))) for w in want])
-    out = []
-    for lag in cand[pick]:
-        j = np.searchsorted(t, t + lag * (1 - rtol))
-        ok = j < t.size
-        i = np.nonzero(ok)[0]
-        j = j[ok]
-        good = np.abs(t[j] - t[i] - lag) <= rtol * lag
-        i, j = i[good], j[good]
-        if max_origins is not None and i.size > max_origins:
-            keep = np.unique(np.linspace(0, i.size - 1, max_origins).round().astype(int))
-            i, j = i[keep], j[keep]
-        out.append((float(lag), i, j))
-    return out
-
-
-def iter_displacements(obj, n_lags: int = N_LAGS, max_origins: int | None = MAX_ORIGINS, chunk: int = _CHUNK):
-    """Yield ``(lag_index, lag_time, origins, dr)`` blocks; memory stays O(chunk·N·D).
-
-    Ensemble: one block per lag, ``dr`` = (R, N, D) over runs, ``origins`` = run ids.
-    Trajectory: blocks of at most ``chunk`` time origins per lag (see :func:`trajectory_lags`),
-    ``origins`` = origin frame ids.
-    """
-    if isinstance(obj, Ensemble):
-        for k, t in enumerate(obj.times):
-            yield k, float(t), np.arange(obj.n_runs), obj.positions[:, k] - obj.initial
-    elif isinstance(obj, Trajectory):
-        for k, (lag, i, j) in enumerate(trajectory_lags(obj.times, n_lags, max_origins)):
-            for s in range(0, i.size, chunk):
-                yield k, lag, i[s:s + chunk], obj.positions[j[s:s + chunk]] - obj.positions[i[s:s + chunk]]
-    else:
-        raise InputError(None, f"expected a Trajectory or Ensemble; got {type(obj).__name__}")
 
 
 def per_sample_curves(obj, species=0, q: float = DEFAULT_Q, a: float = OVERLAP_A, n_lags: int = N_LAGS,

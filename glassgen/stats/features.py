@@ -17,7 +17,8 @@ from glassgen.system import ka
 from glassgen.system.data import Ensemble
 from glassgen.core.errors import InputError
 from glassgen.system.pbc import neighbour_graph
-from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, lag_pairs, per_sample_curves, species_mask
+from glassgen.stats.dynamics import DEFAULT_Q, OVERLAP_A, isotropic_kernel, per_sample_curves, species_mask
+from glassgen.stats.lags import lag_pairs
 from glassgen.stats.propensity import (BOTAN_R0, BREAK_R, MOBILITY_BINS, bond_breaking_samples, edge_change_samples,
                          initial_pairs, mobility_sums)
 from glassgen.stats.structure import rdf_counts, rdf_edges, structure_factor
@@ -87,6 +88,19 @@ def _concat_mob(parts: list) -> dict:
     return out
 
 
+def _lag_displacements(obj, t: float, max_origins: int, src: str):
+    """(sample ids, displacements (S,N,D)) at lag ``t``: an ensemble's runs, or a trajectory's origin frames."""
+    if isinstance(obj, Ensemble):
+        k = int(np.argmin(np.abs(obj.times - t)))
+        if abs(obj.times[k] - t) > 1e-6 * t:
+            raise InputError(src, f"no ensemble time {t:g} (times: {obj.times.tolist()})")
+        return np.arange(obj.n_runs), obj.positions[:, k] - obj.initial
+    origins, targets = lag_pairs(obj.times, t, max_origins)
+    if origins.size == 0:
+        raise InputError(src, f"no pair of frames {t:g} apart")
+    return origins, obj.positions[targets] - obj.positions[origins]
+
+
 def config_features(obj, eval_times, opt: Options, name: str = "") -> dict:
     """All per-sample material of one configuration at the evaluation lags ``eval_times``.
 
@@ -117,17 +131,7 @@ def config_features(obj, eval_times, opt: Options, name: str = "") -> dict:
     masks = {species_name(s): species_mask(species, s) for s in sp_ids}
     pairs0 = initial_pairs(obj.initial, obj.box, opt.pair_r_max) if ens else None  # one search for all lags
     for t in eval_times:
-        if ens:
-            k = int(np.argmin(np.abs(obj.times - t)))
-            if abs(obj.times[k] - t) > 1e-6 * t:
-                raise InputError(src, f"no ensemble time {t:g} (times: {obj.times.tolist()})")
-            origins = np.arange(obj.n_runs)
-            dr = obj.positions[:, k] - obj.initial
-        else:
-            origins, targets = lag_pairs(obj.times, t, opt.max_origins)
-            if origins.size == 0:
-                raise InputError(src, f"no pair of frames {t:g} apart")
-            dr = obj.positions[targets] - obj.positions[origins]
+        origins, dr = _lag_displacements(obj, t, opt.max_origins, src)
         u = {n: np.linalg.norm(dr[:, m], axis=-1) for n, m in masks.items()}
         # per-sample moments do not depend on how samples are weighted later: compute them once
         per = {n: {"m2": (v * v).mean(1), "m4": (v ** 4).mean(1), "fs": isotropic_kernel(opt.q * v, obj.dim).mean(1),

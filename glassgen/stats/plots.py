@@ -58,16 +58,23 @@ def _make_plots(outdir, fg, fr, Pg, Pr, report) -> list:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out = [
         _curve_plot(outdir, report, "msd", "MSD ⟨|Δr|²⟩ [σ²]", "msd.png", logy=True),
         _curve_plot(outdir, report, "fs", f"F_s(q = {report['options']['q']:g} σ⁻¹, t)", "fs.png", hline=(np.exp(-1), "1/e")),
         _curve_plot(outdir, report, "alpha2", "non-Gaussian α₂(t)", "alpha2.png"),
         _curve_plot(outdir, report, "chi4", f"χ₄(t) (overlap a = {report['options']['a']:g} σ)", "chi4.png"),
     ]
-    e = len(report["eval_times"]) - 1
-    t = report["eval_times"][e]
+    e = len(report["eval_times"]) - 1  # the per-particle figures are at the last compared lag
+    out.append(_van_hove_plot(outdir, fg, fr, e, report["eval_times"][e]))
+    if fr[0]["kind"] == "ensemble":
+        out.append(_propensity_plot(outdir, fg, fr, e, report))
+    out.append(_rdf_plot(outdir, fr, Pg, Pr, report))
+    out.append(_mobility_plot(outdir, fg, fr, e, report["eval_times"][e]))
+    return out
+
+
+def _van_hove_plot(outdir, fg, fr, e, t) -> str:
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     for sp in fr[0]["lags"][e]["u"]:
@@ -82,23 +89,31 @@ def _make_plots(outdir, fg, fr, Pg, Pr, report) -> list:
     ax.set_ylabel(f"4πr² G_s(r, t = {t:g} τ) [σ⁻¹]")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    out.append(_save(fig, Path(outdir) / "van_hove.png"))
+    return _save(fig, Path(outdir) / "van_hove.png")
 
-    if fr[0]["kind"] == "ensemble":
-        fig, ax = plt.subplots(figsize=(4.6, 4.4))
-        pg = np.concatenate([f["lags"][e]["u"]["A"].mean(0) for f in fg])
-        pr = np.concatenate([f["lags"][e]["u"]["A"].mean(0) for f in fr])
-        ax.scatter(pr, pg, s=2, alpha=0.3, color=COLOURS["A"], rasterized=True, label="A particles")
-        lim = [0, max(pg.max(), pr.max()) * 1.05]
-        ax.plot(lim, lim, color="k", lw=0.8, label="y = x")
-        rho = [r["generated"] for r in report["statistics"] if r["statistic"] == "pearson" and r["species"] == "A" and r["time"] == t]
-        ax.set_title(f"propensity at t = {t:g} τ" + (f", Pearson {rho[0]:.3f} (mean over configs)" if rho and rho[0] is not None else ""), fontsize=9)
-        ax.set_xlabel("MD propensity ⟨|Δr_i|⟩ [σ]")
-        ax.set_ylabel("generated propensity ⟨|Δr_i|⟩ [σ]")
-        ax.set_xlim(lim)
-        ax.set_ylim(lim)
-        ax.legend(fontsize=8)
-        out.append(_save(fig, Path(outdir) / "propensity.png"))
+
+def _propensity_plot(outdir, fg, fr, e, report) -> str:
+    import matplotlib.pyplot as plt
+
+    t = report["eval_times"][e]
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    pg = np.concatenate([f["lags"][e]["u"]["A"].mean(0) for f in fg])
+    pr = np.concatenate([f["lags"][e]["u"]["A"].mean(0) for f in fr])
+    ax.scatter(pr, pg, s=2, alpha=0.3, color=COLOURS["A"], rasterized=True, label="A particles")
+    lim = [0, max(pg.max(), pr.max()) * 1.05]
+    ax.plot(lim, lim, color="k", lw=0.8, label="y = x")
+    rho = [r["generated"] for r in report["statistics"] if r["statistic"] == "pearson" and r["species"] == "A" and r["time"] == t]
+    ax.set_title(f"propensity at t = {t:g} τ" + (f", Pearson {rho[0]:.3f} (mean over configs)" if rho and rho[0] is not None else ""), fontsize=9)
+    ax.set_xlabel("MD propensity ⟨|Δr_i|⟩ [σ]")
+    ax.set_ylabel("generated propensity ⟨|Δr_i|⟩ [σ]")
+    ax.set_xlim(lim)
+    ax.set_ylim(lim)
+    ax.legend(fontsize=8)
+    return _save(fig, Path(outdir) / "propensity.png")
+
+
+def _rdf_plot(outdir, fr, Pg, Pr, report) -> str:
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     for k, (name, col) in enumerate((("AA", "tab:blue"), ("AB", "tab:purple"), ("BB", "tab:red"))):
@@ -112,7 +127,11 @@ def _make_plots(outdir, fg, fr, Pg, Pr, report) -> list:
     ax.set_title("structure" + (f" at t = {max(report['eval_times']):g} τ" if fr[0]["kind"] == "ensemble" else ""), fontsize=9)
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
-    out.append(_save(fig, Path(outdir) / "rdf.png"))
+    return _save(fig, Path(outdir) / "rdf.png")
+
+
+def _mobility_plot(outdir, fg, fr, e, t) -> str:
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     for fs_, style, label in ((fg, GEN, "generated"), (fr, MD, "MD")):
@@ -125,5 +144,4 @@ def _make_plots(outdir, fg, fr, Pg, Pr, report) -> list:
     ax.set_ylabel(f"mobility correlation at t = {t:g} τ")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    out.append(_save(fig, Path(outdir) / "mobility.png"))
-    return out
+    return _save(fig, Path(outdir) / "mobility.png")

@@ -35,22 +35,13 @@ def box_edge(n: int, density: float = DENSITY, dim: int = 3) -> float:
 
 
 def pair_energy(r, a, b):
-    """Shifted pair energy V_ab(r) for arrays of distances and species ids (0 beyond the cutoff).
-
-    Numpy in, numpy out (float64); torch in, torch out in ``r``'s dtype and device, differentiable in ``r``
-    (the training loss's energy term, glassgen.flow.energy).
-    """
-    if type(r).__module__.startswith("torch"):  # not importing torch (seconds) for numpy callers
-        import torch
-
-        tables, where = [torch.as_tensor(t, dtype=r.dtype, device=r.device) for t in (EPSILON, SIGMA, CUTOFF)], torch.where
-    else:
-        r, tables, where = np.asarray(r, dtype=np.float64), (EPSILON, SIGMA, CUTOFF), np.where
-    eps, sig, rc = (t[a, b] for t in tables)
+    """Shifted pair energy V_ab(r) for arrays of distances and species ids (0 beyond the cutoff), float64."""
+    r = np.asarray(r, dtype=np.float64)
+    eps, sig, rc = (t[a, b] for t in (EPSILON, SIGMA, CUTOFF))
     sr6 = (sig / r) ** 6
     src6 = (sig / rc) ** 6
     v = 4.0 * eps * (sr6 * sr6 - sr6) - 4.0 * eps * (src6 * src6 - src6)
-    return where(r < rc, v, 0.0 * v)
+    return np.where(r < rc, v, 0.0)
 
 
 def energy_per_particle(positions, species, box, graph: dict | None = None) -> np.ndarray:
