@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glassgen.core.device import PRECISIONS
 from glassgen.core.errors import InputError
 
 
@@ -65,7 +66,7 @@ class ModelSpec:
 @dataclass
 class TrainSpec:
     steps: int = 1000
-    batch_size: int = 8  # noisy samples of ONE configuration per step (they share its encoder pass)
+    batch_size: int = 8  # noisy samples of ONE configuration per step (they share its encoder pass; split over processes)
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -82,6 +83,8 @@ class TrainSpec:
     energy_weight: float = 0.0  # λ of the predicted endpoint's per-particle KA energy term (flow/energy.py); 0 = off
     energy_from: float = 0.8  # t_min: the energy term acts at flow times t >= t_min only
     seed: int = 0
+    precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast (glassgen.core.device)
+    compile: bool = False  # torch.compile the velocity network (docs/generative.md, "Distributed and GPU training")
 
 
 @dataclass
@@ -159,6 +162,8 @@ def load_recipe(path) -> FitRecipe:
         raise InputError(str(path), f"train.energy_weight must be a number >= 0; got {t.energy_weight!r}")
     if not 0 <= t.energy_from < 1:
         raise InputError(str(path), f"train.energy_from must be a flow time in [0, 1); got {t.energy_from!r}")
+    if t.precision not in PRECISIONS:
+        raise InputError(str(path), f"train.precision must be one of {', '.join(PRECISIONS)}; got {t.precision!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r
