@@ -133,3 +133,80 @@ def test_cuda_refusal_exits_2_with_one_line(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
     assert res.stderr.startswith("error: --device: cuda: no CUDA device is available on this machine")
+
+
+def _toy_flow_data(folder):
+    from glassgen import Ensemble, write_ensemble
+
+    rng = np.random.default_rng(0)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    x = (g + 0.08 * rng.normal(size=g.shape)) % 4.0
+    d = 0.1 * rng.normal(size=(8, 1, 64, 3))
+    write_ensemble(folder / "a.h5", Ensemble((np.arange(64) % 5 == 0).astype(int), np.full(3, 4.0), x, np.array([10.0]),
+                                             x[None, None] + d))
+
+
+def _log(path, key):
+    import csv
+
+    with open(path, newline="") as f:
+        return np.array([float(r[key]) for r in csv.DictReader(f)])
+
+
+def test_flow_recipe_precision_bf16_trains_under_autocast(tmp_path):
+    from flow_fixtures import tiny_flow_recipe
+    from glassgen.flow.train import fit_flow
+
+    _toy_flow_data(tmp_path)
+    fit_flow(tiny_flow_recipe(tmp_path, "fp32", ["a.h5"], steps=3), progress=False)
+    fit_flow(tiny_flow_recipe(tmp_path, "bf16", ["a.h5"], steps=3, precision="bf16"), progress=False)
+    a, b = _log(tmp_path / "fp32" / "log.csv", "grad_norm"), _log(tmp_path / "bf16" / "log.csv", "grad_norm")
+    assert np.all(np.isfinite(b)) and not np.array_equal(a, b)  # bf16 products really ran ...
+    np.testing.assert_allclose(b, a, rtol=0.02)  # ... and kept the training close to fp32's
+    with pytest.raises(InputError, match="train.precision"):
+        fit_flow(tiny_flow_recipe(tmp_path, "fp16", ["a.h5"], steps=1, precision="fp16"), progress=False)
+
+
+def test_flow_recipe_compile_traces_the_velocity_net_and_changes_nothing_else(tmp_path, monkeypatch):
+    """train.compile: the velocity net goes through TorchDynamo; same losses, same checkpoint names. The eager
+    backend replaces inductor's code generation here (minutes of C++ compiling on a CPU)."""
+    import torch._dynamo
+    from flow_fixtures import tiny_flow_recipe
+    from glassgen.flow.train import fit_flow
+
+    real = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: real(self, **kw, backend="eager"))
+    _toy_flow_data(tmp_path)
+    fit_flow(tiny_flow_recipe(tmp_path, "plain", ["a.h5"], steps=2), progress=False)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    fit_flow(tiny_flow_recipe(tmp_path, "compiled", ["a.h5"], steps=2, compile=True), progress=False)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    np.testing.assert_allclose(_log(tmp_path / "compiled" / "log.csv", "loss"), _log(tmp_path / "plain" / "log.csv", "loss"),
+                               rtol=1e-5)
+    state = torch.load(tmp_path / "compiled" / "train_state.pt", weights_only=True)
+    assert state["model"].keys() == state["ema"].keys() and not any("_orig_mod" in k for k in state["model"])
+    torch._dynamo.reset()
+
+
+def test_botan_recipe_precision_bf16_trains_under_autocast(tmp_path):
+    import yaml
+
+    from glassgen.encoder.train import fit
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "data").mkdir()
+    box = (160 / 1.2) ** (1 / 3)
+    for i in (1, 2):
+        x0 = rng.uniform(0, box, (160, 3))
+        np.savez(tmp_path / "data" / f"c{i}.npz", types=(np.arange(160) % 5 == 0).astype(np.int8), initial_positions=x0,
+                 positions=x0 + 0.3 * rng.normal(size=(2, 160, 3)))
+    for precision in ("fp32", "bf16"):
+        r = {"task": "propensity", "data": {"folder": "data", "pattern": "c{id}.npz", "train": [1], "val": [2], "test": []},
+             "model": {"width": 8, "steps": 2},
+             "train": {"steps": 3, "pretrain_steps": 1, "eval_every": 1, "checkpoint_every": 3, "precision": precision}}
+        (tmp_path / f"{precision}.yaml").write_text(yaml.safe_dump(r))
+        fit(tmp_path / f"{precision}.yaml", out=tmp_path / precision)
+    a, b = _log(tmp_path / "fp32" / "log.csv", "train_loss"), _log(tmp_path / "bf16" / "log.csv", "train_loss")
+    assert np.all(np.isfinite(b)) and not np.array_equal(a, b)
+    np.testing.assert_allclose(b, a, rtol=0.02)
