@@ -73,22 +73,34 @@ FIT_TASKS = {
 @app.command()
 def fit(
     recipe: Path = typer.Argument(..., help="YAML recipe; its 'task' key picks what is trained."),
-    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the output folder."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1; under torchrun, cuda is one GPU per process."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the output folder (under any number of processes)."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'out')."),
     max_minutes: float = typer.Option(None, "--max-minutes", help="Stop at the next checkpoint after this many minutes."),
 ):
-    """Train a model from a recipe: task propensity (supervised BOTAN), flow or diffusion."""
+    """Train a model from a recipe: task propensity (supervised BOTAN), flow or diffusion.
+
+    Data-parallel over K processes with `torchrun --standalone --nproc-per-node K -m glassgen fit RECIPE`."""
     import importlib
 
+    from glassgen.core import distributed
+    from glassgen.core.device import resolve_device
     from glassgen.core.recipe import load_yaml
 
+    resolve_device(device)
     task = load_yaml(recipe).get("task")
     if task not in FIT_TASKS:
         raise InputError(str(recipe), f"unknown task {task!r} (known: {', '.join(sorted(FIT_TASKS))})")
     module, func = FIT_TASKS[task]
-    out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out, max_minutes=max_minutes)
-    typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
+    device = distributed.setup(device)  # a no-op unless launched by torchrun with several processes
+    main = distributed.is_main()
+    try:
+        out_dir = getattr(importlib.import_module(module), func)(recipe, device=device, resume=resume, out=out,
+                                                                 max_minutes=max_minutes)
+    finally:
+        distributed.teardown()
+    if main:
+        typer.echo(f"{recipe}: task {task} finished; outputs in {out_dir}")
 
 
 # --- formats (glassgen/formats): glassgen convert ---------------------------------
@@ -136,6 +148,7 @@ def evaluate(
     ck_starts: int = typer.Option(8, "--ck-starts", min=1, help="Start configurations taken from REF (evenly spread)."),
     ck_method: str = typer.Option(None, "--ck-method", help=f"Sampler of the check's draws (default {METHOD})."),
     ck_ode_steps: int = typer.Option(None, "--ck-ode-steps", help=f"Flow-time steps per draw (default {ODE_STEPS})."),
+    device: str = typer.Option("cpu", "--device", help="torch device of the --ck-model draws, e.g. cpu, cuda, cuda:1."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate's files in OUTDIR, all of them (without it, they are refused)."),
 ):
     """Compare generated dynamics with MD: statistics, noise floors, verdicts (docs/statistics.md).
@@ -145,6 +158,10 @@ def evaluate(
     from glassgen.stats.evaluate import OUTPUTS, evaluate as run_evaluate, summary_lines
     from glassgen.stats.features import Options
 
+    if ck_model is not None:
+        from glassgen.core.device import resolve_device
+
+        resolve_device(device)
     if outdir.is_dir():  # (a new folder is made only once the inputs are known to be good)
         earlier = [outdir / name for name in OUTPUTS]
         check_writable(outdir / "report.json", overwrite, also=earlier)
@@ -165,7 +182,7 @@ def evaluate(
         from glassgen.sampling.solvers import SolverConfig
 
         solver = SolverConfig(**{k: v for k, v in (("method", ck_method), ("ode_steps", ck_ode_steps)) if v is not None})
-        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, solver)
+        ck_in = prepare_check(ck_model, reference, ck_lag, ck_starts, solver, device)
     try:
         lags = [float(x) for x in times.split(",") if x.strip()]
     except ValueError:
@@ -176,7 +193,8 @@ def evaluate(
     typer.echo(f"report: {outdir / 'report.json'}" + (f"; plots: {', '.join(report.get('plots', []))}" if plots else ""))
     ok = report["verdict"] == "pass"
     if ck_model is not None:
-        ck = run_check(ck_model, reference, ck_lag, outdir, n_samples=ck_samples, seed=seed, q=q, prepared=ck_in)
+        ck = run_check(ck_model, reference, ck_lag, outdir, n_samples=ck_samples, seed=seed, q=q, device=device,
+                       prepared=ck_in)
         typer.echo("")
         for line in ck_lines(ck):
             typer.echo(line)
@@ -192,14 +210,16 @@ def predict(
     checkpoint: Path = typer.Argument(..., help="A glassgen model checkpoint (.safetensors)."),
     snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble/trajectory, or a BOTAN .npz."),
     output: Path = typer.Option(..., "--output", "-o", help="Per-particle propensity, .npz or .csv."),
-    device: str = typer.Option("cpu", "--device", help="torch device."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu, cuda, cuda:1."),
     density: float = typer.Option(1.2, "--density", help="Number density for .npz input (which stores no box)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (without it, it is refused)."),
 ):
     """Predict the propensity of every particle of one configuration."""
     from glassgen.core.atomic import check_writable
-    from glassgen.encoder.train import predict as _predict
+    from glassgen.core.device import resolve_device
+    from glassgen.encoder.predict import predict as _predict
 
+    resolve_device(device)
     check_writable(output, overwrite)
     prop = _predict(checkpoint, snapshot, output, device=device, density=density)
     typer.echo(f"{output}: propensity of {prop.size} particles (mean {prop.mean():.4f})")

@@ -15,6 +15,7 @@ from glassgen.core.errors import InputError
 # Help shared by `glassgen sample` and `glassgen rollout` (one wording, one place).
 CHECKPOINT_HELP = "A flow/diffusion checkpoint (.safetensors) from `glassgen fit`, or a shipped name (flow-proof-T0.6-sig; docs/checkpoints.md)."
 
+DEVICE_HELP = "torch device of the model, e.g. cpu, cuda, cuda:1 (one this machine lacks is refused)."
 OVERWRITE_HELP = "Replace an existing output (without it, an existing output is refused)."
 
 
@@ -53,7 +54,7 @@ def sample(
     time_grid: str = typer.Option(None, "--time-grid", help="Comma-separated increasing flow times, e.g. 0,0.5,0.8,1."),
     seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
-    device: str = typer.Option("cpu", "--device", help="torch device."),
+    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
     relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project or refine (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
@@ -66,6 +67,7 @@ def sample(
     """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
     from glassgen.cli.settings import model_meta, resolve, start_meta
     from glassgen.core.atomic import check_writable
+    from glassgen.core.device import resolve_device
     from glassgen.io.h5md import write_ensemble
     from glassgen.md.relax import config_from_options
     from glassgen.sampling.domain import check_domain
@@ -74,7 +76,7 @@ def sample(
     from glassgen.sampling.solvers import SolverConfig
 
     check_writable(output, overwrite)
-    model = load_model(checkpoint, device)
+    model = load_model(checkpoint, resolve_device(device))
     opt, taken = resolve("sample", dict(lag=lag, method=method, ode_steps=ode_steps, time_grid=time_grid,
                                         noise_scale=noise_scale, relax=relax, relax_time=relax_time,
                                         relax_iterations=relax_iterations, relax_temperature=relax_temperature),
@@ -114,7 +116,7 @@ def rollout(
     max_resample: int = typer.Option(None, "--max-resample", help="Redraws allowed for a step that creates an overlap." + default("max_resample")),
     overlap_energy: float = typer.Option(None, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw." + default("overlap_energy")),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
-    device: str = typer.Option("cpu", "--device", help="torch device."),
+    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
     relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) or refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS)." + default("relax")),
     relax_when: str = typer.Option(None, "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)." + default("relax_when")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
@@ -136,13 +138,14 @@ def rollout(
     from glassgen.chain.api import rollout as run_rollout
     from glassgen.chain.rollout import RolloutConfig
     from glassgen.cli.settings import model_meta, resolve, start_meta
+    from glassgen.core.device import resolve_device
     from glassgen.md.relax import THERMAL, config_from_options
     from glassgen.sampling.domain import check_domain
     from glassgen.sampling.models import load_model
     from glassgen.sampling.sample import load_snapshot
     from glassgen.sampling.solvers import SolverConfig
 
-    model = load_model(checkpoint, device)
+    model = load_model(checkpoint, resolve_device(device))
     opt, taken = resolve("rollout", dict(
         lag=lag, method=method, ode_steps=ode_steps, max_resample=max_resample, overlap_energy=overlap_energy,
         relax=relax, relax_when=relax_when, relax_time=relax_time, relax_iterations=relax_iterations,
@@ -213,6 +216,7 @@ def calibrate(
     ode_steps: int = typer.Option(None, "--ode-steps", help="Flow-time steps per draw, as the rollout will use them." + default("ode_steps")),
     output: Path = typer.Option(None, "-o", "--output", help="Also write the result as JSON."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
 ):
     """Measure the --noise-scale per species that makes one draw's MSD equal MD's (docs/generative.md)."""
     import json
@@ -221,15 +225,17 @@ def calibrate(
 
     from glassgen.cli.settings import resolve
     from glassgen.core.atomic import atomic_path, check_writable
+    from glassgen.core.device import resolve_device
     from glassgen.sampling.calibrate import calibrate_noise
     from glassgen.io.h5md import read_trajectory
     from glassgen.sampling.models import load_model
     from glassgen.sampling.solvers import SolverConfig
 
+    dev = resolve_device(device)
     if output is not None:  # before the draws, which take minutes
         check_writable(output, overwrite)
 
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, dev)
     opt, _ = resolve("rollout", dict(lag=lag, method=method, ode_steps=ode_steps), model.checkpoint)
     facs = parse_floats(trials, "--trials")
     if len(facs) < 2 or any(c <= 0 for c in facs):

@@ -133,7 +133,7 @@ class NodeUpdate(MessagePassing):
         weight = self.mlp[0].weight
         agg = self.propagate(edge_index, e=e, size=(h.shape[0], h.shape[0]))
         pre = torch.addmm(c, h, weight[:, :w].t())
-        pre = pre.addmm_(agg, weight[:, 2 * w :].t())
+        pre = torch.addmm(pre, agg, weight[:, 2 * w :].t())  # not in place: autocast (bf16) casts only these (N×W)
         return _second_layer(pre, self.mlp)
 
     def message(self, e: Tensor) -> Tensor:

@@ -2,13 +2,16 @@
 
 Loss p·MSE_node + (1-p)·MSE_edge, with p = 0 for the first ``pretrain_steps``
 (edge-only pre-training, which the BOTAN authors call essential) and p = ``p_node``
-after. One step = one configuration under a random cube symmetry. Scores are
+after. One step = ``batch`` configurations (default 1), each under a random cube symmetry, with
+the gradient of their mean loss. Example k of the run (step k // batch) is configuration k of a
+shuffle of the training set per epoch, its symmetry keyed by (seed, k): the same examples whether the
+batch is split over processes (torchrun; glassgen.core.distributed) or not. Scores are
 Pearson correlations on A particles (node) and AA pairs with r₀ < 1.35 (edge); the
 best checkpoint is chosen on the validation configurations only.
 
 Outputs in ``out``: ``log.csv``, ``last.safetensors`` + ``last.state.pt`` (every
 ``checkpoint_every`` steps; ``--resume`` continues from them), ``best.safetensors``,
-``recipe.yaml``.
+``recipe.yaml``; under torchrun only rank 0 writes them. Prediction: :mod:`glassgen.encoder.predict`.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from glassgen.core import distributed
+from glassgen.core.device import PRECISIONS, autocast
 from glassgen.encoder.botan import BOTAN, BOTANConfig
 from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
 from glassgen.core.card import domain_from_data, training_card
@@ -47,7 +52,8 @@ class DataSection:
 
 @dataclass
 class TrainSection:
-    steps: int = 20000  # total optimiser steps (one configuration each)
+    steps: int = 20000  # total optimiser steps
+    batch: int = 1  # configurations per step (split over processes under torchrun)
     pretrain_steps: int = 5000  # edge-only (p = 0) steps at the start
     p_node: float = 0.4
     lr: float = 1e-4
@@ -58,6 +64,7 @@ class TrainSection:
     checkpoint_every: int = 70
     seed: int = 0
     compile: bool = False  # torch.compile the training forward/backward (docs/botan.md: speed)
+    precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast (glassgen.core.device)
     # Starting weights: a BOTAN authors' state_dict (.pth) or a glassgen BOTAN checkpoint
     # (.safetensors), relative to the recipe file; None = random initialisation.
     init: str | None = None
@@ -88,6 +95,8 @@ def load_recipe(path) -> PropensityRecipe:
         raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")
     if not t.lr > 0 or (t.lr_final is not None and not t.lr_final > 0):
         raise InputError(str(path), "train: lr and lr_final must be positive")
+    if t.batch < 1 or t.precision not in PRECISIONS:
+        raise InputError(str(path), f"train: need batch >= 1 and precision in {PRECISIONS}; got {t.batch}, {t.precision!r}")
     return recipe
 
 
@@ -136,15 +145,27 @@ def prepare(recipe: PropensityRecipe, ids: list[int], device, systems: list | No
     return items
 
 
-def train_step(model, optimizer, item: dict, p_node: float, grad_clip: float) -> float:
-    """One optimiser step on one graph; ``model`` may be wrapped (e.g. DistributedDataParallel)."""
+def train_step(model, optimizer, items: list[dict], p_node: float, grad_clip: float, batch: int = 1,
+               precision: str = "fp32") -> float:
+    """One optimiser step on the mean loss of a batch of ``batch`` graphs, of which this process holds ``items``.
+
+    Returns the batch's mean loss. ``model`` may be compiled; the gradients are summed over processes
+    (glassgen.core.distributed) before clipping, so every process takes the same step.
+    """
+    items = [items] if isinstance(items, dict) else items  # one graph, as before batches
     optimizer.zero_grad(set_to_none=True)
-    pred_node, pred_edge = model(item)
-    loss = p_node * torch.mean((pred_node - item["y_node"]) ** 2) + (1 - p_node) * torch.mean((pred_edge - item["y_edge"]) ** 2)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    total = torch.zeros(())
+    for item in items:  # one graph at a time: memory of one configuration, whatever the batch
+        with autocast(precision, item["y_node"].device):
+            pred_node, pred_edge = model(item)
+        loss = p_node * torch.mean((pred_node.float() - item["y_node"]) ** 2) \
+            + (1 - p_node) * torch.mean((pred_edge.float() - item["y_edge"]) ** 2)
+        (loss / batch).backward()
+        total = total + loss.detach().cpu() / batch
+    total = distributed.all_reduce_gradients(optimizer.param_groups[0]["params"], total)
+    torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], grad_clip)
     optimizer.step()
-    return float(loss.detach())
+    return float(total)
 
 
 @torch.no_grad()
@@ -178,6 +199,15 @@ def _order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def _example(t: TrainSection, k: int, items: list[dict], syms: torch.Tensor) -> dict:
+    """Example k of the run: a pure function of (seed, k), whichever process or sitting draws it."""
+    n = len(items)
+    item = items[_order(t.seed, k // n, n)[k % n]]
+    if not t.augment:
+        return item
+    return transform_graph(item, syms[int(torch.randint(len(syms), (), generator=distributed.generator(t.seed, k)))])
+
+
 def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None = None,
         max_minutes: float | None = None) -> Path:
     """Train BOTAN on propensity; returns the output folder. See the module docstring.
@@ -190,7 +220,10 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     recipe = load_recipe(recipe_path)
     out_dir = Path(out or recipe.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t, dev = recipe.train, torch.device(device)
+    t, dev, main = recipe.train, torch.device(device), distributed.is_main()
+    if t.batch < distributed.world_size():
+        raise InputError(str(recipe_path), f"train.batch {t.batch} is smaller than the {distributed.world_size()} "
+                                           "processes it is split over")
     torch.manual_seed(t.seed)
     model = initial_model(recipe).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
@@ -200,14 +233,10 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
         state = load_state(out_dir / "last.state.pt")
         model.load_state_dict(load_model(out_dir / "last.safetensors")[0].state_dict())
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
         start, best, elapsed0 = state["step"], state["extra"]["best"], state["extra"]["elapsed_s"]
-        _truncate_log(log_path, start)
     elif (out_dir / "last.state.pt").exists():
         raise InputError(str(out_dir), "already holds a training run; pass --resume to continue it, or choose another out")
-    import yaml
-
-    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+    distributed.barrier()  # every rank has read the state before rank 0 writes anything
     systems = []
     train_items = prepare(recipe, recipe.data.train, dev, systems)
     domain = domain_from_data([(sp, box, m) for sp, box, _, m in systems], [lag for *_, lag, _ in systems],
@@ -216,35 +245,28 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     def card(step, scores=()):  # the model card of a checkpoint written now
         return training_card(recipe_path, {str(m.get("source")): m for *_, m in systems}, recipe.data.licence, device,
                              elapsed0 + time.perf_counter() - t0, step, [{"name": k, "value": v} for k, v in scores])
-    val_items = prepare(recipe, recipe.data.val, dev)
-    test_items = prepare(recipe, recipe.data.test, dev)
+    if main:  # rank 0 alone scores, logs and writes
+        val_items, test_items = prepare(recipe, recipe.data.val, dev), prepare(recipe, recipe.data.test, dev)
+        writer, log = _open_log(out_dir, recipe, start if resume else None)
     syms = cubic_symmetries(recipe.model.dim).to(dev)
-    new_log = not log_path.exists()
-    log = open(log_path, "a", newline="")
-    writer = csv.DictWriter(log, LOG_FIELDS)
-    if new_log:
-        writer.writeheader()
     step_model = torch.compile(model, dynamic=True) if t.compile else model  # shares the parameters
     n, losses, t0 = len(train_items), [], time.perf_counter()
-    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="fit propensity", unit="step")
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="fit propensity", unit="step", disable=not main)
     for step in bar:
-        epoch = step // n
-        item = train_items[_order(t.seed, epoch, n)[step % n]]
-        if t.augment:
-            item = transform_graph(item, syms[torch.randint(len(syms), ())])
+        items = [_example(t, step * t.batch + j, train_items, syms) for j in distributed.shard(t.batch)]
         p = 0.0 if step < t.pretrain_steps else t.p_node
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(t, step)
         model.train()
-        losses.append(train_step(step_model, optimizer, item, p, t.grad_clip))
+        losses.append(train_step(step_model, optimizer, items, p, t.grad_clip, t.batch, t.precision))
         done = step + 1
-        if done % t.eval_every == 0 or done == t.steps:
+        if main and (done % t.eval_every == 0 or done == t.steps):
             model.eval()
             vn, ve = evaluate(model, val_items)
             tn, te = evaluate(model, test_items) if test_items else (float("nan"), float("nan"))
             elapsed = elapsed0 + time.perf_counter() - t0
-            writer.writerow(dict(step=done, epoch=done / n, p_node=p, train_loss=np.mean(losses), val_node=vn,
-                                 val_edge=ve, test_node=tn, test_edge=te, elapsed_s=round(elapsed, 1),
+            writer.writerow(dict(step=done, epoch=done * t.batch / n, p_node=p, train_loss=np.mean(losses),
+                                 val_node=vn, val_edge=ve, test_node=tn, test_edge=te, elapsed_s=round(elapsed, 1),
                                  lr=learning_rate(t, step)))
             log.flush()
             losses = []
@@ -255,13 +277,31 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
                 save_model(out_dir / "best.safetensors", model, dict(step=done, val_node=vn, val_edge=ve, task="propensity"),
                            domain, card(done, [("validation node Pearson (A)", vn), ("validation edge Pearson (AA)", ve)]))
         if done % t.checkpoint_every == 0 or done == t.steps:
-            elapsed = elapsed0 + time.perf_counter() - t0
-            save_model(out_dir / "last.safetensors", model, dict(step=done, task="propensity"), domain, card(done))
-            save_state(out_dir / "last.state.pt", optimizer, done, dict(best=float(best), elapsed_s=elapsed))
-            if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
+            if main:
+                elapsed = elapsed0 + time.perf_counter() - t0
+                save_model(out_dir / "last.safetensors", model, dict(step=done, task="propensity"), domain, card(done))
+                save_state(out_dir / "last.state.pt", optimizer, done, dict(best=float(best), elapsed_s=elapsed))
+            if max_minutes is not None and distributed.agree(time.perf_counter() - t0 > 60 * max_minutes):
                 break
-    log.close()
+    if main:
+        log.close()
     return out_dir
+
+
+def _open_log(out_dir: Path, recipe: PropensityRecipe, resumed_at: int | None):
+    """``recipe.yaml`` and the log (cut back to ``resumed_at``, when resuming), open for appending."""
+    import yaml
+
+    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+    path = out_dir / "log.csv"
+    if resumed_at is not None:
+        _truncate_log(path, resumed_at)
+    new = not path.exists()
+    log = open(path, "a", newline="")
+    writer = csv.DictWriter(log, LOG_FIELDS)
+    if new:
+        writer.writeheader()
+    return writer, log
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -274,40 +314,3 @@ def _truncate_log(path: Path, step: int) -> None:
         w = csv.DictWriter(f, LOG_FIELDS)
         w.writeheader()
         w.writerows(r for r in rows if int(r["step"]) <= step)
-
-
-def predict(checkpoint, snapshot_path, out, device: str = "cpu", density: float = 1.2) -> np.ndarray:
-    """Predicted propensity of every particle of one configuration; written to ``out`` (.npz or .csv).
-
-    ``snapshot_path``: an H5MD ensemble (its initial configuration) or trajectory (first
-    frame), or a BOTAN npz (``initial_positions``; box from ``density``).
-    """
-    from glassgen.core.atomic import atomic_path, check_writable
-    from glassgen.encoder.botan import make_graph
-    from glassgen.encoder.targets import read_npz_ensemble
-
-    out = check_writable(out)
-    if out.suffix not in (".npz", ".csv"):
-        raise InputError(str(out), "output must end in .npz or .csv")
-    model, _ = load_model(checkpoint, device)
-    p = Path(snapshot_path)
-    if p.suffix == ".npz":
-        snap = read_npz_ensemble(p, density).snapshot()
-    else:
-        from glassgen.io.h5md import read
-
-        obj = read(p)
-        snap = obj.snapshot() if hasattr(obj, "snapshot") else obj.frame(0)
-    graph = make_graph(snap.positions, snap.species, snap.box, model.config.cutoff, device, source=str(p))
-    with torch.no_grad():
-        prop = model.decode_nodes(model.encode(graph)[0]).cpu().numpy().astype(np.float64)
-    with atomic_path(out) as tmp:
-        if out.suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(f, species=snap.species, positions=snap.positions, box=snap.box, propensity=prop)
-        else:
-            cols = np.column_stack([np.arange(len(prop)), snap.species, snap.positions, prop])
-            fmt = ["%d", "%d"] + ["%.10g"] * (snap.positions.shape[1] + 1)
-            header = "id,species," + ",".join("xyz"[: snap.positions.shape[1]]) + ",propensity"
-            np.savetxt(tmp, cols, fmt=fmt, delimiter=",", header=header, comments="")
-    return prop

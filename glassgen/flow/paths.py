@@ -61,10 +61,29 @@ def remove_com(x: torch.Tensor, mass: torch.Tensor | None = None) -> torch.Tenso
 def sample_time(n_graphs: int, n_nodes: int, generator=None, device=None, dtype=torch.float32):
     """Flow time drawn uniformly once per graph and broadcast to its nodes.
 
+    ``generator``: one, or one per graph (:func:`draws`).
+
     Shapes: returns ``(t_graph (B,), t_node (B,N,1))``; ``t_node[b, i] == t_graph[b]``.
     """
-    t = torch.rand(n_graphs, generator=generator, device=device, dtype=dtype)
+    t = draws(torch.rand, (n_graphs,), generator, device, dtype)
     return t, t[:, None, None].expand(n_graphs, n_nodes, 1)
+
+
+def draws(fn, shape, generator, device, dtype) -> torch.Tensor:
+    """``fn`` (torch.randn or torch.rand) of ``shape`` from ``generator``, on ``device``.
+
+    ``generator`` may be a list of one generator per row (``shape[0]`` of them): row i comes from the
+    i-th, so a sample's noise is keyed by the sample and not by the batch it lands in (data-parallel
+    training, glassgen.core.distributed). Numbers are drawn where their generator lives and then moved,
+    so a CPU generator serves a model on any device.
+    """
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for {shape[0]} rows")
+        rows = [fn((1, *shape[1:]), generator=g, device=g.device, dtype=dtype) for g in generator]
+        return torch.cat(rows).to(device) if rows else torch.empty(shape, device=device, dtype=dtype)
+    where = generator.device if generator is not None else device
+    return fn(shape, generator=generator, device=where, dtype=dtype).to(device)
 
 
 class PriorScale(torch.nn.Module):
@@ -124,9 +143,11 @@ class PriorScale(torch.nn.Module):
 def draw_prior(scale: torch.Tensor, shape, generator=None, mass=None) -> torch.Tensor:
     """Noise x0 ~ N(0, diag(scale²)) with the centre of mass removed.
 
+    ``generator``: one, or one per sample (:func:`draws`).
+
     Shapes: ``scale`` (B,N,1), ``shape`` = (B,N,D); returns (B,N,D).
     """
-    z = torch.randn(shape, generator=generator, device=scale.device, dtype=scale.dtype)
+    z = draws(torch.randn, shape, generator, scale.device, scale.dtype)
     return remove_com(scale * z, mass)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glassgen.core.device import PRECISIONS
 from glassgen.core.errors import InputError
 
 
@@ -61,7 +62,7 @@ class ModelSpec:
 @dataclass
 class TrainSpec:
     steps: int = 1000
-    batch_size: int = 8  # noisy samples of ONE configuration per step (they share its encoder pass)
+    batch_size: int = 8  # noisy samples of ONE configuration per step (they share its encoder pass; split over processes)
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -74,6 +75,8 @@ class TrainSpec:
     cache_size: int = 64  # frozen-encoder embeddings kept (configuration x orientation)
     history_dropout: float = 0.25  # history models: fraction of samples trained without their history (first steps)
     seed: int = 0
+    precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast (glassgen.core.device)
+    compile: bool = False  # torch.compile the velocity network (docs/generative.md, "Distributed and GPU training")
 
 
 @dataclass
@@ -149,6 +152,8 @@ def load_recipe(path) -> FitRecipe:
             raise InputError(str(path), f"train.{name} must be >= 1")
     if not 0 <= t.history_dropout <= 1:
         raise InputError(str(path), "train.history_dropout must be in [0, 1]")
+    if t.precision not in PRECISIONS:
+        raise InputError(str(path), f"train.precision must be one of {', '.join(PRECISIONS)}; got {t.precision!r}")
     if not 0 <= t.ema_decay < 1:
         raise InputError(str(path), "train.ema_decay must be in [0, 1)")
     return r

@@ -3,11 +3,13 @@
 One step = one configuration (and one box symmetry, if augmenting) with
 ``batch_size`` MD runs of it as data and as many noise draws / flow times: the
 encoder pass and the snapshot part of the velocity network are shared by the batch.
+The step's choices are keyed by (seed, step) and each sample's noise by (seed, step, sample), so the
+batch is the same when its samples are split over processes (glassgen.core.distributed, torchrun).
 
 Output folder: ``log.csv`` (step, loss, grad_norm, val_loss, seconds), ``last.safetensors``
 and ``best.safetensors`` (EMA weights; :func:`glassgen.flow.model.load_model`),
-``train_state.pt`` (raw weights, optimizer, EMA, generator state, step; plain tensors
-and numbers, ``torch.load(weights_only=True)``).
+``train_state.pt`` (raw weights, optimizer, EMA, step; plain tensors and numbers,
+``torch.load(weights_only=True)``). Under torchrun only rank 0 writes them.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from glassgen.core import distributed
 from glassgen.core.atomic import atomic_path
+from glassgen.core.device import autocast
 from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
 from glassgen.stats.monitors import reference
@@ -111,7 +115,7 @@ def _history(model, ex, runs, ks, rot=None, dropout: float = 0.0, gen=None) -> d
 
     ``dropout``: each sample loses its history with this probability (a first step), and
     independently its memory window (one of a chain's first W steps); the window is never
-    known without the previous step, as in a chain.
+    known without the previous step, as in a chain. ``gen``: one generator, or one per sample.
     """
     if not model.history or "prev" not in ex:
         return {}  # ensembles carry no history: trained as first steps
@@ -120,7 +124,7 @@ def _history(model, ex, runs, ks, rot=None, dropout: float = 0.0, gen=None) -> d
         d = torch.as_tensor(ex[key][runs, ks], dtype=torch.float64)
         known = torch.as_tensor(np.broadcast_to(ex[flag][ks], d.shape[:-2]).copy()).reshape(-1)
         if dropout > 0:
-            known = known & (torch.rand(len(known), generator=gen) >= dropout)
+            known = known & (paths.draws(torch.rand, (len(known),), gen, "cpu", torch.float32) >= dropout)
         d = d.reshape((-1,) + d.shape[-2:])
         return (d @ rot.T if rot is not None else d).float(), known
 
@@ -203,8 +207,12 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         prior = prior_from_examples(train)
         model = build_model(recipe, prior).to(device)
     ema = copy.deepcopy(model).eval()
+    if t_cfg.compile:  # in place: the state dict keeps its names; the velocity net is the per-sample cost
+        model.velocity.compile(dynamic=True)
+    if t_cfg.batch_size < distributed.world_size():
+        raise InputError(source, f"train.batch_size {t_cfg.batch_size} is smaller than the {distributed.world_size()} "
+                                 "processes it is split over")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
-    gen = torch.Generator().manual_seed(t_cfg.seed)
     start, best, elapsed0 = 0, float("inf"), 0.0
     state_path, log_path = out / "train_state.pt", out / "log.csv"
     if resume and state_path.exists():
@@ -212,7 +220,6 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         model.load_state_dict(st["model"])
         ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["optimizer"])
-        gen.set_state(st["generator"])
         start, best, elapsed0 = int(st["step"]), float(st["best"]), float(st.get("elapsed", 0.0))
     elif resume:
         raise InputError(str(state_path), "--resume given but there is no training state to resume from")
@@ -225,30 +232,37 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         with open(log_path) as f:
             rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start]
     t0, last_val, done = time.perf_counter(), float("nan"), start
-    bar = tqdm(range(start, t_cfg.steps), initial=start, total=t_cfg.steps, disable=not progress, desc=recipe.task)
+    bar = tqdm(range(start, t_cfg.steps), initial=start, total=t_cfg.steps, desc=recipe.task,
+               disable=not progress or not distributed.is_main())
     for step in bar:
         model.train()
+        gen = distributed.generator(t_cfg.seed, step)  # the step's configuration, symmetry and runs: every rank alike
         c = int(torch.randint(len(train), (), generator=gen))
         ex = train[c]
         gi = int(torch.randint(len(syms[c]), (), generator=gen)) if t_cfg.augment else 0
         rot = syms[c][gi]
-        if cache is not None:
-            emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot))
-        else:
-            emb = model.embed(graphs[c], rot)
+        amp = autocast(t_cfg.precision, device)
+        with amp:
+            emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot)) if cache is not None else model.embed(graphs[c], rot)
         runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
+        part = distributed.shard(t_cfg.batch_size)  # this rank's samples, each with noise keyed by its index
+        runs, ks = runs[part.start:part.stop], ks[part.start:part.stop]
+        noise = [distributed.generator(t_cfg.seed, step, i) for i in part]
         x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
-        hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, gen)  # dropout: first steps too
-        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], gen, recipe.task, t_cfg.pair_weight, hist)
+        hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, noise)  # dropout: first steps too
+        with amp:
+            loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], noise, recipe.task, t_cfg.pair_weight, hist)
+        loss = loss * (len(part) / t_cfg.batch_size)  # this rank's share of the batch mean
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        loss = distributed.all_reduce_gradients(model.parameters(), loss)
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
         opt.step()
         _ema_update(ema, model, t_cfg.ema_decay if step >= 10 else 0.0)
         done = step + 1
         row = {"step": done, "loss": f"{loss.item():.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
                "seconds": f"{time.perf_counter() - t0:.2f}"}
-        if val and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
+        if val and distributed.is_main() and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
             last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples)
             row["val_loss"] = f"{last_val:.6g}"
             if last_val < best:
@@ -257,19 +271,19 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
                            card=card(done, last_val))
         rows.append(row)
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{last_val:.4f}")
-        if done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps:
+        if (done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps) and distributed.is_main():
             save_model(ema, out / "last.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
             with atomic_path(state_path) as tmp:
                 torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                            "generator": gen.get_state(), "step": done, "best": best,
-                            "elapsed": elapsed0 + time.perf_counter() - t0}, tmp)
+                            "step": done, "best": best, "elapsed": elapsed0 + time.perf_counter() - t0}, tmp)
             with atomic_path(log_path) as tmp, open(tmp, "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(row))
                 w.writeheader()
                 w.writerows(rows)
-            if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
-                break
-    if not val and done == t_cfg.steps:
+        if (done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps) and max_minutes is not None \
+                and distributed.agree(time.perf_counter() - t0 > 60 * max_minutes):  # all ranks stop together
+            break
+    if not val and done == t_cfg.steps and distributed.is_main():
         save_model(ema, out / "best.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
     return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
             "cache_misses": cache.misses if cache else None, "model": ema}

@@ -16,14 +16,18 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from glassgen.core.errors import InputError
 from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 
-def make_grid(ode_steps=None, time_grid=None, t0: float = 0.0, t1: float = 1.0, dtype=torch.float64) -> torch.Tensor:
-    """The time grid from exactly one of ``ode_steps`` / ``time_grid`` (InputError otherwise).
+def make_grid(ode_steps=None, time_grid=None, t0: float = 0.0, t1: float = 1.0, dtype=torch.float64,
+              device=None) -> torch.Tensor:
+    """The time grid from exactly one of ``ode_steps`` / ``time_grid`` (InputError otherwise), on ``device``.
+
+    Checked on the host, before any tensor exists, so validating it never waits for a device.
 
     Shapes: returns (K+1,) increasing times.
     """
@@ -32,11 +36,11 @@ def make_grid(ode_steps=None, time_grid=None, t0: float = 0.0, t1: float = 1.0, 
     if ode_steps is not None:
         if isinstance(ode_steps, bool) or int(ode_steps) != ode_steps or ode_steps < 1:
             raise InputError("sampler", f"ode_steps must be a positive integer; got {ode_steps!r}")
-        return torch.linspace(t0, t1, int(ode_steps) + 1, dtype=dtype)
-    g = torch.as_tensor(time_grid, dtype=dtype).reshape(-1)
-    if g.numel() < 2 or not torch.all(torch.isfinite(g)) or torch.any(torch.diff(g) <= 0):
+        return torch.linspace(t0, t1, int(ode_steps) + 1, dtype=dtype, device=device)
+    g = np.asarray(time_grid.tolist() if torch.is_tensor(time_grid) else time_grid, dtype=np.float64).reshape(-1)
+    if g.size < 2 or not np.all(np.isfinite(g)) or np.any(np.diff(g) <= 0):
         raise InputError("sampler", "time_grid must be a strictly increasing sequence of at least 2 finite times")
-    return g
+    return torch.tensor(g, dtype=dtype, device=device)
 
 
 def euler_step(f, t, h, x):
@@ -142,8 +146,11 @@ def odeint(velocity, x0: torch.Tensor, method: str = "euler", ode_steps=None, ti
 
     Returns:
         ``(x_end, nfe)``.
+
+    The fixed-step loop never waits for the device (no ``.item()``, no host copies; tests/test_device.py
+    counts them): steps are queued as fast as Python issues them.
     """
-    grid = make_grid(ode_steps, time_grid).to(x0.device)
+    grid = make_grid(ode_steps, time_grid, device=x0.device)
     f = _Counted(velocity)
     if method in FIXED:
         step = FIXED[method][0]
@@ -184,7 +191,7 @@ def euler_maruyama(velocity, x0: torch.Tensor, score_term, noise, ode_steps=None
     """
     if gamma < 0 or not math.isfinite(gamma):
         raise InputError("sampler", f"sde noise level gamma must be >= 0; got {gamma}")
-    grid = make_grid(ode_steps, time_grid).to(x0.device)
+    grid = make_grid(ode_steps, time_grid, device=x0.device)
     f = _Counted(velocity)
     x = x0
     for k in range(len(grid) - 1):
