@@ -64,7 +64,7 @@ def _model_field():
     """The velocity closure of a model with every per-draw input on: geometry, species pairs, history, memory."""
     torch.manual_seed(0)
     cfg = VelocityConfig(embed_dim=8, hidden=8, n_layers=2, cutoff=1.2, geometry=4, history=True, memory=2,
-                         pair_sigma=[[1.0, 0.8], [0.8, 0.88]], pair_channels=True)
+                         pair_sigma=[[1.0, 0.8], [0.8, 0.88]])
     model = FlowModel(LocalEncoder(n_species=2, width=8, cutoff=1.5), cfg, PriorScale([1.0, 10.0], [[0.1, 0.1], [0.3, 0.3]]))
     rng = np.random.default_rng(0)
     emb = model.eval().embed(model.graph(rng.integers(0, 2, 64), rng.uniform(0, 4, (64, 3)), np.full(3, 4.0)))

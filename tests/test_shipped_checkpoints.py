@@ -20,6 +20,8 @@ from glassgen.flow.train import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "checkpoints").glob("*.safetensors"))
+CHAINS = [p for p in SHIPPED if p.stem.startswith("flow-proof-")]  # the chain models of the rollout proof
+GENERATORS = [p for p in SHIPPED if p.stem.startswith("flow-") and p not in CHAINS]
 
 
 def test_every_shipped_checkpoint_has_its_recipe_and_an_entry_in_the_readme():
@@ -30,21 +32,22 @@ def test_every_shipped_checkpoint_has_its_recipe_and_an_entry_in_the_readme():
         assert f"`{path.name}`" in readme, f"{path.name} is not described in checkpoints/README.md"
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", CHAINS + GENERATORS, ids=[p.stem for p in CHAINS + GENERATORS])
 def test_shipped_checkpoint_is_the_model_its_recipe_builds(path):
     recipe = load_recipe(ROOT / "recipes" / f"{path.stem}.yaml")
     model = load_model(path)
     n_species = model.config()["n_species"]
-    prior = paths.PriorScale(np.asarray(recipe.data.lags), np.ones((len(recipe.data.lags), n_species)))
+    lags = recipe.data.lags or [recipe.data.lag]  # trajectory data name their lags; npz ensembles their one lag
+    prior = paths.PriorScale(np.asarray(lags), np.ones((len(lags), n_species)))
     assert build_model(recipe, prior).config() == model.config()
     # the prior's lags are the recipe's: a rollout at another lag would interpolate the scale silently
-    np.testing.assert_allclose(np.exp(model.prior.log_lags.numpy()), recipe.data.lags, rtol=1e-6)
+    np.testing.assert_allclose(np.exp(model.prior.log_lags.numpy()), lags, rtol=1e-6)
     meta = read_metadata(path)
     assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "flow"
     assert meta["info"]["step"] == recipe.train.steps and np.isfinite(meta["info"]["val_loss"])
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", CHAINS, ids=[p.stem for p in CHAINS])
 def test_shipped_domain_is_the_training_data_and_defaults_are_the_validated_settings(path):
     """Domain: the training MD recipe's state point and the fit recipe's lags; defaults: a rollout at the lag
     the proof chained, with a thermal correction at the model's own temperature."""
@@ -77,11 +80,11 @@ def _ka_snapshot(seed=0, n_side=10, density=1.2):
     return Snapshot(species, np.full(3, L), (g + 0.05 * rng.normal(size=g.shape)) % L)
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", CHAINS + GENERATORS, ids=[p.stem for p in CHAINS + GENERATORS])
 def test_shipped_checkpoint_draws_are_finite_seeded_and_translation_invariant(path):
     model = load_model(path)
     snap = _ka_snapshot()
-    lag = float(np.exp(model.prior.log_lags[1].item()))
+    lag = float(np.exp(model.prior.log_lags[len(model.prior.log_lags) // 2].item()))
     hist = np.zeros_like(snap.positions) if model.velocity.cfg.history else None
     kw = dict(solver=SolverConfig("heun", 2), seed=3, force=True)  # a lattice start: no temperature
     if hist is not None:
@@ -94,3 +97,29 @@ def test_shipped_checkpoint_draws_are_finite_seeded_and_translation_invariant(pa
     assert np.isfinite(a).all() and a.shape == (1, *snap.positions.shape)
     np.testing.assert_allclose(a, b, atol=1e-4)
     np.testing.assert_allclose(a[0].mean(0), 0.0, atol=1e-5)
+
+
+T044 = {"species": [0, 1], "fractions": [0.8, 0.2], "density": 1.2, "temperature": [0.44],
+        "n_particles": [4096, 4096], "lag": [4120.0, 4120.0]}
+
+
+def test_shipped_botan_is_its_recipes_model_from_the_published_weights_with_their_attribution():
+    from glassgen.encoder.train import load_recipe as load_propensity
+
+    path = ROOT / "checkpoints" / "botan-T0.44.safetensors"
+    recipe = load_propensity(ROOT / "recipes" / "botan-T0.44.yaml")
+    model = load_any("botan-T0.44")
+    assert model.config == recipe.model and recipe.train.init.endswith("model1.pth")
+    meta = read_metadata(path)
+    assert meta["kind"] == "botan" and meta["domain"] == T044
+    assert "Shiba" in meta["card"]["initial_weights"] and "Apache" in meta["card"]["licence"]
+
+
+@pytest.mark.parametrize("path", GENERATORS, ids=[p.stem for p in GENERATORS])
+def test_shipped_generator_reads_the_shipped_botan_and_carries_its_state_point(path):
+    """The T = 0.44 generator's frozen encoder is botan-T0.44, weight for weight; its domain is the shared data's."""
+    meta = read_metadata(path)
+    assert meta["domain"] == T044 and meta["defaults"]["sample"]["lag"] == 4120.0
+    enc = load_model(path).encoder.state_dict()
+    botan = load_any("botan-T0.44").state_dict()
+    assert enc.keys() == botan.keys() and all(np.array_equal(enc[k].numpy(), botan[k].numpy()) for k in botan)
