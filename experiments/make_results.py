@@ -17,7 +17,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 # Shipped models first, then what they stand on.
-ORDER = ["rollout-proof", "rollout-speed", "botan-T0.44-published", "md-validation", "statistics-botan-data",
+ORDER = ["rollout-proof", "rollout-speed", "flow-T0.44-botan", "botan-T0.44-published", "md-validation",
+         "statistics-botan-data",
          "botan-T0.44", "flow-T0.44"]
 
 HEADER = """# Measured results
