@@ -238,7 +238,7 @@ def test_cli_names_a_shipped_model_and_lists_them_for_an_unknown_one(tmp_path, m
         return e.value.code or 0, capsys.readouterr()
 
     monkeypatch.delenv(ck.ENV, raising=False)
-    code, res = cli("info", SHIPPED[0])
+    code, res = cli("info", "flow-proof-T0.6-sig")
     assert code == 0 and "flow checkpoint, format version 2" in res.out and '"temperature": [' in res.out
     code, res = cli("rollout", "flow-proof-T9-nope", "--init", str(tmp_path / "x.h5"), "--steps", "1",
                     "-o", str(tmp_path / "o.h5"))
