@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from glassgen.system import ka
+from glassgen.core.card import meta_temperature
 from glassgen.core.errors import InputError
 from glassgen.system.overlaps import project_overlaps
 from glassgen.system.pbc import fold
@@ -316,17 +317,8 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
     if kind == "none":
         return None
     if kind in TEMPERATURE and temperature is None:
-        temperature = _temperature(init_meta)
+        temperature = meta_temperature(init_meta)
         if temperature is None and model_meta:
-            temperature = _temperature(model_meta)
+            temperature = meta_temperature(model_meta)
     return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations)
-
-
-def _temperature(meta: dict):
-    for key in ("T", "temperature"):
-        try:
-            return float(meta[key])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return None
 
