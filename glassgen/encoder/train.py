@@ -1,4 +1,6 @@
-"""Supervised BOTAN propensity training (``glassgen fit`` with ``task: propensity``) and prediction.
+"""Supervised BOTAN propensity training (``glassgen fit`` with ``task: propensity``).
+
+(Just over 300 lines: the recipe, data preparation, schedule and loop of one task; prediction is in predict.py.)
 
 Loss p·MSE_node + (1-p)·MSE_edge, with p = 0 for the first ``pretrain_steps``
 (edge-only pre-training, which the BOTAN authors call essential) and p = ``p_node``
@@ -214,6 +216,8 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
 
     ``max_minutes`` stops after a checkpoint once that much wall time has passed in this
     sitting (continue later with ``resume=True``).
+
+    Long: the loop's resume, evaluation, selection and checkpoint branches share its running values.
     """
     from tqdm import tqdm
 

@@ -174,6 +174,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict.
 
     ``max_minutes`` stops at the next checkpoint after that much wall time (resume later with ``resume``).
+
+    Long: one loop whose resume, EMA, validation, distributed and checkpoint branches share the same dozen
+    running values (model, EMA copy, optimiser, cache, best loss, timers); the per-step work is in helpers.
     """
     from tqdm import tqdm
 
