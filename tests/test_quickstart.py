@@ -63,16 +63,25 @@ def test_report_has_every_section_its_numbers_and_curves(small):
     assert set(timings["stages"]) == {"md", "sample", "rollout", "evaluate", "longtime"}
 
 
-def test_the_sample_command_the_report_names_makes_the_same_draws(small, tmp_path, monkeypatch):
+def test_the_commands_the_report_names_make_the_same_files(small, tmp_path, monkeypatch):
     out, _ = small
-    monkeypatch.chdir(out)  # the report's commands are relative to OUT
-    cmd = "glassgen sample flow-proof-T0.6-sig md/ens_000.h5 --lag 2.5,5 -n 4 --seed 0 -o generated/ens_000.h5"
-    assert f"`{cmd}`" in (out / "report.md").read_text()
-    _invoke(*cmd.split()[1:-1], tmp_path / "gen.h5")
-    from glassgen.io.h5md import read_ensemble
+    monkeypatch.chdir(out)  # the report's commands run in OUT
+    text = (out / "report.md").read_text()
+    from glassgen.io.h5md import read_ensemble, read_trajectory
 
+    cmd = "glassgen sample flow-proof-T0.6-sig md/ens_000.h5 --lag 2.5,5 -n 4 --seed 0 -o generated/ens_000.h5"
+    assert f"`{cmd}`" in text
+    _invoke(*cmd.split()[1:-1], tmp_path / "gen.h5")
     ours, theirs = read_ensemble(out / "generated" / "ens_000.h5"), read_ensemble(tmp_path / "gen.h5")
     assert np.array_equal(ours.positions, theirs.positions) and np.array_equal(ours.times, [2.5, 5.0])
+
+    cmd = ("glassgen rollout flow-proof-T0.6-sig --init md/traj_000.h5 --init md/traj_001.h5 --seed 0 --steps 2 "
+           "-o rollout/chain.h5")
+    assert f"`{cmd}`" in text
+    _invoke(*cmd.split()[1:-1], tmp_path / "chain.h5")
+    for j in range(2):
+        ours, theirs = (read_trajectory(p / f"chain_{j:03d}.h5") for p in (out / "rollout", tmp_path))
+        assert np.array_equal(ours.positions, theirs.positions)
 
 
 def test_rerun_keeps_what_is_done_and_redoes_what_is_missing(small):
