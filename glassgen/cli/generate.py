@@ -46,7 +46,7 @@ def parse_floats(text, option: str):
 def sample(
     checkpoint: Path = typer.Argument(..., help=CHECKPOINT_HELP),
     snapshot: Path = typer.Argument(..., help="Configuration: H5MD ensemble (its initial one) or trajectory (first frame), or a BOTAN .npz."),
-    lag: float = typer.Option(None, "--lag", help="Lag τ in LJ time units. Default: the checkpoint's validated lag, else required."),
+    lag: str = typer.Option(None, "--lag", help="Lag τ in LJ time units, or increasing lags as 2.5,5,10 (one ensemble with those lags, like an MD ensemble; the draws at each lag are independent, seeded --seed, --seed + 1, ...). Default: the checkpoint's validated lag, else required."),
     n_samples: int = typer.Option(32, "-n", "--n-samples", help="Number of generated runs."),
     output: Path = typer.Option(..., "--output", "-o", help="Output H5MD ensemble."),
     method: str = typer.Option(None, "--method", help=METHOD_HELP),
@@ -64,43 +64,64 @@ def sample(
     temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
-    """Generate an iso-configurational ensemble of displacements after lag τ (positions unwrapped)."""
-    from glassgen.cli.settings import model_meta, resolve, start_meta
+    """Generate an iso-configurational ensemble of displacements after lag τ, or at several lags (positions unwrapped)."""
     from glassgen.core.atomic import check_writable
     from glassgen.core.device import resolve_device
-    from glassgen.io.h5md import write_ensemble
-    from glassgen.md.relax import config_from_options
-    from glassgen.sampling.domain import check_domain
     from glassgen.sampling.models import load_model
-    from glassgen.sampling.sample import load_snapshot, relax_samples, sample as _sample, to_ensemble
-    from glassgen.sampling.solvers import SolverConfig
 
     check_writable(output, overwrite)
     model = load_model(checkpoint, resolve_device(device))
-    opt, taken = resolve("sample", dict(lag=lag, method=method, ode_steps=ode_steps, time_grid=time_grid,
-                                        noise_scale=noise_scale, relax=relax, relax_time=relax_time,
-                                        relax_iterations=relax_iterations, relax_temperature=relax_temperature),
-                         model.checkpoint)
-    lag = opt["lag"]
+    given = dict(method=method, ode_steps=ode_steps, time_grid=time_grid, noise_scale=noise_scale, relax=relax,
+                 relax_time=relax_time, relax_iterations=relax_iterations, relax_temperature=relax_temperature)
+    typer.echo(write_samples(model, str(checkpoint), snapshot, parse_floats(lag, "--lag"), n_samples, output, seed,
+                             given, batch_size=batch_size, force=force, temperature=temperature))
+
+
+def write_samples(model, checkpoint: str, snapshot, lags, n_samples: int, output, seed=None, given: dict | None = None,
+                  batch_size=None, force: bool = False, temperature=None) -> str:
+    """What ``glassgen sample`` does after loading the model: the ensemble of ``snapshot`` (a path) at ``lags``
+    (a list; None = the checkpoint's validated lag) written to ``output``; returns the command's message.
+
+    ``given``: the command-line settings (None = not given; glassgen.cli.settings fills the rest)."""
+    import numpy as np
+
+    from glassgen.cli.settings import model_meta, resolve, start_meta
+    from glassgen.io.h5md import write_ensemble
+    from glassgen.md.relax import config_from_options
+    from glassgen.sampling.domain import check_domain
+    from glassgen.sampling.sample import load_snapshot, relax_samples, sample as _sample
+    from glassgen.sampling.solvers import SolverConfig
+    from glassgen.system.data import Ensemble
+    from glassgen.system.pbc import fold
+
+    opt, taken = resolve("sample", dict(given or {}, lag=lags[0] if lags else None), model.checkpoint)
+    lags = lags or [opt["lag"]]
+    if any(b <= a for a, b in zip(lags, lags[1:])):
+        raise InputError("--lag", f"several lags must increase; got {','.join(f'{t:g}' for t in lags)}")
     solver = SolverConfig(opt["method"], opt["ode_steps"], parse_floats(opt["time_grid"], "--time-grid"),
                           batch_size=batch_size)
     snap = load_snapshot(snapshot)
-    record = check_domain(model, snap, lag, temperature=temperature, force=force)
+    record = check_domain(model, snap, lags, temperature=temperature, force=force)
     relax_cfg = config_from_options(opt["relax"], "always", opt["relax_time"], opt["relax_temperature"],
                                     start_meta(snap, temperature), model_meta(model), max_iterations=opt["relax_iterations"])
-    disp, nfe = _sample(model, snap, lag, n_samples, solver, seed, noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"),
-                        force=force, temperature=temperature)
-    meta = {"generator": "glassgen.flow", "checkpoint": str(checkpoint), **solver.meta(), "nfe": nfe,
+    draws, rms = [], []
+    for k, lag in enumerate(lags):  # lag k seeded seed + k: a single lag's draws are those of --lag alone
+        s = None if seed is None else seed + k
+        disp, nfe = _sample(model, snap, lag, n_samples, solver, s, force=force, temperature=temperature,
+                            noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"))
+        if relax_cfg is not None:
+            disp, moved = relax_samples(snap, disp, relax_cfg, seed=s)
+            rms.append(moved)
+        draws.append(disp)
+    meta = {"generator": "glassgen.flow", "checkpoint": checkpoint, **solver.meta(), "nfe": nfe,
             "seed": -1 if seed is None else seed, "snapshot": str(snapshot), "noise_scale": opt["noise_scale"] or "1",
-            "settings_from_checkpoint": ",".join(taken) or "none", **record}
-    note = ""
-    if relax_cfg is not None:
-        disp, rms = relax_samples(snap, disp, relax_cfg, seed=seed)
-        meta.update(relax_cfg.meta())
-        note = f"; relaxed ({opt['relax']}): particles moved {rms.mean():.3f} σ rms on average"
-    write_ensemble(output, to_ensemble(snap, lag, disp, meta))
-    typer.echo(f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {lag:g} (NFE {nfe}){note}"
-               + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
+            "settings_from_checkpoint": ",".join(taken) or "none", **record, **(relax_cfg.meta() if relax_cfg else {})}
+    initial = fold(snap.positions, snap.box)[0]  # as to_ensemble folds it; positions stay unwrapped
+    write_ensemble(output, Ensemble(snap.species, snap.box, initial, np.array(lags, dtype=float),
+                                    initial[None, None] + np.stack(draws, axis=1), meta))
+    note = f"; relaxed ({opt['relax']}): particles moved {np.mean(rms):.3f} σ rms on average" if rms else ""
+    return (f"{output}: {n_samples} generated runs of {snap.n_particles} particles at lag {','.join(f'{t:g}' for t in lags)} "
+            f"(NFE {nfe}){note}" + (f"; FORCED outside the model's domain: {record['out_of_domain']}" if record else ""))
 
 
 def rollout(
