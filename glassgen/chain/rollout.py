@@ -46,6 +46,9 @@ class RolloutConfig:
     ``history`` (second-order step functions only): the previous step they are given, ``chain`` =
     x_k − x_{k−1} (relaxation included) or ``draw`` = the sampler's own last draw, before any
     relaxation (kept in ``OUT.history.npz`` for resume).
+    ``batch_trajectories`` (default None: all): how many trajectories advance together, one call of the
+    step function (one network call per ODE step) for each chunk of that many; memory grows with it
+    times N. Stored with the output: a resume uses the same chunks, so it repeats the run bit for bit.
     """
 
     steps: int
@@ -57,6 +60,7 @@ class RolloutConfig:
     monitor_every: int = 1
     draw_lag: float | None = None
     history: str = "chain"
+    batch_trajectories: int | None = None
 
     def __post_init__(self):
         if self.history not in ("chain", "draw"):
@@ -71,6 +75,9 @@ class RolloutConfig:
             raise InputError("rollout", f"the lag of one draw must be in (0, --lag = {self.lag}]; got {self.draw_lag}")
         if self.n_trajectories < 1:
             raise InputError("rollout", f"--trajectories must be at least 1; got {self.n_trajectories}")
+        b = self.batch_trajectories
+        if b is not None and (isinstance(b, bool) or int(b) != b or b < 1):
+            raise InputError("rollout", f"--batch-trajectories must be a positive integer; got {b!r}")
 
 
 RELAX_ATTEMPT = 1 << 20  # the attempt slot of a step's relaxation seed, far above any redraw
@@ -130,7 +137,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     second = bool(getattr(step_fn, "history", False))
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
                 generated=True, history_from=cfg.history if second else "none", max_resample=cfg.max_resample,
-                overlap_energy=cfg.overlap_energy)
+                overlap_energy=cfg.overlap_energy, batch_trajectories=min(cfg.batch_trajectories or m, m))
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
@@ -220,37 +227,90 @@ def _starts(init, m: int) -> list:
 
 
 def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None, window=None):
-    wrapped = fold(x, box)[0]
-    seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev, window), dtype=np.float64)
-    if delta.shape != x.shape:
-        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} (expected {x.shape})")
-    for j in range(len(x)):
-        _finite(delta[j], k, j, "drawn by the sampler")
-    new = x + delta
-    drawn = delta.copy()
-    for j in range(len(x)):
-        mon, attempt = monitors(new[j], species, box), 0
-        while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
-            attempt += 1
-            d = np.asarray(draw_step(step_fn, wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)],
-                                     None if prev is None else prev[j:j + 1],
-                                     None if window is None else window[j:j + 1]))[0]
-            new[j] = x[j] + _finite(d, k, j, f"drawn by the sampler (redraw {attempt})")
-            drawn[j] = d
-            mon = monitors(new[j], species, box)
-        overlap = mon["max_pair_energy"] > cfg.overlap_energy
-        rel = {"relaxed": 0}
-        if relax is not None and relax.wants(overlap):
-            before = new[j].copy()
-            new[j] = _finite(relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT)), k, j, "after the relaxation")
-            rel = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[j] - before) ** 2, axis=1)))),
-                   "e_pot_before_relax": mon["e_pot"]}
-            mon = monitors(new[j], species, box)
-        if k % cfg.monitor_every == 0 or attempt or overlap or rel["relaxed"]:
-            log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
-                       "accepted_overlap": int(overlap), **mon, **rel})
+    """Step k of every chain: ``cfg.batch_trajectories`` chains per call of the step function (all by default)."""
+    new, drawn = np.empty_like(x), np.empty_like(x)
+    size = cfg.batch_trajectories or len(x)
+    for lo in range(0, len(x), size):
+        js = np.arange(lo, min(lo + size, len(x)))
+        new[js], drawn[js] = _chunk_step(step_fn, x[js], js, k, cfg, species, box, log, time, relax,
+                                         _rows(prev, js), _rows(window, js))
     return new, drawn
+
+
+def _rows(a, rows):
+    return None if a is None else a[rows]
+
+
+def _chunk_step(step_fn, x, js, k, cfg, species, box, log, time, relax, prev, window):
+    """Step k of chains ``js`` (positions ``x``): draw them together, redraw together those whose largest pair
+    energy is above ``cfg.overlap_energy`` (attempt a of chain j seeded by (k, j, a) whatever its batch mates),
+    relax those the relaxer wants, log each. Returns (new positions, each chain's accepted draw)."""
+    wrapped = fold(x, box)[0]
+    drawn = _draw(step_fn, wrapped, cfg, [step_seed(cfg.seed, k, j) for j in js], prev, window, k, js, "")
+    new = x + drawn
+    mon = [monitors(xj, species, box) for xj in new]
+    attempts = np.zeros(len(js), dtype=int)
+    for attempt in range(1, cfg.max_resample + 1):
+        bad = np.array([i for i, mo in enumerate(mon) if mo["max_pair_energy"] > cfg.overlap_energy], dtype=int)
+        if not len(bad):
+            break
+        d = _draw(step_fn, wrapped[bad], cfg, [step_seed(cfg.seed, k, js[i], attempt) for i in bad], _rows(prev, bad),
+                  _rows(window, bad), k, js[bad], f" (redraw {attempt})")
+        for i, di in zip(bad, d):
+            new[i], drawn[i], attempts[i] = x[i] + di, di, attempt
+            mon[i] = monitors(new[i], species, box)
+    overlap = [mo["max_pair_energy"] > cfg.overlap_energy for mo in mon]
+    rel = _relax_chunk(relax, new, overlap, mon, js, k, cfg, species, box)
+    for i, j in enumerate(js):
+        if k % cfg.monitor_every == 0 or attempts[i] or overlap[i] or rel[i]["relaxed"]:
+            log.write({"step": k, "trajectory": int(j), "time": time, "resampled": int(attempts[i]),
+                       "accepted_overlap": int(overlap[i]), **mon[i], **rel[i]})
+    return new, drawn
+
+
+def _draw(step_fn, wrapped, cfg, seeds, prev, window, k, js, what):
+    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev, window), dtype=np.float64)
+    if delta.shape != wrapped.shape:
+        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} "
+                                    f"(expected {wrapped.shape})")
+    for dj, j in zip(delta, js):
+        _finite(dj, k, j, f"drawn by the sampler{what}")
+    return delta
+
+
+def _relax_chunk(relax, new, overlap, mon, js, k, cfg, species, box) -> list[dict]:
+    """Relax (in place) the chains of the chunk that ``relax`` wants, ``refine`` all together
+    (:meth:`Relaxer.relax_batch`), the LAMMPS kinds one by one; returns each chain's log columns."""
+    rel = [{"relaxed": 0} for _ in js]
+    want = [i for i, o in enumerate(overlap) if relax is not None and relax.wants(o)]
+    if not want:
+        return rel
+    before = new[want].copy()
+    seeds = [step_seed(cfg.seed, k, js[i], RELAX_ATTEMPT) for i in want]
+    if getattr(relax.cfg, "kind", None) == "refine" and hasattr(relax, "relax_batch"):
+        where = f"step {k}, trajectories {[int(js[i]) for i in want]} relaxed together (configuration c is the c-th)"
+        after = _relaxed(lambda: relax.relax_batch(before, seeds), where)
+        reports = [{"relax_fire_steps": r["fire_steps"], "relax_max_force": r["max_force"],
+                    "relax_converged": int(r["converged"])} for r in relax.reports]
+    else:
+        after, reports = [], []
+        for i, b, s in zip(want, before, seeds):
+            after.append(_relaxed(lambda: relax.relax(b, s), f"step {k}, trajectory {js[i]}"))
+            reports.append(dict(getattr(relax, "report", {})))  # refine's columns (FIRE steps, ...), if any
+    for i, b, a, r in zip(want, before, after, reports):
+        new[i] = _finite(a, k, js[i], "after the relaxation")
+        rel[i] = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[i] - b) ** 2, axis=1)))),
+                  "e_pot_before_relax": mon[i]["e_pot"], **r}
+        mon[i] = monitors(new[i], species, box)
+    return rel
+
+
+def _relaxed(call, where: str):
+    """``call()``, its one-line InputError (a refinement that met NaN forces, ...) prefixed with ``where``."""
+    try:
+        return call()
+    except InputError as e:
+        raise InputError(e.source, f"{where}: {e.problem}") from None
 
 
 class _NonFinite(Exception):
