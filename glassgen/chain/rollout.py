@@ -12,6 +12,8 @@ A *step function* is any callable
 with ``positions`` (M,N,D) float64 (one configuration per trajectory, folded into the box), ``lag`` in LJ
 time, and ``seeds`` a list of M integers that fully determine the draw; it returns (M,N,D) displacements.
 Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give the identical trajectory.
+The chain passes up to ``RolloutConfig.batch_trajectories`` trajectories per call (all by default; the
+redraws of a step, those that need one); draw j must depend on ``seeds[j]`` only, not on its batch mates.
 
 A step function with a true ``history`` attribute is second order: it is called as
 ``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) each chain's last step
