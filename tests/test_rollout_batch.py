@@ -29,7 +29,7 @@ def tiny_model(history=False, memory=0, encoder="local", width=0.03, seed=0):
     torch.manual_seed(seed)
     enc = LocalEncoder(width=8, cutoff=1.2) if encoder == "local" else BOTAN(BOTANConfig(width=8, steps=1, cutoff=1.2))
     vel = VelocityConfig(embed_dim=8, hidden=8, n_layers=2, cutoff=1.2, geometry=4, pair_sigma=PAIR_SIGMA,
-                         history=history or bool(memory), memory=memory, memory_prior=[0.5, 0.3] if memory else None)
+                         history=history or bool(memory), memory=memory)
     model = FlowModel(enc, vel, PriorScale([1.0, 10.0], [[width, width], [width, width]]), "flow",
                       mobility=encoder == "botan")
     with torch.no_grad():  # a velocity of the size of the prior noise: the draws are far from the noise itself

@@ -15,8 +15,7 @@ from torch import nn
 from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, write_checkpoint
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
-from glassgen.flow.context import (LocalEncoder, build_graph, build_graph_batch, encoder_cutoff, rotate_graph,
-                                   velocity_subgraph)
+from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
 from glassgen.flow.mobility import relative_mobility, unit_rms
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
@@ -82,6 +81,8 @@ class FlowModel(nn.Module):
 
     def graph_batch(self, species, positions, box) -> dict:
         """The encoder's graph of M configurations of one system as one disjoint graph (:func:`build_graph_batch`)."""
+        from glassgen.flow.context import build_graph_batch
+
         return build_graph_batch(species, positions, box, encoder_cutoff(self.encoder))
 
     def embed(self, graph: dict, rot: torch.Tensor | None = None) -> dict:
@@ -94,9 +95,9 @@ class FlowModel(nn.Module):
         integrates one sample per configuration.
         """
         p = next(self.parameters())
+        m = int(graph["batch"][-1]) + 1 if "batch" in graph else 1  # read before the graph is on the device
         g = rotate_graph(graph, rot) if rot is not None else graph
         g = {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device) for k, v in g.items()}
-        m = int(g["batch"][-1]) + 1 if "batch" in g else 1
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             h, e = self.encoder.encode(g)
             mob = None
@@ -199,16 +200,16 @@ class FlowModel(nn.Module):
         """
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"), emb["species"])
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
-        scale, species = self.prior_scale(emb, lag), emb["species"]
+        scale = self.prior_scale(emb, lag)
         m = emb.get("configs")
         if m is not None:  # packed: row j of every (M,N,·) tensor is configuration j (all share the species)
             if lag.numel() != 1:
                 raise InputError("model", f"M configurations in one graph take one lag; got {lag.numel()}")
-            scale, species = scale.reshape(m, -1, 1), species[: species.numel() // m]
+            scale = scale.reshape(m, -1, 1)
         log_lag = lag.log().to(emb["h"].device)
         hist = self.history_input(scale, previous, known, window, window_known)
         if window is not None and self.velocity.cfg.memory_prior is not None:  # after p: p reads the species scale
-            scale = scale * self.window_factor(species, window, window_known).to(scale)
+            scale = scale * self.window_factor(emb["species"][:scale.shape[1]], window, window_known).to(scale)
 
         def v(t, x):
             b = x.shape[0]
