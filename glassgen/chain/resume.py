@@ -14,15 +14,15 @@ from glassgen.io.h5md import read_meta, reopen_trajectory, stored_meta
 
 # stored keys that are no argument of the run: its length (compared apart: it may grow) and its verdict
 NOT_ARGUMENTS = {"rollout_steps", "blown_up", "blown_up_reason"}
-# stored only since the resume check compares every argument: a file written before lacks them
-LATER = {"max_resample", "overlap_energy"}
+# stored only since a later version (the resume check of every argument; batching): a file written before lacks them
+LATER = {"max_resample", "overlap_energy", "batch_trajectories"}
 # the option that sets each stored argument, so that a refusal says what to change on the command line
 FLAGS = {"checkpoint": "CHECKPOINT", "init": "--init", "lag": "--lag", "draw_lag": "--relax-counts, --relax-time",
          "rollout_seed": "--seed", "n_trajectories": "--trajectories", "method": "--method", "ode_steps": "--ode-steps",
          "max_resample": "--max-resample", "overlap_energy": "--overlap-energy", "history_from": "--history",
          "history_guidance": "--history-guidance", "noise_scale": "--noise-scale", "relax_kind": "--relax",
          "relax_when": "--relax-when", "relax_time": "--relax-time", "relax_max_iterations": "--relax-iterations",
-         "relax_temperature": "--relax-temperature"}
+         "relax_temperature": "--relax-temperature", "batch_trajectories": "--batch-trajectories"}
 
 
 def claim_output(out: Path, paths: list[Path], meta: dict, resume: bool, overwrite: bool) -> bool:

@@ -12,6 +12,8 @@ A *step function* is any callable
 with ``positions`` (M,N,D) float64 (one configuration per trajectory, folded into the box), ``lag`` in LJ
 time, and ``seeds`` a list of M integers that fully determine the draw; it returns (M,N,D) displacements.
 Determinism per (seed, step, trajectory, attempt) is what makes ``resume`` give the identical trajectory.
+The chain passes up to ``RolloutConfig.batch_trajectories`` trajectories per call (all by default; the
+redraws of a step, those that need one); draw j must depend on ``seeds[j]`` only, not on its batch mates.
 
 A step function with a true ``history`` attribute is second order: it is called as
 ``step_fn(positions, lag, seeds, previous)`` with ``previous`` (M,N,D) each chain's last step
@@ -34,6 +36,7 @@ from glassgen.stats.monitors import monitors
 from glassgen.system.pbc import fold, unfold
 from glassgen.chain.log import RolloutLog, blow_up, load_history, save_history, summarise_log  # noqa: F401 (public here too)
 from glassgen.chain.resume import claim_output
+from glassgen.chain.step import RELAX_ATTEMPT, NonFinite, draw_step, one_step, step_seed  # noqa: F401 (public here too)
 
 
 @dataclass
@@ -46,6 +49,9 @@ class RolloutConfig:
     ``history`` (second-order step functions only): the previous step they are given, ``chain`` =
     x_k − x_{k−1} (relaxation included) or ``draw`` = the sampler's own last draw, before any
     relaxation (kept in ``OUT.history.npz`` for resume).
+    ``batch_trajectories`` (default None: all): how many trajectories advance together, one call of the
+    step function (one network call per ODE step) for each chunk of that many; memory grows with it
+    times N. Stored with the output: a resume uses the same chunks, so it repeats the run bit for bit.
     """
 
     steps: int
@@ -57,6 +63,7 @@ class RolloutConfig:
     monitor_every: int = 1
     draw_lag: float | None = None
     history: str = "chain"
+    batch_trajectories: int | None = None
 
     def __post_init__(self):
         if self.history not in ("chain", "draw"):
@@ -71,24 +78,9 @@ class RolloutConfig:
             raise InputError("rollout", f"the lag of one draw must be in (0, --lag = {self.lag}]; got {self.draw_lag}")
         if self.n_trajectories < 1:
             raise InputError("rollout", f"--trajectories must be at least 1; got {self.n_trajectories}")
-
-
-RELAX_ATTEMPT = 1 << 20  # the attempt slot of a step's relaxation seed, far above any redraw
-
-
-def step_seed(seed: int, step: int, traj: int, attempt: int = 0) -> int:
-    """Independent, reproducible seed for one draw (SeedSequence hashing avoids correlated streams)."""
-    return int(np.random.SeedSequence([seed, step, traj, attempt]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def draw_step(step_fn, positions, lag, seeds, previous=None, window=None):
-    """Call a step function, giving ``previous`` only to second-order ones (a true ``history`` attribute)
-    and ``window`` only to those with a memory window (a ``memory`` attribute > 0)."""
-    if getattr(step_fn, "history", False) and getattr(step_fn, "memory", 0):
-        return step_fn(positions, lag, seeds, previous, window)
-    if getattr(step_fn, "history", False):
-        return step_fn(positions, lag, seeds, previous)
-    return step_fn(positions, lag, seeds)
+        b = self.batch_trajectories
+        if b is not None and (isinstance(b, bool) or int(b) != b or b < 1):
+            raise InputError("rollout", f"--batch-trajectories must be a positive integer; got {b!r}")
 
 
 def _paths(out: Path, m: int) -> list[Path]:
@@ -130,7 +122,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     second = bool(getattr(step_fn, "history", False))
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
                 generated=True, history_from=cfg.history if second else "none", max_resample=cfg.max_resample,
-                overlap_energy=cfg.overlap_energy)
+                overlap_energy=cfg.overlap_energy, batch_trajectories=min(cfg.batch_trajectories or m, m))
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
@@ -176,8 +168,8 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         for k in range(done, cfg.steps + 1):
             window = x - past[0] if memory and len(past) > memory else None
             try:
-                new, drawn = _one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
-            except _NonFinite as e:  # nothing can follow a NaN: finish the files at the last finite frame
+                new, drawn = one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
+            except NonFinite as e:  # nothing can follow a NaN: finish the files at the last finite frame
                 reason = str(e)
                 break
             new = unfold(*fold(new, box), box)  # bit for bit what --resume reads back from the file
@@ -217,56 +209,6 @@ def _starts(init, m: int) -> list:
             raise InputError(str(s.meta.get("source", f"start {j}")),
                              "start configurations must share species (same order) and box to be batched")
     return inits
-
-
-def _one_step(step_fn, x, k, cfg, species, box, log, time, relax=None, prev=None, window=None):
-    wrapped = fold(x, box)[0]
-    seeds = [step_seed(cfg.seed, k, j) for j in range(len(x))]
-    delta = np.asarray(draw_step(step_fn, wrapped, cfg.draw_lag, seeds, prev, window), dtype=np.float64)
-    if delta.shape != x.shape:
-        raise InputError("rollout", f"step {k}: the sampler returned displacements of shape {delta.shape} (expected {x.shape})")
-    for j in range(len(x)):
-        _finite(delta[j], k, j, "drawn by the sampler")
-    new = x + delta
-    drawn = delta.copy()
-    for j in range(len(x)):
-        mon, attempt = monitors(new[j], species, box), 0
-        while mon["max_pair_energy"] > cfg.overlap_energy and attempt < cfg.max_resample:
-            attempt += 1
-            d = np.asarray(draw_step(step_fn, wrapped[j:j + 1], cfg.draw_lag, [step_seed(cfg.seed, k, j, attempt)],
-                                     None if prev is None else prev[j:j + 1],
-                                     None if window is None else window[j:j + 1]))[0]
-            new[j] = x[j] + _finite(d, k, j, f"drawn by the sampler (redraw {attempt})")
-            drawn[j] = d
-            mon = monitors(new[j], species, box)
-        overlap = mon["max_pair_energy"] > cfg.overlap_energy
-        rel = {"relaxed": 0}
-        if relax is not None and relax.wants(overlap):
-            before = new[j].copy()
-            try:
-                relaxed = relax.relax(before, step_seed(cfg.seed, k, j, RELAX_ATTEMPT))
-            except InputError as e:
-                raise InputError(e.source, f"step {k}, trajectory {j}: {e.problem}") from None
-            new[j] = _finite(relaxed, k, j, "after the relaxation")
-            rel = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[j] - before) ** 2, axis=1)))),
-                   "e_pot_before_relax": mon["e_pot"], **getattr(relax, "report", {})}
-            mon = monitors(new[j], species, box)
-        if k % cfg.monitor_every == 0 or attempt or overlap or rel["relaxed"]:
-            log.write({"step": k, "trajectory": j, "time": time, "resampled": attempt,
-                       "accepted_overlap": int(overlap), **mon, **rel})
-    return new, drawn
-
-
-class _NonFinite(Exception):
-    """A step's positions are NaN/inf: the chain blew up (the message says where)."""
-
-
-def _finite(values, k: int, j: int, where: str) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    bad = int(np.sum(~np.isfinite(values)))
-    if bad:
-        raise _NonFinite(f"step {k} trajectory {j}: positions = NaN/inf ({bad} coordinates {where})")
-    return values
 
 
 def trajectory_from_chain(init: Snapshot, displacements: np.ndarray, lag: float) -> Trajectory:

@@ -150,6 +150,7 @@ def rollout(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier rollout at OUT, side files included (without it, an existing output is refused)."),
+    batch_trajectories: int = typer.Option(None, "--batch-trajectories", help="Trajectories advanced together, one network call per ODE step for each chunk of this many (memory grows with it times N; a resume must use the same). Default: all."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md).
 
@@ -180,7 +181,7 @@ def rollout(
         raise InputError("rollout", "--relax-counts needs a thermal relaxation every step: --relax nvt or quench with --relax-when always")
     cfg = RolloutConfig(steps=steps, lag=lag, n_trajectories=trajectories, seed=seed, max_resample=opt["max_resample"],
                         overlap_energy=opt["overlap_energy"], draw_lag=lag - relax_time if relax_counts else None,
-                        history=opt["history"])
+                        history=opt["history"], batch_trajectories=batch_trajectories)
     snaps = [load_snapshot(p) for p in init]
     snap = snaps[0]
     record = check_domain(model, snaps, cfg.draw_lag, temperature=temperature, force=force)  # before any work

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from glassgen.core.errors import InputError
-from glassgen.system.pbc import fold, neighbour_graph
+from glassgen.system.pbc import fold, neighbour_graph, neighbour_graph_batch
 
 
 class LocalEncoder(nn.Module):
@@ -90,6 +90,21 @@ def build_graph(species, positions, box, cutoff: float, source: str | None = Non
     out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in g.items()}
     out["species"] = torch.as_tensor(np.asarray(species), dtype=torch.long)
     out["positions"] = torch.as_tensor(np.asarray(positions), dtype=torch.float64)
+    out["box"] = torch.as_tensor(np.asarray(box), dtype=torch.float64)
+    return out
+
+
+def build_graph_batch(species, positions, box, cutoff: float) -> dict:
+    """M configurations of one system (same species, same box) as one disjoint graph: node indices of
+    configuration m offset by m N, edges still sorted by (src, dst), and ``batch`` (M N,) its index.
+
+    Shapes: species (N,), positions (M,N,D), box (D,) -> the dict of :func:`build_graph` over M N nodes.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    g = neighbour_graph_batch(list(x), [np.asarray(box, dtype=np.float64)] * len(x), cutoff)
+    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in g.items()}
+    out["species"] = torch.as_tensor(np.asarray(species), dtype=torch.long).repeat(len(x))
+    out["positions"] = torch.from_numpy(x.reshape(-1, x.shape[-1]).copy())
     out["box"] = torch.as_tensor(np.asarray(box), dtype=torch.float64)
     return out
 

@@ -77,24 +77,38 @@ class FlowModel(nn.Module):
         """The encoder's graph of a snapshot (built once per configuration; CPU tensors)."""
         return build_graph(species, positions, box, encoder_cutoff(self.encoder), source)
 
+    def graph_batch(self, species, positions, box) -> dict:
+        """The encoder's graph of M configurations of one system as one disjoint graph (:func:`build_graph_batch`)."""
+        from glassgen.flow.context import build_graph_batch
+
+        return build_graph_batch(species, positions, box, encoder_cutoff(self.encoder))
+
     def embed(self, graph: dict, rot: torch.Tensor | None = None) -> dict:
         """Encoder embeddings restricted to the velocity graph, optionally after a box symmetry.
 
         Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "vec" (E_v,D), "species" (N,)}``
         on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry),
-        plus ``"mobility"`` (N,1) when the model has it on.
+        plus ``"mobility"`` (N,1) when the model has it on. For the disjoint graph of M configurations
+        (:meth:`graph_batch`) N counts all M N nodes and ``"configs"`` = M: :meth:`velocity_fn` then
+        integrates one sample per configuration.
         """
         p = next(self.parameters())
+        m = int(graph["batch"][-1]) + 1 if "batch" in graph else 1  # read before the graph is on the device
         g = rotate_graph(graph, rot) if rot is not None else graph
         g = {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device) for k, v in g.items()}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
             h, e = self.encoder.encode(g)
-            mob = relative_mobility(self.encoder.decode_nodes(h), g["species"]) if self.mobility else None
+            mob = None
+            if self.mobility:  # normalised over each configuration's own particles
+                pred, sp = self.encoder.decode_nodes(h).reshape(m, -1), g["species"].reshape(m, -1)
+                mob = torch.cat([relative_mobility(a, b) for a, b in zip(pred, sp)])
         mask = velocity_subgraph(g, self.velocity.cfg.cutoff)
         out = {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "vec": g["edge_vec"][mask],
                "species": g["species"]}
         if mob is not None:
             out["mobility"] = mob
+        if "batch" in g:
+            out["configs"] = m
         return out
 
     # -- flow side -----------------------------------------------------------------
@@ -153,6 +167,9 @@ class FlowModel(nn.Module):
     def velocity_fn(self, emb: dict, lag: torch.Tensor, previous=None, known=None, window=None, window_known=None):
         """Closure ``(t, x) -> v`` for B samples: t 0-d or (B,), x (B,N,D) physical displacement.
 
+        Embeddings of M packed configurations (``emb["configs"]``, :meth:`embed`) take B = M samples, row j
+        a displacement of configuration j, at one flow time and one lag; the history tensors are then (M,N,D).
+
         The network sees x in prior units; its output is scaled back and the centre of
         mass removed, so v has zero mass-weighted mean per sample. ``previous``/``known``/``window``/
         ``window_known``: the history of a second-order model (:meth:`history_input`; B rows or one for all).
@@ -160,16 +177,31 @@ class FlowModel(nn.Module):
         prep = self.velocity.prepare(emb["h"], emb["e"], emb["edge_index"], emb.get("vec"), emb["species"])
         lag = torch.as_tensor(lag, dtype=torch.float64).reshape(-1)
         scale = self.prior_scale(emb, lag)
+        m = emb.get("configs")
+        if m is not None:  # packed: row j of every (M,N,·) tensor is configuration j (all share the species)
+            if lag.numel() != 1:
+                raise InputError("model", f"M configurations in one graph take one lag; got {lag.numel()}")
+            scale = scale.reshape(m, -1, 1)
         log_lag = lag.log().to(emb["h"].device)
         hist = self.history_input(scale, previous, known, window, window_known)
 
         def v(t, x):
             b = x.shape[0]
-            t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
-            ll = log_lag.expand(b) if log_lag.numel() == 1 else log_lag
             sc = scale.expand(b, -1, -1) if scale.shape[0] == 1 else scale
             p = None if hist is None else (hist.expand(b, -1, -1) if hist.shape[0] == 1 else hist)
-            out = self.velocity(prep, x / sc.to(x.dtype), t, ll, x, p)
+            z = x / sc.to(x.dtype)
+            if m is None:
+                t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
+                ll = log_lag.expand(b) if log_lag.numel() == 1 else log_lag
+                out = self.velocity(prep, z, t, ll, x, p)
+            else:  # the network sees the M samples as one sample of the disjoint graph (same t and lag for all)
+                if b != m:
+                    raise InputError("model", f"{m} configurations in one graph take one sample each; got {b}")
+                t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1)
+                if t.numel() != 1:
+                    raise InputError("model", f"{m} configurations in one graph take one flow time; got {t.numel()}")
+                flat = (lambda a: None if a is None else a.reshape(1, -1, a.shape[-1]))
+                out = self.velocity(prep, flat(z), t, log_lag, flat(x), flat(p)).reshape(x.shape)
             return paths.remove_com(out.to(x.dtype) * sc.to(x.dtype))
 
         return v, scale

@@ -229,15 +229,17 @@ def load_snapshot(path):
 def step_function(model, species, box, solver: SolverConfig | None = None, **kw):
     """A :mod:`glassgen.chain.rollout` step function ``(positions (M,N,D), lag, seeds, previous=None) -> (M,N,D)``.
 
-    Each of the M configurations is encoded once and gets one draw seeded by its seed, so a
-    chain is reproducible draw by draw (what rollout's resume needs). A second-order model
+    The M configurations advance together, one network call per velocity evaluation for all of them
+    (:func:`glassgen.sampling.batch.draw_batch`; the chain decides how many it passes at once, its
+    ``batch_trajectories``), and each gets one draw seeded by its own seed alone, so a chain is
+    reproducible draw by draw (what rollout's resume needs). A second-order model
     (``model.history``) reads ``previous`` (M,N,D), the displacement of each chain's last step, and a
     memory model (``model.memory`` = W) also ``window`` (M,N,D), each chain's displacement over its last W
     steps (None until the chain has W steps); the attributes ``history`` and ``memory`` say what it wants.
     ``kw``: ``history_guidance``, ``noise_scale``, ``device`` of :func:`sample`. No domain check here: the
     chain's states are the model's own (check the start with :func:`glassgen.sampling.domain.check_domain`).
     """
-    from glassgen.system.data import Snapshot
+    from glassgen.sampling.batch import draw_batch  # it builds on draw: imported here, not at the top
 
     model = _as_model(model)
     solver = solver or SolverConfig()
@@ -248,12 +250,9 @@ def step_function(model, species, box, solver: SolverConfig | None = None, **kw)
     _noise_factor(model, noise, species)
 
     def step_fn(positions, lag, seeds, previous=None, window=None):
-        none = [None] * len(positions)
-        prev = none if previous is None or not model.history else previous
-        win = none if window is None or not model.memory else window
-        return np.stack([draw(model, Snapshot(species, box, x), lag, 1, solver, int(s), p, w, guidance, noise,
-                               device)[0][0]
-                         for x, s, p, w in zip(positions, seeds, prev, win)])
+        prev = previous if model.history else None
+        win = window if model.memory else None
+        return draw_batch(model, species, box, positions, lag, solver, seeds, prev, win, guidance, noise, device)
 
     step_fn.history = model.history
     step_fn.memory = model.memory
