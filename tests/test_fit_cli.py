@@ -141,7 +141,7 @@ def test_fit_resume_and_predict(tmp_path):
     dom, card = model.checkpoint["domain"], model.checkpoint["card"]
     assert dom["species"] == [0, 1] and dom["density"] == pytest.approx(1.2) and dom["n_particles"] == [160, 160]
     assert dom["temperature"] == "unknown" and dom["lag"][0] == dom["lag"][1] > 0
-    assert card["training"]["steps"] == 6 and card["training"]["wall_time_s"] > 0 and card["training"]["hardware"]["cpu_count"]
+    assert card["training"]["steps"] == 6 and card["training"]["wall_time_s"] >= 0 and card["training"]["hardware"]["cpu_count"]  # rounded to 0.1 s: a 6-step toy run can round to 0
     with np.load(tmp_path / "data" / "conf_4.npz") as z:
         g = make_graph(z["initial_positions"], z["types"], np.full(3, (160 / 1.2) ** (1 / 3)), 2.0)
     with torch.no_grad():
