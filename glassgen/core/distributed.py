@@ -17,6 +17,7 @@ The process group is torch's own state; nothing is kept here.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import torch
@@ -41,6 +42,11 @@ def setup(device: str) -> str:
 
 def teardown() -> None:
     if dist.is_initialized():
+        # Leave together: a rank that tore gloo down while its peer was still writing the checkpoint was
+        # seen to abort ("terminate called without an active exception", SIGABRT). Not while an exception
+        # unwinds (teardown runs in a finally): the other ranks may never reach the barrier.
+        if sys.exc_info()[0] is None:
+            dist.barrier()
         dist.destroy_process_group()
 
 
