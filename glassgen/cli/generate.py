@@ -150,7 +150,7 @@ def rollout(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier rollout at OUT, side files included (without it, an existing output is refused)."),
-    batch_trajectories: int = typer.Option(None, "--batch-trajectories", help="Trajectories advanced together, one network call per ODE step for each chunk of this many (memory grows with it times N; a resume must use the same). Default: all."),
+    batch_trajectories: int = typer.Option(None, "--batch-trajectories", help="Trajectories advanced together, one network call per ODE step for each chunk of this many (memory grows with it times N; a resume must use the same). Default: all; on a CPU batching does not pay: give 1 (docs/rollout.md)."),
 ):
     """Chain generated displacements into long trajectories, with physical monitors (docs/rollout.md).
 
