@@ -12,6 +12,7 @@ import typer
 
 from glassgen.core.version import __version__
 
+from glassgen.cli import bench as cli_bench
 from glassgen.cli import checkpoints as cli_checkpoints
 from glassgen.cli import generate as cli_generate
 from glassgen.core.errors import InputError
@@ -276,6 +277,10 @@ app.command("import-botan")(cli_checkpoints.import_botan)
 app.command()(cli_generate.sample)
 app.command()(cli_generate.rollout)
 app.command()(cli_generate.calibrate)
+
+
+# --- speed: glassgen bench (glassgen/cli/bench.py) -------------------------------------------
+app.command()(cli_bench.bench)
 
 
 def main() -> None:
