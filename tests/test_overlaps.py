@@ -7,7 +7,7 @@ import pytest
 from glassgen.system import ka
 from glassgen.chain.baselines import brownian_step_fn
 from glassgen.system.data import Snapshot
-from glassgen.system.overlaps import contact_distance, project_overlaps
+from glassgen.system.overlaps import contact_distance, project_overlaps, random_configuration
 from glassgen.system.pbc import fold, neighbour_graph
 from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.chain.rollout import RolloutConfig, rollout, summarise_log
@@ -102,3 +102,14 @@ def test_rollout_with_project_logs_every_correction(tmp_path):
     assert s["e_pot_max"] < 0  # ... and every projected configuration is free of them
     assert RelaxConfig(kind="project").meta() == {"relax_kind": "project", "relax_when": "overlap",
                                                    "relax_project_energy": 3.0}
+
+
+def test_random_configuration_has_ka_composition_density_and_no_overlap():
+    snap = random_configuration(1000, seed=3)
+    assert np.bincount(snap.species).tolist() == [800, 200]
+    assert len(snap.species) / np.prod(snap.box) == pytest.approx(ka.DENSITY)
+    assert np.all((snap.positions >= 0) & (snap.positions < snap.box))
+    g = neighbour_graph(snap.positions, snap.box, 2.5)
+    src, dst = g["edge_index"]
+    assert ka.pair_energy(g["edge_len"], snap.species[src], snap.species[dst]).max() <= 3.0 + 1e-6
+    assert np.array_equal(random_configuration(1000, seed=3).positions, snap.positions)  # seeded

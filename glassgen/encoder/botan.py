@@ -34,6 +34,11 @@ from glassgen.core.errors import InputError
 from glassgen.system.pbc import neighbour_graph, neighbour_graph_batch
 
 
+# Edges per slice of an inference pass over a large graph (BOTAN.encode): 2^20 edges × 64 floats is 256 MiB
+# per temporary, and graphs below it (N = 4096 has ~166 k) take the one-pass path unchanged.
+EDGE_CHUNK = 1 << 20
+
+
 @dataclass
 class BOTANConfig:
     """Architecture. The defaults reproduce the published BOTAN (54 209 parameters).
@@ -159,14 +164,21 @@ class BOTAN(nn.Module):
         n_dec = 1 if cfg.shared_decoder else 2
         self.decoders = nn.ModuleList(nn.Sequential(*mlp(w, w), nn.Linear(w, 1)) for _ in range(n_dec))
 
-    def encode(self, graph: dict) -> tuple[Tensor, Tensor]:
+    def encode(self, graph: dict, chunk: int | None = None) -> tuple[Tensor, Tensor]:
         """Node and edge embeddings after the last message-passing step.
+
+        Without autograd, a graph of more than ``chunk`` edges (default :data:`EDGE_CHUNK`) is encoded
+        ``chunk`` edges at a time (:meth:`_encode_chunked`): the same numbers, in two E×width buffers
+        instead of about seven.
 
         Shapes:
             graph["species"]: (N,); graph["edge_index"]: (2, E); graph["edge_vec"]: (E, D).
             Returns h (N, width), e (E, width).
         """
         edge_index = graph["edge_index"]
+        chunk = EDGE_CHUNK if chunk is None else int(chunk)
+        if not torch.is_grad_enabled() and edge_index.shape[1] > chunk:
+            return self._encode_chunked(graph, chunk)
         h0 = self.node_encoder(graph["species"].to(self.edge_encoder[0].weight.dtype)[:, None])
         e0 = self.edge_encoder(graph["edge_vec"])
         h, e = h0, e0
@@ -181,17 +193,55 @@ class BOTAN(nn.Module):
             h = nu(h, e, cn, edge_index)
         return h, e
 
+    @torch.no_grad()
+    def _encode_chunked(self, graph: dict, chunk: int) -> tuple[Tensor, Tensor]:
+        """:meth:`encode` without autograd, edges in slices of ``chunk``: memory 2 E×W + O(chunk×W).
+
+        Kept whole: e (the edge state, updated in place slice by slice) and either c = e⁰ W_0ᵀ + b
+        (shared weights) or e⁰ (one c per step, made slice by slice). A slice's update reads only its
+        own e, c and the node state of the step before, so the slices are independent within a step.
+        """
+        src, dst = graph["edge_index"]
+        w, shared = self.config.width, self.config.shared_weights
+        h0 = self.node_encoder(graph["species"].to(self.edge_encoder[0].weight.dtype)[:, None])
+        n_edges = src.shape[0]
+        e = h0.new_empty(n_edges, w)
+        keep = h0.new_empty(n_edges, w)  # c (shared weights) or e⁰
+        parts = [slice(a, min(a + chunk, n_edges)) for a in range(0, n_edges, chunk)]
+        for s in parts:
+            e[s] = self.edge_encoder(graph["edge_vec"][s])
+            keep[s] = self.edge_updates[0].constant(e[s]) if shared else e[s]
+        h = h0
+        for k in range(self.config.steps):
+            eu, nu = self.edge_updates[0 if shared else k], self.node_updates[0 if shared else k]
+            we = eu.mlp[0].weight
+            hs, hd = h @ we[:, :w].t(), h @ we[:, w:2 * w].t()
+            agg = h.new_zeros(h.shape[0], w)
+            for s in parts:
+                c = keep[s] if shared else eu.constant(keep[s])
+                pre = torch.addmm(c, e[s], we[:, 2 * w:3 * w].t())
+                pre.add_(hs.index_select(0, src[s])).add_(hd.index_select(0, dst[s]))
+                e[s] = _second_layer(pre, eu.mlp)
+                agg.index_add_(0, dst[s], e[s])
+            wn = nu.mlp[0].weight
+            pre = torch.addmm(nu.constant(h0), h, wn[:, :w].t()).addmm_(agg, wn[:, 2 * w:].t())
+            h = _second_layer(pre, nu.mlp)
+        return h, e
+
     def decode_nodes(self, h: Tensor) -> Tensor:
         """Node head: predicted propensity. Shapes: (N, W) -> (N,)."""
         return self.decoders[0](h).squeeze(-1)
 
-    def decode_edges(self, e: Tensor) -> Tensor:
-        """Edge head: predicted change of pair distance. Shapes: (E, W) -> (E,)."""
-        return self.decoders[-1](e).squeeze(-1)
+    def decode_edges(self, e: Tensor, chunk: int | None = None) -> Tensor:
+        """Edge head: predicted change of pair distance. Shapes: (E, W) -> (E,); in slices without autograd."""
+        chunk = EDGE_CHUNK if chunk is None else int(chunk)
+        if torch.is_grad_enabled() or e.shape[0] <= chunk:
+            return self.decoders[-1](e).squeeze(-1)
+        return torch.cat([self.decoders[-1](e[a:a + chunk]).squeeze(-1) for a in range(0, e.shape[0], chunk)])
 
-    def forward(self, graph: dict) -> tuple[Tensor, Tensor]:
-        h, e = self.encode(graph)
-        return self.decode_nodes(h), self.decode_edges(e)
+    def forward(self, graph: dict, chunk: int | None = None) -> tuple[Tensor, Tensor]:
+        h, e = self.encode(graph, chunk)
+        return self.decode_nodes(h), self.decode_edges(e, chunk)
 
 
 def count_parameters(model: nn.Module) -> int:
