@@ -12,6 +12,7 @@ import typer
 
 from glassgen.core.version import __version__
 
+from glassgen.cli import bench as cli_bench
 from glassgen.cli import checkpoints as cli_checkpoints
 from glassgen.cli import generate as cli_generate
 from glassgen.core.errors import InputError
@@ -292,6 +293,10 @@ app.command("upgrade-checkpoint")(cli_checkpoints.upgrade_checkpoint)
 app.command()(cli_generate.sample)
 app.command()(cli_generate.rollout)
 app.command()(cli_generate.calibrate)
+
+
+# --- speed: glassgen bench (glassgen/cli/bench.py) -------------------------------------------
+app.command()(cli_bench.bench)
 
 
 def main() -> None:
