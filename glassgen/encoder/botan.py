@@ -34,9 +34,11 @@ from glassgen.core.errors import InputError
 from glassgen.system.pbc import neighbour_graph, neighbour_graph_batch
 
 
-# Edges per slice of an inference pass over a large graph (BOTAN.encode): 2^20 edges × 64 floats is 256 MiB
-# per temporary, and graphs below it (N = 4096 has ~166 k) take the one-pass path unchanged.
-EDGE_CHUNK = 1 << 20
+# Edges per slice of an inference pass over a large graph (BOTAN.encode): 2^18 edges × 64 floats is 64 MiB per
+# temporary; graphs below it (N = 4096 has ~166 k edges) take the one-pass path. Measured at N = 32 768 (1.3 M
+# edges, forward without autograd): peak 2296 MiB in one pass, 1159 MiB in 2^20-edge slices, 832 MiB in 2^18,
+# the same outputs and time (docs/performance.md).
+EDGE_CHUNK = 1 << 18
 
 
 @dataclass
