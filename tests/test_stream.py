@@ -117,6 +117,7 @@ def test_bad_stream_settings_are_refused(tmp_path):
         load_recipe(tmp_path / "r.yaml")
 
 
+@pytest.mark.slow  # ~1-3 min each: writes 1000 files and trains twice (run with -m slow)
 @pytest.mark.parametrize("trainer", ["flow", "propensity"])
 def test_peak_memory_with_1000_files_is_within_10_percent_of_10_files(tmp_path, trainer):
     """benchmarks/stream_memory.py: two training steps on 10 and on 1000 small files (~0.5 MB of examples and

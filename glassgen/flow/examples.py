@@ -19,8 +19,8 @@ from glassgen.flow import paths
 
 
 def load_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0, denoise=None,
-                  denoise_every: float = 25.0) -> list:
-    """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``, all in memory.
+                  denoise_every: float = 25.0, file_index: int = 0) -> list:
+    """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
     ``lag``; their box is the Kob–Andersen box at density 1.2. Glassgen ensembles (H5MD)
@@ -31,63 +31,66 @@ def load_examples(files, lag: float | None = None, lags=None, inherent=None, mem
     the examples then start from IS(t0) instead of x(t0). ``memory`` W > 0: trajectory examples also
     carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`). ``denoise`` (noise amplitudes)
     makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`).
-    :func:`open_examples` gives the same examples read file by file when needed.
+    ``file_index``: the position of ``files[0]`` in a longer list (it seeds the denoising noise), so that
+    :func:`open_examples`, which calls this file by file, gives the same examples.
     """
+    from glassgen.io.h5md import file_kind, read_ensemble, read_trajectory
+    from glassgen.io.npz import read_npz
+    from glassgen.system.ka import DENSITY
+
     if inherent is not None and len(inherent) != len(files):
         raise InputError(str(files[0]), f"{len(inherent)} inherent-structure files for {len(files)} data files")
-    return [ex for n_file, f in enumerate(files)
-            for ex in file_examples(n_file, f, lag, lags, inherent, memory, denoise, denoise_every)]
+    out = []
+    for n_file, f in enumerate(files):
+        if inherent is not None:  # before the format branches, so no kind of file ignores its IS file
+            if str(f).endswith(".npz") or file_kind(f) != "trajectory":
+                raise InputError(str(f), "inherent-structure starts need trajectory files, not ensembles")
+            if file_kind(inherent[n_file]) != "trajectory":
+                raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need "
+                                                        "`glassgen inherent` output")
+        if denoise and (str(f).endswith(".npz") or file_kind(f) != "trajectory"):
+            raise InputError(str(f), "data.denoise needs trajectory files (it displaces their frames), not ensembles")
+        if str(f).endswith(".npz"):
+            if lag is None:
+                raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
+            ens = read_npz(f, time=float(lag), density=DENSITY)  # the converter's checks, one line per bad file
+        elif file_kind(f) == "trajectory" and denoise:
+            seed = [file_index + n_file, zlib.crc32(Path(f).name.encode())]
+            traj = read_trajectory(f)
+            out.extend(_with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed), traj.meta))
+            continue
+        elif file_kind(f) == "trajectory":
+            if not lags:
+                raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
+            starts = read_trajectory(inherent[n_file]) if inherent is not None else None
+            traj = read_trajectory(f)
+            out.extend(_with_meta(trajectory_examples(traj, lags, str(f), starts, memory), traj.meta))
+            continue
+        else:
+            ens = read_ensemble(f)
+        out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
+                    "disp": ens.displacements(), "source": str(f), "meta": ens.meta})
+    return out
 
 
 def open_examples(files, lag: float | None = None, lags=None, inherent=None, memory: int = 0, denoise=None,
                   denoise_every: float = 25.0, workers: int = 4, cache: int = 64):
-    """The examples of :func:`load_examples` as a :class:`glassgen.io.stream.Stream`: read file by file when
-    used, the last ``cache`` files kept, ``workers`` threads reading ahead. Memory no longer grows with the
-    number of files; every file is read once here, to count its examples."""
+    """The examples of :func:`load_examples` as a :class:`glassgen.io.stream.Stream`, read file by file when used.
+
+    The last ``cache`` files stay in memory and ``workers`` threads read ahead, so memory does not grow with the
+    number of files. Every file is read once here, to count its examples (a file that cannot be read fails
+    now, in one line naming it).
+    """
     from glassgen.io.stream import Stream
 
     if inherent is not None and len(inherent) != len(files):
         raise InputError(str(files[0]), f"{len(inherent)} inherent-structure files for {len(files)} data files")
 
     def load(key):
-        return file_examples(key[0], key[1], lag, lags, inherent, memory, denoise, denoise_every)
+        i, f = key
+        return load_examples([f], lag, lags, None if inherent is None else [inherent[i]], memory, denoise,
+                             denoise_every, file_index=i)
     return Stream(list(enumerate(files)), load, workers=workers, cache=cache, name=lambda key: str(key[1]))
-
-
-def file_examples(n_file: int, f, lag=None, lags=None, inherent=None, memory: int = 0, denoise=None,
-                  denoise_every: float = 25.0) -> list:
-    """The examples of data file number ``n_file`` of a list (see :func:`load_examples`)."""
-    from glassgen.io.h5md import file_kind, read_ensemble, read_trajectory
-    from glassgen.io.npz import read_npz
-    from glassgen.system.ka import DENSITY
-
-    is_npz = str(f).endswith(".npz")
-    if inherent is not None:  # before the format branches, so no kind of file ignores its IS file
-        if is_npz or file_kind(f) != "trajectory":
-            raise InputError(str(f), "inherent-structure starts need trajectory files, not ensembles")
-        if file_kind(inherent[n_file]) != "trajectory":
-            raise InputError(str(inherent[n_file]), "is not a trajectory; inherent-structure starts need "
-                                                    "`glassgen inherent` output")
-    if denoise and (is_npz or file_kind(f) != "trajectory"):
-        raise InputError(str(f), "data.denoise needs trajectory files (it displaces their frames), not ensembles")
-    if is_npz:
-        if lag is None:
-            raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
-        ens = read_npz(f, time=float(lag), density=DENSITY)
-    elif file_kind(f) == "trajectory" and denoise:
-        seed = [n_file, zlib.crc32(Path(f).name.encode())]
-        traj = read_trajectory(f)
-        return _with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed), traj.meta)
-    elif file_kind(f) == "trajectory":
-        if not lags:
-            raise InputError(str(f), "trajectory files need data.lags (the lags τ to cut pairs at, LJ time)")
-        starts = read_trajectory(inherent[n_file]) if inherent is not None else None
-        traj = read_trajectory(f)
-        return _with_meta(trajectory_examples(traj, lags, str(f), starts, memory), traj.meta)
-    else:
-        ens = read_ensemble(f)
-    return [{"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
-             "disp": ens.displacements(), "source": str(f), "meta": ens.meta}]
 
 
 def _with_meta(examples: list, meta: dict) -> list:
@@ -233,6 +236,6 @@ def memory_exponents(examples, n_species: int) -> list:
 
 
 def prior_from_examples(examples) -> paths.PriorScale:
-    """The prior's scale per species and lag from the examples, read once (a stream is not held whole)."""
+    """The prior's scale per species and lag, in one pass that holds no example (a stream is read file by file)."""
     items = ((lag, ex["species"], ex["disp"][:, k]) for ex in examples for k, lag in enumerate(ex["lags"]))
     return paths.PriorScale.from_displacements(items)
