@@ -49,9 +49,14 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def child(case: str, config: Path, warm: Path, threads: int | None) -> dict:
+def child(case: str, config: Path, warm: Path, threads: int | None, keep_heap: bool = False) -> dict:
     """One timed call of ``case`` on ``config`` in this process; returns the row."""
     import torch
+
+    if keep_heap:  # what the glassgen command line does at start
+        from glassgen.core.heap import keep_freed_memory
+
+        keep_heap = keep_freed_memory()
 
     if threads:
         torch.set_num_threads(threads)
@@ -86,7 +91,7 @@ def child(case: str, config: Path, warm: Path, threads: int | None) -> dict:
     cpu0, t = cpu_s(), time.perf_counter()
     call(species, box, x)
     row = {"case": case, "n": int(len(species)), "time_s": time.perf_counter() - t, "cpu_s": cpu_s() - cpu0,
-           "peak_mib": peak_mib() - rss0, "base_mib": rss0, "threads": torch.get_num_threads()}
+           "peak_mib": peak_mib() - rss0, "base_mib": rss0, "threads": torch.get_num_threads(), "keep_heap": keep_heap}
     if case == "botan":
         row.update(graph_s=call.graph_s, forward_s=row["time_s"] - call.graph_s, edges=call.edges)
     return row
@@ -141,17 +146,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads of every run (default torch's)")
     ap.add_argument("--cases", nargs="+", default=["chain_draw", "botan"])
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="keep freed memory for reuse, as the glassgen command line does (glassgen/core/heap.py)")
     ap.add_argument("--json", type=Path, default=None, help="also write every row as JSON")
     ap.add_argument("--child", nargs=3, metavar=("CASE", "CONFIG", "WARM"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], Path(a.child[1]), Path(a.child[2]), a.threads)))
+        print(json.dumps(child(a.child[0], Path(a.child[1]), Path(a.child[2]), a.threads, a.keep_heap)))
         return
     import torch
 
     sizes = sorted(a.sizes)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, threads {a.threads or torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.2f}; sizes {sizes}, {a.repeats} interleaved repeats", flush=True)
+          f"load average {os.getloadavg()[0]:.2f}; sizes {sizes}, {a.repeats} interleaved repeats; freed memory "
+          f"{'kept (glassgen/core/heap.py)' if a.keep_heap else 'returned (glibc defaults)'}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         configs = make_configs(sizes, Path(tmp))
@@ -159,7 +167,7 @@ def main() -> None:
             for n in sizes:
                 for case in a.cases:
                     cmd = [sys.executable, __file__, "--child", case, str(configs[n]), str(configs[sizes[0]])]
-                    cmd += ["--threads", str(a.threads)] if a.threads else []
+                    cmd += (["--threads", str(a.threads)] if a.threads else []) + (["--keep-heap"] if a.keep_heap else [])
                     res = subprocess.run(cmd, capture_output=True, text=True)
                     if res.returncode:
                         sys.exit(f"{case} N = {n}: failed (status {res.returncode})\n{res.stderr[-2000:]}")

@@ -199,11 +199,12 @@ def sample_case(snap, model, dev, n_samples: int):
 
 
 def run(device: str = "cpu", quick: bool = False, repeats: int | None = None, model: str | None = None,
-        progress=None) -> dict:
+        progress=None, keep_freed_memory: bool | None = None) -> dict:
     """All four benchmarks; returns the JSON-ready result (settings, machine, rows, profiles).
 
     ``quick``: N = 128 and fewer repeats, to check that everything runs (the figures mean nothing).
-    ``progress``: called with a line of text before each benchmark.
+    ``progress``: called with a line of text before each benchmark. ``keep_freed_memory``: whether the process
+    keeps freed memory (:mod:`glassgen.core.heap`, as the command line does), recorded in the result.
     """
     from glassgen.system.overlaps import random_configuration
 
@@ -241,7 +242,7 @@ def run(device: str = "cpu", quick: bool = False, repeats: int | None = None, mo
 
     return {"glassgen_bench": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick, "settings": sizes,
             "configuration": snap.meta["source"], "data_loading": DATA_NOTE, "machine": machine(dev),
-            "load_average": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)},
+            "load_average": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)}, "keep_freed_memory": keep_freed_memory,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "benchmarks": rows, "profile": profiles,
             "profile_sort": "self device time" if dev.type == "cuda" else "self CPU time"}
