@@ -36,7 +36,8 @@ def test_quick_bench_json_has_machine_versions_and_positive_rates(tmp_path):
         assert 0 < b["min_s"] <= b["median_s"] <= b["max_s"] and b["rate"] > 0
         assert r["profile"][key] and all(p["self_ms"] > 0 and p["calls"] > 0 for p in r["profile"][key])
     assert r["benchmarks"]["botan_train_step"]["parameters"] == 54209  # the reference architecture
-    assert r["benchmarks"]["botan_train_step"]["edges"] > r["benchmarks"]["flow_train_step"]["edges"] > 0
+    # the flow model reads its encoder's graph: BOTAN's own (equal) for a BOTAN-conditioned generator
+    assert r["benchmarks"]["botan_train_step"]["edges"] >= r["benchmarks"]["flow_train_step"]["edges"] > 0
     assert r["benchmarks"]["sample"]["rate"] == pytest.approx(2 / r["benchmarks"]["sample"]["median_s"])
     assert isinstance(r["keep_freed_memory"], bool)
     again = _bench("--quick", "--json", str(out))  # never silently overwritten: one line, status 2

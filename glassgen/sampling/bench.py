@@ -148,7 +148,7 @@ def _lag(model) -> float:
 
 def flow_case(snap, model, dev, sizes, pair_weight: float = 1.0):
     """One flow-trainer step (the recipe's loop body) on synthetic displacements at the prior's scale."""
-    from glassgen.flow.context import box_symmetries
+    from glassgen.flow.context import box_symmetries, encoder_cutoff
     from glassgen.flow.train import step_loss
 
     b, lag = sizes["batch_size"], _lag(model)
@@ -174,7 +174,8 @@ def flow_case(snap, model, dev, sizes, pair_weight: float = 1.0):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return float(loss.detach())
-    info = {"n_particles": len(snap.species), "edges": int(graph["edge_index"].shape[1]), "cutoff": float(model.velocity.cfg.cutoff),
+    info = {"n_particles": len(snap.species), "edges": int(graph["edge_index"].shape[1]),
+            "cutoff": encoder_cutoff(model.encoder), "velocity_cutoff": float(model.velocity.cfg.cutoff),
             "parameters": sum(p.numel() for p in model.parameters()), "batch_size": b, "pair_weight": pair_weight,
             "unit": "steps/s"}
     return step, info
