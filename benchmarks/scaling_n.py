@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL = "flow-proof-T0.6-sig"
+KEEP_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}  # glibc's own settings
 
 
 def rss_mib() -> float:
@@ -49,14 +50,9 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def child(case: str, config: Path, warm: Path, threads: int | None, keep_heap: bool = False) -> dict:
+def child(case: str, config: Path, warm: Path, threads: int | None) -> dict:
     """One timed call of ``case`` on ``config`` in this process; returns the row."""
     import torch
-
-    if keep_heap:  # what the glassgen command line does at start
-        from glassgen.core.heap import keep_freed_memory
-
-        keep_heap = keep_freed_memory()
 
     if threads:
         torch.set_num_threads(threads)
@@ -91,7 +87,8 @@ def child(case: str, config: Path, warm: Path, threads: int | None, keep_heap: b
     cpu0, t = cpu_s(), time.perf_counter()
     call(species, box, x)
     row = {"case": case, "n": int(len(species)), "time_s": time.perf_counter() - t, "cpu_s": cpu_s() - cpu0,
-           "peak_mib": peak_mib() - rss0, "base_mib": rss0, "threads": torch.get_num_threads(), "keep_heap": keep_heap}
+           "peak_mib": peak_mib() - rss0, "base_mib": rss0, "threads": torch.get_num_threads(),
+           "environment": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "THP_MEM_ALLOC_ENABLE"}}
     if case == "botan":
         row.update(graph_s=call.graph_s, forward_s=row["time_s"] - call.graph_s, edges=call.edges)
     return row
@@ -146,20 +143,23 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads of every run (default torch's)")
     ap.add_argument("--cases", nargs="+", default=["chain_draw", "botan"])
+    ap.add_argument("--thp", action="store_true",
+                    help="torch's 2 MiB-aligned large allocations with transparent huge pages (THP_MEM_ALLOC_ENABLE=1)")
     ap.add_argument("--keep-heap", action="store_true",
-                    help="keep freed memory for reuse, as the glassgen command line does (glassgen/core/heap.py)")
+                    help="glibc keeps up to 1 GiB of freed memory for reuse (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)")
     ap.add_argument("--json", type=Path, default=None, help="also write every row as JSON")
     ap.add_argument("--child", nargs=3, metavar=("CASE", "CONFIG", "WARM"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], Path(a.child[1]), Path(a.child[2]), a.threads, a.keep_heap)))
+        print(json.dumps(child(a.child[0], Path(a.child[1]), Path(a.child[2]), a.threads)))
         return
     import torch
 
     sizes = sorted(a.sizes)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, threads {a.threads or torch.get_num_threads()}, "
           f"load average {os.getloadavg()[0]:.2f}; sizes {sizes}, {a.repeats} interleaved repeats; freed memory "
-          f"{'kept (glassgen/core/heap.py)' if a.keep_heap else 'returned (glibc defaults)'}", flush=True)
+          f"{'kept (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ 1 GiB)' if a.keep_heap else 'returned (glibc defaults)'}"
+          f"{', THP_MEM_ALLOC_ENABLE=1' if a.thp else ''}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         configs = make_configs(sizes, Path(tmp))
@@ -167,8 +167,10 @@ def main() -> None:
             for n in sizes:
                 for case in a.cases:
                     cmd = [sys.executable, __file__, "--child", case, str(configs[n]), str(configs[sizes[0]])]
-                    cmd += (["--threads", str(a.threads)] if a.threads else []) + (["--keep-heap"] if a.keep_heap else [])
-                    res = subprocess.run(cmd, capture_output=True, text=True)
+                    cmd += ["--threads", str(a.threads)] if a.threads else []
+                    env = dict(os.environ, **({"THP_MEM_ALLOC_ENABLE": "1"} if a.thp else {}),
+                               **(KEEP_HEAP if a.keep_heap else {}))
+                    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
                     if res.returncode:
                         sys.exit(f"{case} N = {n}: failed (status {res.returncode})\n{res.stderr[-2000:]}")
                     rows.append(dict(json.loads(res.stdout.strip().splitlines()[-1]), repeat=rep,

@@ -300,9 +300,6 @@ app.command()(cli_bench.bench)
 
 
 def main() -> None:
-    from glassgen.core.heap import keep_freed_memory
-
-    keep_freed_memory()  # large tensors reuse freed memory instead of page-faulting fresh pages (core/heap.py)
     try:
         app()
     except InputError as e:

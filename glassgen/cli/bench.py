@@ -19,7 +19,6 @@ def bench(
     import json
 
     from glassgen.core.atomic import atomic_path, check_writable
-    from glassgen.core.heap import keep_freed_memory
     from glassgen.sampling.bench import run, summary_lines
 
     if json_out is not None:
@@ -28,9 +27,7 @@ def bench(
         import torch
 
         torch.set_num_threads(threads)
-    heap = keep_freed_memory()  # as glassgen's main() does; again here for callers of the Typer app itself
-    res = run(device, quick=quick, repeats=repeats, model=model, progress=lambda line: typer.echo(line, err=True),
-              keep_freed_memory=heap)
+    res = run(device, quick=quick, repeats=repeats, model=model, progress=lambda line: typer.echo(line, err=True))
     for line in summary_lines(res):
         typer.echo(line)
     if json_out is not None:

@@ -66,7 +66,10 @@ def machine(dev: torch.device) -> dict:
     out = {"cpu": cpu, "cpu_count": os.cpu_count(), "memory_gib": None if mem is None else round(mem, 1),
            "os": platform.platform(), "python": platform.python_version(), "glassgen": __version__,
            "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
-           "torch_threads": torch.get_num_threads(), "dtype": "float32", "device": str(dev), "device_name": cpu}
+           "torch_threads": torch.get_num_threads(), "dtype": "float32", "device": str(dev), "device_name": cpu,
+           # settings of the allocator and thread pools change the figures (docs/performance.md, "Scaling in N")
+           "environment": {k: v for k, v in sorted(os.environ.items())
+                           if k.startswith(("MALLOC_", "OMP_", "MKL_")) or k in ("GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE")}}
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)
         backend = f"ROCm {torch.version.hip}" if torch.version.hip else f"CUDA {torch.version.cuda}"
@@ -200,12 +203,11 @@ def sample_case(snap, model, dev, n_samples: int):
 
 
 def run(device: str = "cpu", quick: bool = False, repeats: int | None = None, model: str | None = None,
-        progress=None, keep_freed_memory: bool | None = None) -> dict:
+        progress=None) -> dict:
     """All four benchmarks; returns the JSON-ready result (settings, machine, rows, profiles).
 
     ``quick``: N = 128 and fewer repeats, to check that everything runs (the figures mean nothing).
-    ``progress``: called with a line of text before each benchmark. ``keep_freed_memory``: whether the process
-    keeps freed memory (:mod:`glassgen.core.heap`, as the command line does), recorded in the result.
+    ``progress``: called with a line of text before each benchmark.
     """
     from glassgen.system.overlaps import random_configuration
 
@@ -243,7 +245,7 @@ def run(device: str = "cpu", quick: bool = False, repeats: int | None = None, mo
 
     return {"glassgen_bench": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick, "settings": sizes,
             "configuration": snap.meta["source"], "data_loading": DATA_NOTE, "machine": machine(dev),
-            "load_average": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)}, "keep_freed_memory": keep_freed_memory,
+            "load_average": {"before": round(load0, 2), "after": round(os.getloadavg()[0], 2)},
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "benchmarks": rows, "profile": profiles,
             "profile_sort": "self device time" if dev.type == "cuda" else "self CPU time"}
