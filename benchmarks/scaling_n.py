@@ -11,10 +11,12 @@ Two cases on seeded random Kob–Andersen configurations at density 1.2 (glassge
                 pass without autograd (sliced into 2^18-edge pieces above that size)
 
 Every (repeat, N, case) runs in its own process, so its peak resident memory is its own: ``peak MiB`` is the
-high-water RSS above the process's RSS once the model and the configuration are loaded. Repeats are interleaved
+high-water RSS above the process's RSS once the model and the configuration are loaded; CPU s is the process's
+user + system time of the call (with one thread, the work itself: on a shared machine wall time also counts the
+waiting for a core, which changes from run to run). Repeats are interleaved
 (repeat 1 of every N, then repeat 2, ...), so a change of machine load hits all sizes alike. Before its timed
 call a process makes one untimed call on the smallest configuration (thread pools, allocator). The exponent is
-the least-squares slope of log(median) against log(N).
+the least-squares slope of log(median) against log(N), for wall time, CPU time and peak memory.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL = "flow-proof-T0.6-sig"
+KEEP_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}  # glibc's own settings
 
 
 def rss_mib() -> float:
@@ -39,6 +42,12 @@ def rss_mib() -> float:
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """User + system CPU time of this process: on a shared machine, what the work costs whatever the load."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def child(case: str, config: Path, warm: Path, threads: int | None) -> dict:
@@ -75,10 +84,11 @@ def child(case: str, config: Path, warm: Path, threads: int | None) -> dict:
                 return model(g)
     rss0 = rss_mib()
     call(zw["species"], zw["box"], zw["positions"])  # warm-up on the smallest configuration
-    t = time.perf_counter()
+    cpu0, t = cpu_s(), time.perf_counter()
     call(species, box, x)
-    row = {"case": case, "n": int(len(species)), "time_s": time.perf_counter() - t, "peak_mib": peak_mib() - rss0,
-           "base_mib": rss0, "threads": torch.get_num_threads()}
+    row = {"case": case, "n": int(len(species)), "time_s": time.perf_counter() - t, "cpu_s": cpu_s() - cpu0,
+           "peak_mib": peak_mib() - rss0, "base_mib": rss0, "threads": torch.get_num_threads(),
+           "environment": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "THP_MEM_ALLOC_ENABLE"}}
     if case == "botan":
         row.update(graph_s=call.graph_s, forward_s=row["time_s"] - call.graph_s, edges=call.edges)
     return row
@@ -102,26 +112,29 @@ def make_configs(sizes, folder: Path) -> dict:
 
 
 def report(rows, sizes) -> None:
-    print(f"\n{'case':<12}{'N':>8}{'median s':>10}{'range s':>18}{'s / 1k particles':>18}{'peak MiB':>10}"
-          f"{'range MiB':>16}{'KiB / particle':>16}")
+    """Medians and ranges per case and N (wall and CPU seconds, peak MiB) and the fitted exponents."""
+    print(f"\n{'case':<11}{'N':>8}{'wall s':>9}{'range':>17}{'CPU s':>9}{'range':>17}{'CPU µs/particle':>16}"
+          f"{'peak MiB':>9}{'range':>12}{'KiB/particle':>13}")
     for case in ("chain_draw", "botan"):
-        meds, peaks = [], []
+        done, fits = [], {"wall": [], "cpu": [], "peak": []}
         for n in sizes:
             rs = [r for r in rows if r["case"] == case and r["n"] == n]
             if not rs:
                 continue
-            t, p = [r["time_s"] for r in rs], [r["peak_mib"] for r in rs]
-            meds.append(np.median(t))
-            peaks.append(np.median(p))
-            print(f"{case:<12}{n:>8}{meds[-1]:>10.3f}{min(t):>9.3f}–{max(t):<8.3f}{1e3 * meds[-1] / n:>18.4f}"
-                  f"{peaks[-1]:>10.0f}{min(p):>7.0f}–{max(p):<8.0f}{1024 * peaks[-1] / n:>16.2f}")
+            done.append(n)
+            cols = {k: [r[key] for r in rs] for k, key in (("wall", "time_s"), ("cpu", "cpu_s"), ("peak", "peak_mib"))}
+            for k, v in cols.items():
+                fits[k].append(np.median(v))
+            w, c, p = cols["wall"], cols["cpu"], cols["peak"]
+            print(f"{case:<11}{n:>8}{np.median(w):>9.2f}{min(w):>8.2f}–{max(w):<8.2f}{np.median(c):>9.2f}"
+                  f"{min(c):>8.2f}–{max(c):<8.2f}{1e6 * np.median(c) / n:>16.1f}{np.median(p):>9.0f}"
+                  f"{min(p):>6.0f}–{max(p):<5.0f}{1024 * np.median(p) / n:>13.2f}")
             if case == "botan":
-                print(f"{'':<12}{'':>8}  graph {np.median([r['graph_s'] for r in rs]):.3f} s, forward "
-                      f"{np.median([r['forward_s'] for r in rs]):.3f} s, E = {rs[0]['edges']} edges")
-        done = [n for n in sizes if any(r["case"] == case and r["n"] == n for r in rows)]
+                print(f"{'':<19}graph {np.median([r['graph_s'] for r in rs]):.2f} s, forward "
+                      f"{np.median([r['forward_s'] for r in rs]):.2f} s (wall), E = {rs[0]['edges']} edges")
         if len(done) > 1:
-            print(f"{case}: fitted exponent time {exponent(done, meds):.3f}, peak memory {exponent(done, peaks):.3f} "
-                  f"(N = {done[0]} .. {done[-1]})")
+            print(f"{case}: fitted exponent (N = {done[0]} .. {done[-1]}): wall time {exponent(done, fits['wall']):.3f}, "
+                  f"CPU time {exponent(done, fits['cpu']):.3f}, peak memory {exponent(done, fits['peak']):.3f}")
 
 
 def main() -> None:
@@ -130,6 +143,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads of every run (default torch's)")
     ap.add_argument("--cases", nargs="+", default=["chain_draw", "botan"])
+    ap.add_argument("--thp", action="store_true",
+                    help="torch's 2 MiB-aligned large allocations with transparent huge pages (THP_MEM_ALLOC_ENABLE=1)")
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="glibc keeps up to 1 GiB of freed memory for reuse (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)")
     ap.add_argument("--json", type=Path, default=None, help="also write every row as JSON")
     ap.add_argument("--child", nargs=3, metavar=("CASE", "CONFIG", "WARM"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -140,7 +157,9 @@ def main() -> None:
 
     sizes = sorted(a.sizes)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, threads {a.threads or torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.2f}; sizes {sizes}, {a.repeats} interleaved repeats", flush=True)
+          f"load average {os.getloadavg()[0]:.2f}; sizes {sizes}, {a.repeats} interleaved repeats; freed memory "
+          f"{'kept (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ 1 GiB)' if a.keep_heap else 'returned (glibc defaults)'}"
+          f"{', THP_MEM_ALLOC_ENABLE=1' if a.thp else ''}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         configs = make_configs(sizes, Path(tmp))
@@ -149,13 +168,16 @@ def main() -> None:
                 for case in a.cases:
                     cmd = [sys.executable, __file__, "--child", case, str(configs[n]), str(configs[sizes[0]])]
                     cmd += ["--threads", str(a.threads)] if a.threads else []
-                    res = subprocess.run(cmd, capture_output=True, text=True)
+                    env = dict(os.environ, **({"THP_MEM_ALLOC_ENABLE": "1"} if a.thp else {}),
+                               **(KEEP_HEAP if a.keep_heap else {}))
+                    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
                     if res.returncode:
                         sys.exit(f"{case} N = {n}: failed (status {res.returncode})\n{res.stderr[-2000:]}")
                     rows.append(dict(json.loads(res.stdout.strip().splitlines()[-1]), repeat=rep,
                                      load=os.getloadavg()[0]))
                     r = rows[-1]
-                    print(f"repeat {rep} {case:<11} N = {n:>7}: {r['time_s']:8.3f} s, peak {r['peak_mib']:7.0f} MiB "
+                    print(f"repeat {rep} {case:<11} N = {n:>7}: {r['time_s']:8.3f} s ({r['cpu_s']:8.3f} s CPU), "
+                          f"peak {r['peak_mib']:7.0f} MiB "
                           f"(load {r['load']:.2f})", flush=True)
     report(rows, sizes)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")

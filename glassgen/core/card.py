@@ -25,7 +25,7 @@ def meta_temperature(meta: dict):
 
 
 def domain_from_data(systems, lags=None, temperature=None) -> dict:
-    """The domain of training data: ``systems`` iterable of ``(species (N,), box (D,), metadata)``.
+    """The domain of training data: ``systems`` iterable of ``(species (N,), box (D,), metadata)``, read once.
 
     ``lags``: the trained lags (their [min, max] is stored). The temperature of a system is its metadata's
     (:func:`meta_temperature`), else ``temperature`` (a recipe's); any system without one makes it
@@ -33,20 +33,27 @@ def domain_from_data(systems, lags=None, temperature=None) -> dict:
     """
     import numpy as np
 
-    systems = list(systems)
-    temps = [x if (x := meta_temperature(m)) is not None else temperature for *_, m in systems]
+    # one pass, nothing of a system kept but sums (a training stream may hold thousands of files)
+    temps, frac, sizes, rho, count = set(), {}, [], 0.0, 0
+    for sp, box, meta in systems:
+        t = meta_temperature(meta)
+        temps.add(round(float(t if t is not None else temperature), 6) if (t is not None or temperature is not None)
+                  else None)
+        ids, counts = np.unique(np.asarray(sp), return_counts=True)
+        for s, c in zip(ids.tolist(), counts):
+            frac[int(s)] = frac.get(int(s), 0.0) + c / len(sp)
+        sizes = [min(sizes + [len(sp)]), max(sizes + [len(sp)])]
+        rho += len(sp) / float(np.prod(box))
+        count += 1
     out = unknown_domain()
-    if systems:
-        ids = sorted({int(s) for sp, *_ in systems for s in np.unique(sp)})
-        frac = np.mean([[np.mean(np.asarray(sp) == s) for s in ids] for sp, *_ in systems], axis=0)
-        n = [len(sp) for sp, *_ in systems]
-        rho = np.mean([len(sp) / float(np.prod(box)) for sp, box, _ in systems])
-        out.update(species=ids, fractions=[round(float(f), 6) for f in frac], density=round(float(rho), 6),
-                   n_particles=[min(n), max(n)])
+    if count:
+        ids = sorted(frac)
+        out.update(species=ids, fractions=[round(float(frac[s] / count), 6) for s in ids],
+                   density=round(float(rho / count), 6), n_particles=sizes)
     if lags is not None and len(lags):
         out["lag"] = [float(min(lags)), float(max(lags))]
-    if temps and all(t is not None for t in temps):
-        out["temperature"] = sorted({round(float(t), 6) for t in temps})
+    if temps and None not in temps:
+        out["temperature"] = sorted(temps)
     return out
 
 

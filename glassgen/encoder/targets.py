@@ -130,3 +130,49 @@ def eval_masks(species: torch.Tensor, edge_index: torch.Tensor, edge_len: torch.
 
 def natural_key(name: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def prepare(recipe, ids: list[int], device, systems: list | None = None):
+    """Graphs, targets and evaluation masks of the configurations ``ids`` of a propensity recipe
+    (glassgen.encoder.train), on ``device``, made when used.
+
+    A sequence (:class:`glassgen.io.stream.Stream`) that keeps the last ``data.cache`` configurations, with
+    ``data.workers`` threads reading ahead (``prefetch`` names the next ones). Every file is read once here,
+    so a missing or unreadable one fails now, in one line naming it. ``systems``, when given, gets
+    ``(species, box, lag, metadata)`` of every ensemble (the checkpoint's domain; species in the smallest
+    integer type, to keep a thousand files' worth small)."""
+    from glassgen.io.stream import Stream
+
+    d = recipe.data
+    names = config_files(d.folder, d.pattern, ids)
+
+    def ensemble(name):
+        ens = read_ensembles(d.folder, [name], d.npz_density, d.npz_time)[0]
+        return ens, frame_index(ens, d.time if d.time is not None or len(ens.times) == 1 else None)
+
+    def summary(name):
+        ens, k = ensemble(name)
+        return [(ens.species.astype(np.min_scalar_type(int(ens.species.max(initial=0)))), ens.box, float(ens.times[k]),
+                 ens.meta)]
+    where = {"counts": [1] * len(names), "workers": d.workers, "name": lambda n: str(Path(d.folder) / n)}
+    seen = list(Stream(names, summary, cache=1, **where))
+    if systems is not None:
+        systems.extend(seen)
+    return Stream(names, lambda name: [_item(recipe, *ensemble(name), device)], cache=d.cache, **where)
+
+
+def _item(recipe, ens, k: int, device) -> dict:
+    """One configuration's graph, targets at lag index ``k`` and evaluation masks, as tensors on ``device``."""
+    from glassgen.system.pbc import neighbour_graph
+
+    g = neighbour_graph(ens.initial, ens.box, recipe.model.cutoff, source=ens.meta.get("source"))
+    item = {
+        "species": torch.from_numpy(ens.species),
+        "edge_index": torch.from_numpy(g["edge_index"]),
+        "edge_vec": torch.from_numpy(g["edge_vec"]).float(),
+        "edge_len": torch.from_numpy(g["edge_len"]).float(),
+        "y_node": torch.from_numpy(node_targets(ens, k)).float(),
+        "y_edge": torch.from_numpy(edge_targets(ens, g["edge_index"], g["edge_vec"], k)).float(),
+    }
+    item["mask_node"], item["mask_edge"] = eval_masks(item["species"], item["edge_index"], item["edge_len"])
+    return {k_: v.to(device) for k_, v in item.items()}

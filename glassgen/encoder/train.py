@@ -31,8 +31,7 @@ from glassgen.encoder.botan import BOTAN, BOTANConfig
 from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
 from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
-from glassgen.encoder.targets import (config_files, cubic_symmetries, edge_targets, eval_masks, frame_index, node_targets,
-                         pearson, read_ensembles, transform_graph)
+from glassgen.encoder.targets import cubic_symmetries, pearson, prepare, transform_graph  # noqa: F401 (prepare: public here too)
 from glassgen.core.recipe import from_dict, load_yaml, to_dict
 
 
@@ -50,6 +49,8 @@ class DataSection:
     npz_time: float = 4120.0  # lag of the npz frame, LJ units
     temperature: float | None = None  # T of files whose metadata has none (checkpoint domain; else "unknown")
     licence: str | None = None  # licence of the training data, for the checkpoint's model card
+    workers: int = 4  # threads reading the next configurations ahead (0: read when needed)
+    cache: int = 64  # configurations (graphs and targets) kept in memory; more are read again when drawn
 
 
 @dataclass
@@ -92,6 +93,9 @@ def load_recipe(path) -> PropensityRecipe:
     recipe.data.folder = str((here / recipe.data.folder).resolve())
     if recipe.train.init is not None:
         recipe.train.init = str((here / recipe.train.init).resolve())
+    d = recipe.data
+    if not isinstance(d.workers, int) or d.workers < 0 or not isinstance(d.cache, int) or d.cache < 1:
+        raise InputError(str(path), f"data.workers must be an integer >= 0 and data.cache >= 1; got {d.workers!r}, {d.cache!r}")
     t = recipe.train
     if not (0 <= t.p_node <= 1) or t.steps < 1 or not (0 <= t.pretrain_steps <= t.steps):
         raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")
@@ -118,33 +122,6 @@ def initial_model(recipe: PropensityRecipe) -> BOTAN:
         raise InputError(init, f"architecture {source.config} differs from the recipe's model {recipe.model}")
     model.load_state_dict(source.state_dict())
     return model
-
-
-def prepare(recipe: PropensityRecipe, ids: list[int], device, systems: list | None = None) -> list[dict]:
-    """Graphs, targets and evaluation masks of the configurations ``ids``, on ``device``.
-
-    ``systems``, when given, gets ``(species, box, lag, metadata)`` of every ensemble (the checkpoint's domain)."""
-    from glassgen.system.pbc import neighbour_graph
-
-    d = recipe.data
-    names = config_files(d.folder, d.pattern, ids)
-    items = []
-    for ens in read_ensembles(d.folder, names, d.npz_density, d.npz_time):
-        k = frame_index(ens, d.time if d.time is not None or len(ens.times) == 1 else None)
-        if systems is not None:
-            systems.append((ens.species, ens.box, float(ens.times[k]), ens.meta))
-        g = neighbour_graph(ens.initial, ens.box, recipe.model.cutoff, source=ens.meta.get("source"))
-        item = {
-            "species": torch.from_numpy(ens.species),
-            "edge_index": torch.from_numpy(g["edge_index"]),
-            "edge_vec": torch.from_numpy(g["edge_vec"]).float(),
-            "edge_len": torch.from_numpy(g["edge_len"]).float(),
-            "y_node": torch.from_numpy(node_targets(ens, k)).float(),
-            "y_edge": torch.from_numpy(edge_targets(ens, g["edge_index"], g["edge_vec"], k)).float(),
-        }
-        item["mask_node"], item["mask_edge"] = eval_masks(item["species"], item["edge_index"], item["edge_len"])
-        items.append({k_: v.to(device) for k_, v in item.items()})
-    return items
 
 
 def train_step(model, optimizer, items: list[dict], p_node: float, grad_clip: float, batch: int = 1,
@@ -201,10 +178,14 @@ def _order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _example(t: TrainSection, k: int, items: list[dict], syms: torch.Tensor) -> dict:
-    """Example k of the run: a pure function of (seed, k), whichever process or sitting draws it."""
-    n = len(items)
-    item = items[_order(t.seed, k // n, n)[k % n]]
+def _index(t: TrainSection, k: int, n: int) -> int:
+    """The configuration of example k of the run: a pure function of (seed, k), whichever process or sitting draws it."""
+    return int(_order(t.seed, k // n, n)[k % n])
+
+
+def _example(t: TrainSection, k: int, items, syms: torch.Tensor) -> dict:
+    """Example k of the run, augmented by a symmetry drawn from (seed, k)."""
+    item = items[_index(t, k, len(items))]
     if not t.augment:
         return item
     return transform_graph(item, syms[int(torch.randint(len(syms), (), generator=distributed.generator(t.seed, k)))])
@@ -258,6 +239,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="fit propensity", unit="step", disable=not main)
     for step in bar:
         items = [_example(t, step * t.batch + j, train_items, syms) for j in distributed.shard(t.batch)]
+        train_items.prefetch(_index(t, k, n) for k in range((step + 1) * t.batch, (step + 1 + recipe.data.workers) * t.batch))
         p = 0.0 if step < t.pretrain_steps else t.p_node
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(t, step)

@@ -20,7 +20,7 @@ from glassgen.flow.recipe import REMOVED_AT
 
 
 def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, denoise=None,
-                  denoise_every: float = 25.0) -> list:
+                  denoise_every: float = 25.0, file_index: int = 0) -> list:
     """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
@@ -30,10 +30,12 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
     example (R = 1) per such origin (see :func:`trajectory_examples`). ``memory`` W > 0: trajectory examples also
     carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`). ``denoise`` (noise amplitudes)
     makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`).
+    ``file_index``: the position of ``files[0]`` in a longer list (it seeds the denoising noise), so that
+    :func:`open_examples`, which calls this file by file, gives the same examples.
     """
-    from glassgen.system.data import Ensemble
     from glassgen.io.h5md import file_kind, read_ensemble, read_trajectory
-    from glassgen.system.ka import box_edge
+    from glassgen.io.npz import read_npz
+    from glassgen.system.ka import DENSITY
 
     out = []
     for n_file, f in enumerate(files):
@@ -42,14 +44,9 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
         if str(f).endswith(".npz"):
             if lag is None:
                 raise InputError(str(f), ".npz ensembles carry no time: set data.lag in the recipe")
-            if not Path(f).is_file():
-                raise InputError(str(f), "no such file")
-            z = np.load(f)
-            n = len(z["types"])
-            ens = Ensemble(z["types"], np.full(3, box_edge(n)), z["initial_positions"], np.array([float(lag)]),
-                           z["positions"][:, None], {"source": str(f)})
+            ens = read_npz(f, time=float(lag), density=DENSITY)  # the converter's checks, one line per bad file
         elif file_kind(f) == "trajectory" and denoise:
-            seed = [n_file, zlib.crc32(Path(f).name.encode())]
+            seed = [file_index + n_file, zlib.crc32(Path(f).name.encode())]
             traj = read_trajectory(f)
             out.extend(_with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed), traj.meta))
             continue
@@ -67,6 +64,22 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
         out.append({"species": ens.species, "initial": ens.initial, "box": ens.box, "lags": ens.times,
                     "disp": ens.displacements(), "source": str(f), "meta": ens.meta})
     return out
+
+
+def open_examples(files, lag: float | None = None, lags=None, memory: int = 0, denoise=None,
+                  denoise_every: float = 25.0, workers: int = 4, cache: int = 64):
+    """The examples of :func:`load_examples` as a :class:`glassgen.io.stream.Stream`, read file by file when used.
+
+    The last ``cache`` files stay in memory and ``workers`` threads read ahead, so memory does not grow with the
+    number of files. Every file is read once here, to count its examples (a file that cannot be read fails
+    now, in one line naming it).
+    """
+    from glassgen.io.stream import Stream
+
+    def load(key):
+        i, f = key
+        return load_examples([f], lag, lags, memory, denoise, denoise_every, file_index=i)
+    return Stream(list(enumerate(files)), load, workers=workers, cache=cache, name=lambda key: str(key[1]))
 
 
 def _with_meta(examples: list, meta: dict) -> list:
@@ -148,5 +161,6 @@ def _back(traj, i, earlier):
 
 
 def prior_from_examples(examples) -> paths.PriorScale:
-    items = [(lag, ex["species"], ex["disp"][:, k]) for ex in examples for k, lag in enumerate(ex["lags"])]
+    """The prior's scale per species and lag, in one pass that holds no example (a stream is read file by file)."""
+    items = ((lag, ex["species"], ex["disp"][:, k]) for ex in examples for k, lag in enumerate(ex["lags"]))
     return paths.PriorScale.from_displacements(items)

@@ -113,19 +113,25 @@ class PriorScale(torch.nn.Module):
 
     @classmethod
     def from_displacements(cls, items) -> "PriorScale":
-        """Estimate from ``[(lag, species (N,), displacements (R,N,D)), ...]`` (several per lag are pooled)."""
-        acc: dict[float, list] = {}
-        n_species = 1 + max(int(torch.as_tensor(s).max()) for _, s, _ in items)
+        """Estimate from ``[(lag, species (N,), displacements (R,N,D)), ...]`` (several per lag are pooled).
+
+        ``items`` may be any iterable (a generator over a data stream): it is read once, summed as it goes.
+        """
+        acc: dict[float, list] = {}  # lag -> [Σ|Δ|² per species, component count per species]
+
+        def grow(v, n):
+            return torch.nn.functional.pad(v, (0, n - len(v))) if len(v) < n else v
         for lag, species, disp in items:
             species = torch.as_tensor(species, dtype=torch.long)
             d2 = torch.as_tensor(disp, dtype=torch.float64).pow(2).sum(-1)  # (R,N)
-            s2 = torch.zeros(n_species, dtype=torch.float64).index_add_(0, species, d2.sum(0))
-            cnt = torch.bincount(species, minlength=n_species).double() * d2.shape[0]
-            a = acc.setdefault(float(lag), [torch.zeros(n_species, dtype=torch.float64), torch.zeros(n_species, dtype=torch.float64)])
-            a[0] += s2
-            a[1] += cnt * disp.shape[-1]
+            s2 = torch.zeros(int(species.max()) + 1, dtype=torch.float64).index_add_(0, species, d2.sum(0))
+            cnt = torch.bincount(species).double() * d2.shape[0] * disp.shape[-1]
+            a = acc.setdefault(float(lag), [torch.zeros(0, dtype=torch.float64)] * 2)
+            n = max(len(a[0]), len(s2))  # species seen so far
+            a[0], a[1] = grow(a[0], n) + grow(s2, n), grow(a[1], n) + grow(cnt, n)
+        n_species = max(len(a[0]) for a in acc.values())
         lags = sorted(acc)
-        return cls(lags, torch.stack([(acc[k][0] / acc[k][1]).sqrt() for k in lags]))
+        return cls(lags, torch.stack([(grow(acc[k][0], n_species) / grow(acc[k][1], n_species)).sqrt() for k in lags]))
 
     def forward(self, species: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
         ll = torch.as_tensor(lag, dtype=torch.float64, device=self.log_lags.device).reshape(-1).log()

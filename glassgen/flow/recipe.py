@@ -34,6 +34,8 @@ class DataSpec:
     denoise_every: float = 25.0  # LJ time between the trajectory frames used for denoising examples
     temperature: float | None = None  # T of data files whose metadata has none (checkpoint domain; else "unknown")
     licence: str | None = None  # licence of the training data, for the checkpoint's model card
+    workers: int = 4  # threads reading data files ahead (0: read when needed, in the training thread)
+    cache: int = 64  # data files kept in memory (examples and graphs); more files are read again when drawn
 
 
 @dataclass
@@ -146,6 +148,8 @@ def load_recipe(path) -> FitRecipe:
         if not d.denoise or any(not isinstance(v, (int, float)) or not v > 0 for v in d.denoise) or not d.denoise_every > 0:
             raise InputError(str(path), f"data.denoise must list positive noise amplitudes (and denoise_every > 0); "
                                         f"got {d.denoise!r}, {d.denoise_every!r}")
+    if not isinstance(d.workers, int) or d.workers < 0 or not isinstance(d.cache, int) or d.cache < 1:
+        raise InputError(str(path), f"data.workers must be an integer >= 0 and data.cache >= 1; got {d.workers!r}, {d.cache!r}")
     t = r.train
     for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "val_samples"):
         if int(getattr(t, name)) < 1:

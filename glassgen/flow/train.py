@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import itertools
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -30,7 +31,7 @@ from glassgen.core.errors import InputError
 from glassgen.stats.monitors import reference
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries
-from glassgen.flow.examples import load_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
+from glassgen.flow.examples import load_examples, open_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
 from glassgen.flow.model import FlowModel, save_model
 from glassgen.flow.recipe import FitRecipe, load_recipe
 from glassgen.flow.velocity import VelocityConfig
@@ -185,22 +186,23 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     mem = recipe.model.memory
-    dn = {"denoise": recipe.data.denoise, "denoise_every": recipe.data.denoise_every}
-    train = load_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, mem, **dn)
+    dn = {"denoise": recipe.data.denoise, "denoise_every": recipe.data.denoise_every,
+          "workers": recipe.data.workers, "cache": recipe.data.cache}  # data read file by file (glassgen.io.stream)
+    train = open_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, mem, **dn)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
     if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
                                    "(no window found)")
-    val = (load_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, mem, **dn)
+    val = (open_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, mem, **dn)
            if recipe.data.val else [])
     # what rollouts of this model are compared with (glassgen.stats.monitors; checkpoint metadata data_monitors)
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
-    meta = {"data_monitors": reference((ex["species"], clean(ex), ex["box"]) for ex in train)}
+    meta = {"data_monitors": reference(train.mapped(lambda ex: (ex["species"], clean(ex), ex["box"])))}
     d = recipe.data
-    domain = domain_from_data([(ex["species"], ex["box"], ex["meta"]) for ex in train],
+    domain = domain_from_data(((ex["species"], ex["box"], ex["meta"]) for ex in train),
                               None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
-    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in train + val}  # per file
+    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in itertools.chain(train, val)}  # per file
 
     def card(step, val_loss=None):  # the model card of a checkpoint written now
         return training_card(source, provenance, d.licence, device, elapsed0 + time.perf_counter() - t0, step,
@@ -226,9 +228,10 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         start, best, elapsed0 = int(st["step"]), float(st["best"]), float(st.get("elapsed", 0.0))
     elif resume:
         raise InputError(str(state_path), "--resume given but there is no training state to resume from")
-    graphs = [model.graph(ex["species"], ex["initial"], ex["box"], ex["source"]) for ex in train]
-    val_graphs = [model.graph(ex["species"], ex["initial"], ex["box"], ex["source"]) for ex in val]
-    syms = [box_symmetries(ex["box"]) for ex in train]
+    # made when a file is read and kept with its examples in the stream's cache (not for all files at once)
+    graph_of = lambda ex: model.graph(ex["species"], ex["initial"], ex["box"], ex["source"])  # noqa: E731
+    graphs, val_graphs = train.derived("graph", graph_of), (val.derived("graph", graph_of) if val else [])
+    syms = train.derived("symmetries", lambda ex: box_symmetries(ex["box"]))
     cache = EmbeddingCache(t_cfg.cache_size) if recipe.encoder.frozen else None
     rows = []
     if start and log_path.exists():

@@ -66,7 +66,10 @@ def machine(dev: torch.device) -> dict:
     out = {"cpu": cpu, "cpu_count": os.cpu_count(), "memory_gib": None if mem is None else round(mem, 1),
            "os": platform.platform(), "python": platform.python_version(), "glassgen": __version__,
            "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
-           "torch_threads": torch.get_num_threads(), "dtype": "float32", "device": str(dev), "device_name": cpu}
+           "torch_threads": torch.get_num_threads(), "dtype": "float32", "device": str(dev), "device_name": cpu,
+           # settings of the allocator and thread pools change the figures (docs/performance.md, "Scaling in N")
+           "environment": {k: v for k, v in sorted(os.environ.items())
+                           if k.startswith(("MALLOC_", "OMP_", "MKL_")) or k in ("GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE")}}
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)
         backend = f"ROCm {torch.version.hip}" if torch.version.hip else f"CUDA {torch.version.cuda}"
@@ -148,7 +151,7 @@ def _lag(model) -> float:
 
 def flow_case(snap, model, dev, sizes, pair_weight: float = 1.0):
     """One flow-trainer step (the recipe's loop body) on synthetic displacements at the prior's scale."""
-    from glassgen.flow.context import box_symmetries
+    from glassgen.flow.context import box_symmetries, encoder_cutoff
     from glassgen.flow.train import step_loss
 
     b, lag = sizes["batch_size"], _lag(model)
@@ -174,7 +177,8 @@ def flow_case(snap, model, dev, sizes, pair_weight: float = 1.0):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return float(loss.detach())
-    info = {"n_particles": len(snap.species), "edges": int(graph["edge_index"].shape[1]), "cutoff": float(model.velocity.cfg.cutoff),
+    info = {"n_particles": len(snap.species), "edges": int(graph["edge_index"].shape[1]),
+            "cutoff": encoder_cutoff(model.encoder), "velocity_cutoff": float(model.velocity.cfg.cutoff),
             "parameters": sum(p.numel() for p in model.parameters()), "batch_size": b, "pair_weight": pair_weight,
             "unit": "steps/s"}
     return step, info

@@ -15,6 +15,8 @@ standard deviation of each over training configurations in the checkpoint (metad
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from glassgen.system import ka
@@ -60,14 +62,33 @@ def reference(configurations, max_configurations: int = 32) -> dict:
     At most ``max_configurations``, evenly spaced in the given order, are measured (a fit's reference
     must not cost more than a few seconds). Configurations the KA monitors cannot measure (a box edge under
     twice the 2.5 σ_AA cutoff, species other than A and B) are left out; with none left the result is ``{}``.
+    A sequence (e.g. a view of a :class:`glassgen.io.stream.Stream`) is read once and only the picked
+    configurations are fetched again; any other iterable is held whole.
     """
-    items = [c for c in configurations if _measurable(*c)]
+    if isinstance(configurations, Sequence):  # a data stream: hold the indices, fetch only the picked ones
+        keep = [i for i, c in enumerate(configurations) if _measurable(*c)]
+        items = _Picked(configurations, keep)
+    else:
+        items = [c for c in configurations if _measurable(*c)]
     if not items:
         return {}
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), max_configurations)).round().astype(int))
-    rows = [monitors(items[i][1], items[i][0], items[i][2]) for i in pick]
+    rows = [monitors(c[1], c[0], c[2]) for c in (items[i] for i in pick)]
     return {k: [float(np.mean(v)), float(np.std(v)), len(v)]
             for k in NAMES if np.all(np.isfinite(v := np.array([r[k] for r in rows])))}
+
+
+class _Picked:
+    """``seq[keep[i]]`` for i < len(keep): a subset of a sequence without holding its items."""
+
+    def __init__(self, seq, keep):
+        self.seq, self.keep = seq, keep
+
+    def __len__(self):
+        return len(self.keep)
+
+    def __getitem__(self, i):
+        return self.seq[self.keep[i]]
 
 
 def _measurable(species, positions, box) -> bool:
