@@ -120,18 +120,57 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
     species, box = inits[0].species, inits[0].box
     paths = _paths(out, m)
     second = bool(getattr(step_fn, "history", False))
+    meta = _meta(meta, cfg, m, second, relax)
+    if not claim_output(out, paths, meta, resume, overwrite):
+        return paths  # finished before with these arguments: nothing to do
+    same = set(meta) - {"rollout_steps"}  # every setting but the length, which a resume may extend
+    writers = [TrajectoryWriter(p, species, box, meta, resume=resume, same=same) for p in paths]
+    hpath = out.with_name(out.stem + ".history.npz")
+    memory = int(getattr(step_fn, "memory", 0)) if second else 0
+    chain = _restore(writers, inits, cfg, second, hpath, memory)
+    log_path = out.with_name(out.stem + ".log.csv")
+    log = RolloutLog(log_path, resume_step=None if chain.fresh else chain.done - 1)
+    if chain.fresh:
+        for j in range(m):
+            log.write({"step": 0, "trajectory": j, "time": 0.0, "resampled": 0, **monitors(chain.x[j], species, box)})
+    reason = _advance(step_fn, chain, writers, cfg, species, box, log, relax,
+                      hpath if second and cfg.history == "draw" else None, progress)
+    reason = reason or blow_up(log_path)
+    for w in writers:
+        w.mark(**({"blown_up": True, "blown_up_reason": reason} if reason else {}))  # also a resume's new length
+        w.close()
+    return paths
+
+
+def _meta(meta, cfg: RolloutConfig, m: int, second: bool, relax) -> dict:
+    """The settings stored in every trajectory file (a resume must match them)."""
     meta = dict(meta or {}, lag=cfg.lag, draw_lag=cfg.draw_lag, rollout_seed=cfg.seed, rollout_steps=cfg.steps, n_trajectories=m,
                 generated=True, history_from=cfg.history if second else "none", max_resample=cfg.max_resample,
                 overlap_energy=cfg.overlap_energy, batch_trajectories=min(cfg.batch_trajectories or m, m))
     meta.pop("dt", None)
     if relax is not None:
         meta.update(relax.cfg.meta())
-    if not claim_output(out, paths, meta, resume, overwrite):
-        return paths  # finished before with these arguments: nothing to do
-    same = set(meta) - {"rollout_steps"}  # every setting but the length, which a resume may extend
-    writers = [TrajectoryWriter(p, species, box, meta, resume=resume, same=same) for p in paths]
+    return meta
+
+
+@dataclass
+class _Chain:
+    """Where the chains stand: ``x`` (M,N,D) after step ``done`` - 1, ``prev`` each chain's last step (second
+    order) or None, ``past`` the last W + 1 configurations oldest first, W = ``memory`` (window = past[-1] − past[0])."""
+
+    x: np.ndarray
+    prev: np.ndarray | None
+    past: list
+    memory: int
+    done: int
+    fresh: bool
+
+
+def _restore(writers, inits, cfg: RolloutConfig, second: bool, hpath: Path, memory: int) -> _Chain:
+    """The chain state from the files (resume) or from the starts (fresh); truncates the files to whole steps."""
+    m = len(writers)
     done = min(w.n_frames for w in writers)  # frame k holds the configuration after step k
-    hpath, saved = out.with_name(out.stem + ".history.npz"), None
+    saved = None
     if second and cfg.history == "draw" and done > 1:
         saved = load_history(hpath, m)
         if saved[0] + 1 > done:  # the draws are written after the frames, so never ahead of them
@@ -145,27 +184,29 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
             w.append(0.0, s0.positions)
     done = max(done, 1)
     x = np.stack([w.last_positions() for w in writers])
-    prev = None  # each chain's last step, for second-order step functions
+    prev = None
     if saved is not None:
         prev = saved[1]
     elif second and cfg.history == "chain" and done > 1:
         prev = x - np.stack([w.last_positions(1) for w in writers])
-    memory = int(getattr(step_fn, "memory", 0)) if second else 0
-    # the chain's last W + 1 configurations, oldest first: the memory window is past[-1] − past[0]
     past = [np.stack([w.last_positions(b) for w in writers]) for b in range(min(memory, done - 1), 0, -1)] + [x]
-    log_path = out.with_name(out.stem + ".log.csv")
-    log = RolloutLog(log_path, resume_step=None if fresh else done - 1)
-    if fresh:
-        for j in range(m):
-            log.write({"step": 0, "trajectory": j, "time": 0.0, "resampled": 0, **monitors(x[j], species, box)})
+    return _Chain(x, prev, past, memory, done, fresh)
+
+
+def _advance(step_fn, chain: _Chain, writers, cfg: RolloutConfig, species, box, log, relax, hpath,
+             progress: bool) -> str | None:
+    """Steps ``chain.done`` .. ``cfg.steps``, each written and flushed; returns why the chain stopped early, or
+    None. ``hpath``: where draw histories are kept (``history: draw``), else None. Interrupted, the files stay
+    ``.partial`` for ``--resume``."""
+    memory, x, prev, past = chain.memory, chain.x, chain.prev, chain.past
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=done - 1, desc="rollout", unit="step")
+        bar = tqdm(total=cfg.steps, initial=chain.done - 1, desc="rollout", unit="step")
     reason = None
     try:
-        for k in range(done, cfg.steps + 1):
+        for k in range(chain.done, cfg.steps + 1):
             window = x - past[0] if memory and len(past) > memory else None
             try:
                 new, drawn = one_step(step_fn, x, k, cfg, species, box, log, k * cfg.lag, relax, prev, window)
@@ -177,7 +218,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
             past = (past + [x])[-(memory + 1):]
             for w, xj in zip(writers, x):
                 w.append(k * cfg.lag, xj)
-            if second and cfg.history == "draw":  # after the frames: a crash between leaves it one step behind
+            if hpath is not None:  # after the frames: a crash between leaves it one step behind
                 save_history(hpath, k, prev)
             log.flush()
             if bar is not None:
@@ -190,11 +231,7 @@ def rollout(step_fn, init, cfg: RolloutConfig, out, resume: bool = False, progre
         if bar is not None:
             bar.close()
         log.close()
-    reason = reason or blow_up(log_path)
-    for w in writers:
-        w.mark(**({"blown_up": True, "blown_up_reason": reason} if reason else {}))  # also a resume's new length
-        w.close()
-    return paths
+    return reason
 
 
 def _starts(init, m: int) -> list:
