@@ -151,6 +151,8 @@ def train_step(model, optimizer, items: list[dict], p_node: float, grad_clip: fl
 def evaluate(model, items: list[dict]) -> tuple[float, float]:
     """Mean over configurations of (node Pearson on A, edge Pearson on AA pairs r₀ < 1.35)."""
     node, edge = [], []
+    if not items:
+        return float("nan"), float("nan")
     for it in items:
         pn, pe = model(it)
         node.append(pearson(pn[it["mask_node"]].cpu(), it["y_node"][it["mask_node"]].cpu()))
@@ -212,15 +214,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     torch.manual_seed(t.seed)
     model = initial_model(recipe).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
-    start, best, elapsed0 = 0, -np.inf, 0.0
-    log_path = out_dir / "log.csv"
-    if resume:
-        state = load_state(out_dir / "last.state.pt")
-        model.load_state_dict(load_model(out_dir / "last.safetensors")[0].state_dict())
-        optimizer.load_state_dict(state["optimizer"])
-        start, best, elapsed0 = state["step"], state["extra"]["best"], state["extra"]["elapsed_s"]
-    elif (out_dir / "last.state.pt").exists():
-        raise InputError(str(out_dir), "already holds a training run; pass --resume to continue it, or choose another out")
+    start, best, elapsed0 = _restore(out_dir, model, optimizer, resume)
     distributed.barrier()  # every rank has read the state before rank 0 writes anything
     systems = []
     train_items = prepare(recipe, recipe.data.train, dev, systems)
@@ -248,8 +242,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
         done = step + 1
         if main and (done % t.eval_every == 0 or done == t.steps):
             model.eval()
-            vn, ve = evaluate(model, val_items)
-            tn, te = evaluate(model, test_items) if test_items else (float("nan"), float("nan"))
+            (vn, ve), (tn, te) = evaluate(model, val_items), evaluate(model, test_items)
             elapsed = elapsed0 + time.perf_counter() - t0
             writer.writerow(dict(step=done, epoch=done * t.batch / n, p_node=p, train_loss=np.mean(losses),
                                  val_node=vn, val_edge=ve, test_node=tn, test_edge=te, elapsed_s=round(elapsed, 1),
@@ -272,6 +265,19 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     if main:
         log.close()
     return out_dir
+
+
+def _restore(out_dir: Path, model, optimizer, resume: bool) -> tuple[int, float, float]:
+    """(start step, best validation node score, elapsed seconds): of the run in ``out_dir`` with its weights and
+    optimiser state loaded when resuming; of a fresh run otherwise, which refuses a folder holding a run."""
+    if resume:
+        state = load_state(out_dir / "last.state.pt")
+        model.load_state_dict(load_model(out_dir / "last.safetensors")[0].state_dict())
+        optimizer.load_state_dict(state["optimizer"])
+        return state["step"], state["extra"]["best"], state["extra"]["elapsed_s"]
+    if (out_dir / "last.state.pt").exists():
+        raise InputError(str(out_dir), "already holds a training run; pass --resume to continue it, or choose another out")
+    return 0, -np.inf, 0.0
 
 
 def _open_log(out_dir: Path, recipe: PropensityRecipe, resumed_at: int | None):

@@ -8,15 +8,18 @@ the history of a second-order model, and with a memory window ``"win"`` (1,K,N,D
 """
 from __future__ import annotations
 
+import itertools
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from glassgen.core.card import domain_from_data
 from glassgen.core.errors import InputError
 from glassgen.stats.lags import lag_pairs
 from glassgen.flow import paths
 from glassgen.flow.recipe import REMOVED_AT
+from glassgen.stats.monitors import reference
 
 
 def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, denoise=None,
@@ -80,6 +83,26 @@ def open_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
         i, f = key
         return load_examples([f], lag, lags, memory, denoise, denoise_every, file_index=i)
     return Stream(list(enumerate(files)), load, workers=workers, cache=cache, name=lambda key: str(key[1]))
+
+
+def open_training_data(recipe):
+    """A flow recipe's (glassgen.flow.recipe.FitRecipe) training and validation examples (streamed, glassgen.io.stream), the data monitors rollouts of the model
+    are compared with (checkpoint metadata ``data_monitors``), the training domain and each file's provenance."""
+    d, mem = recipe.data, recipe.model.memory
+    dn = {"denoise": d.denoise, "denoise_every": d.denoise_every, "workers": d.workers, "cache": d.cache}
+    train = open_examples(d.train, d.lag, d.lags, mem, **dn)
+    if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
+        raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
+    if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
+        raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
+                                   "(no window found)")
+    val = open_examples(d.val, d.lag, d.lags, mem, **dn) if d.val else []
+    clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if d.denoise else (lambda ex: ex["initial"])
+    meta = {"data_monitors": reference(train.mapped(lambda ex: (ex["species"], clean(ex), ex["box"])))}
+    domain = domain_from_data(((ex["species"], ex["box"], ex["meta"]) for ex in train),
+                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
+    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in itertools.chain(train, val)}  # per file
+    return train, val, meta, domain, provenance
 
 
 def _with_meta(examples: list, meta: dict) -> list:

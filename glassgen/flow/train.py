@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import itertools
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -26,12 +25,12 @@ import torch
 from glassgen.core import distributed
 from glassgen.core.atomic import atomic_path
 from glassgen.core.device import autocast
-from glassgen.core.card import domain_from_data, training_card
+from glassgen.core.card import training_card
 from glassgen.core.errors import InputError
-from glassgen.stats.monitors import reference
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries
-from glassgen.flow.examples import load_examples, open_examples, prior_from_examples, trajectory_examples  # noqa: F401 (public here too)
+from glassgen.flow.examples import (load_examples, open_examples, open_training_data, prior_from_examples,  # noqa: F401
+                                    trajectory_examples)  # (public here too)
 from glassgen.flow.model import FlowModel, save_model
 from glassgen.flow.recipe import FitRecipe, load_recipe
 from glassgen.flow.velocity import VelocityConfig
@@ -175,9 +174,6 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict.
 
     ``max_minutes`` stops at the next checkpoint after that much wall time (resume later with ``resume``).
-
-    Long: one loop whose resume, EMA, validation, distributed and checkpoint branches share the same dozen
-    running values (model, EMA copy, optimiser, cache, best loss, timers); the per-step work is in helpers.
     """
     from tqdm import tqdm
 
@@ -185,32 +181,10 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     recipe = load_recipe(recipe) if not isinstance(recipe, FitRecipe) else recipe
     t_cfg, out = recipe.train, Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    mem = recipe.model.memory
-    dn = {"denoise": recipe.data.denoise, "denoise_every": recipe.data.denoise_every,
-          "workers": recipe.data.workers, "cache": recipe.data.cache}  # data read file by file (glassgen.io.stream)
-    train = open_examples(recipe.data.train, recipe.data.lag, recipe.data.lags, mem, **dn)
-    if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
-        raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
-    if mem and not any(ex.get("has_win", np.zeros(1, bool)).any() for ex in train):
-        raise InputError("recipe", f"model.memory = {mem} needs trajectory frames {mem} lags before an origin "
-                                   "(no window found)")
-    val = (open_examples(recipe.data.val, recipe.data.lag, recipe.data.lags, mem, **dn)
-           if recipe.data.val else [])
-    # what rollouts of this model are compared with (glassgen.stats.monitors; checkpoint metadata data_monitors)
-    clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if recipe.data.denoise else (lambda ex: ex["initial"])
-    meta = {"data_monitors": reference(train.mapped(lambda ex: (ex["species"], clean(ex), ex["box"])))}
-    d = recipe.data
-    domain = domain_from_data(((ex["species"], ex["box"], ex["meta"]) for ex in train),
-                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
-    provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in itertools.chain(train, val)}  # per file
-
-    def card(step, val_loss=None):  # the model card of a checkpoint written now
-        return training_card(source, provenance, d.licence, device, elapsed0 + time.perf_counter() - t0, step,
-                             [] if val_loss is None else [{"name": "validation loss", "value": val_loss}])
+    train, val, meta, domain, provenance = open_training_data(recipe)
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
-        prior = prior_from_examples(train)
-        model = build_model(recipe, prior).to(device)
+        model = build_model(recipe, prior_from_examples(train)).to(device)
     ema = copy.deepcopy(model).eval()
     if t_cfg.compile:  # in place: the state dict keeps its names; the velocity net is the per-sample cost
         model.velocity.compile(dynamic=True)
@@ -218,55 +192,26 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
         raise InputError(source, f"train.batch_size {t_cfg.batch_size} is smaller than the {distributed.world_size()} "
                                  "processes it is split over")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
-    start, best, elapsed0 = 0, float("inf"), 0.0
     state_path, log_path = out / "train_state.pt", out / "log.csv"
-    if resume and state_path.exists():
-        st = torch.load(state_path, weights_only=True)
-        model.load_state_dict(st["model"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["optimizer"])
-        start, best, elapsed0 = int(st["step"]), float(st["best"]), float(st.get("elapsed", 0.0))
-    elif resume:
-        raise InputError(str(state_path), "--resume given but there is no training state to resume from")
+    start, best, elapsed0, rows = _resume_state(resume, state_path, log_path, model, ema, opt)
     # made when a file is read and kept with its examples in the stream's cache (not for all files at once)
     graph_of = lambda ex: model.graph(ex["species"], ex["initial"], ex["box"], ex["source"])  # noqa: E731
-    graphs, val_graphs = train.derived("graph", graph_of), (val.derived("graph", graph_of) if val else [])
-    syms = train.derived("symmetries", lambda ex: box_symmetries(ex["box"]))
-    cache = EmbeddingCache(t_cfg.cache_size) if recipe.encoder.frozen else None
-    rows = []
-    if start and log_path.exists():
-        with open(log_path) as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start]
+    data = {"train": train, "graphs": train.derived("graph", graph_of),
+            "symmetries": train.derived("symmetries", lambda ex: box_symmetries(ex["box"])),
+            "cache": EmbeddingCache(t_cfg.cache_size) if recipe.encoder.frozen else None}
+    val_graphs = val.derived("graph", graph_of) if val else []
     t0, last_val, done = time.perf_counter(), float("nan"), start
+
+    def card(step, val_loss=None):  # the model card of a checkpoint written now
+        return training_card(source, provenance, recipe.data.licence, device, elapsed0 + time.perf_counter() - t0, step,
+                             [] if val_loss is None else [{"name": "validation loss", "value": val_loss}])
     bar = tqdm(range(start, t_cfg.steps), initial=start, total=t_cfg.steps, desc=recipe.task,
                disable=not progress or not distributed.is_main())
     for step in bar:
-        model.train()
-        gen = distributed.generator(t_cfg.seed, step)  # the step's configuration, symmetry and runs: every rank alike
-        c = int(torch.randint(len(train), (), generator=gen))
-        ex = train[c]
-        gi = int(torch.randint(len(syms[c]), (), generator=gen)) if t_cfg.augment else 0
-        rot = syms[c][gi]
-        amp = autocast(t_cfg.precision, device)
-        with amp:
-            emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot)) if cache is not None else model.embed(graphs[c], rot)
-        runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
-        part = distributed.shard(t_cfg.batch_size)  # this rank's samples, each with noise keyed by its index
-        runs, ks = runs[part.start:part.stop], ks[part.start:part.stop]
-        noise = [distributed.generator(t_cfg.seed, step, i) for i in part]
-        x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
-        hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, noise)  # dropout: first steps too
-        with amp:
-            loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], noise, recipe.task, t_cfg.pair_weight, hist)
-        loss = loss * (len(part) / t_cfg.batch_size)  # this rank's share of the batch mean
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        loss = distributed.all_reduce_gradients(model.parameters(), loss)
-        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
-        opt.step()
+        loss, gnorm = _train_step(model, opt, recipe, data, step, device)
         _ema_update(ema, model, t_cfg.ema_decay if step >= 10 else 0.0)
         done = step + 1
-        row = {"step": done, "loss": f"{loss.item():.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
+        row = {"step": done, "loss": f"{loss:.6g}", "grad_norm": f"{gnorm:.4g}", "val_loss": "",
                "seconds": f"{time.perf_counter() - t0:.2f}"}
         if val and distributed.is_main() and (done % t_cfg.eval_every == 0 or done == t_cfg.steps):
             last_val = validation_loss(ema, val_graphs, val, t_cfg.val_samples)
@@ -276,20 +221,76 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
                 save_model(ema, out / "best.safetensors", {"step": done, "val_loss": last_val, **meta}, domain=domain,
                            card=card(done, last_val))
         rows.append(row)
-        bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{last_val:.4f}")
-        if (done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps) and distributed.is_main():
+        bar.set_postfix(loss=f"{loss:.4f}", val=f"{last_val:.4f}")
+        if done % t_cfg.checkpoint_every and done != t_cfg.steps:
+            continue
+        if distributed.is_main():
             save_model(ema, out / "last.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
-            with atomic_path(state_path) as tmp:
-                torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                            "step": done, "best": best, "elapsed": elapsed0 + time.perf_counter() - t0}, tmp)
-            with atomic_path(log_path) as tmp, open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(row))
-                w.writeheader()
-                w.writerows(rows)
-        if (done % t_cfg.checkpoint_every == 0 or done == t_cfg.steps) and max_minutes is not None \
-                and distributed.agree(time.perf_counter() - t0 > 60 * max_minutes):  # all ranks stop together
-            break
+            state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                     "step": done, "best": best, "elapsed": elapsed0 + time.perf_counter() - t0}
+            _save_state(state_path, log_path, state, rows)
+        if max_minutes is not None and distributed.agree(time.perf_counter() - t0 > 60 * max_minutes):
+            break  # every rank stops together, after a checkpoint
     if not val and done == t_cfg.steps and distributed.is_main():
         save_model(ema, out / "best.safetensors", {"step": done, **meta}, domain=domain, card=card(done))
     return {"steps": done, "best_val_loss": best, "seconds": time.perf_counter() - t0,
-            "cache_misses": cache.misses if cache else None, "model": ema}
+            "cache_misses": data["cache"].misses if data["cache"] else None, "model": ema}
+
+
+def _resume_state(resume: bool, state_path: Path, log_path: Path, model, ema, opt):
+    """(start step, best validation loss, elapsed seconds, log rows) of a resumed run, weights loaded; zeros
+    for a fresh one."""
+    if not resume:
+        return 0, float("inf"), 0.0, []
+    if not state_path.exists():
+        raise InputError(str(state_path), "--resume given but there is no training state to resume from")
+    st = torch.load(state_path, weights_only=True)
+    model.load_state_dict(st["model"])
+    ema.load_state_dict(st["ema"])
+    opt.load_state_dict(st["optimizer"])
+    start = int(st["step"])
+    rows = []
+    if start and log_path.exists():
+        with open(log_path) as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start]
+    return start, float(st["best"]), float(st.get("elapsed", 0.0)), rows
+
+
+def _save_state(state_path: Path, log_path: Path, state: dict, rows: list) -> None:
+    """The training state and the log so far, each written atomically."""
+    with atomic_path(state_path) as tmp:
+        torch.save(state, tmp)
+    with atomic_path(log_path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _train_step(model, opt, recipe: FitRecipe, data: dict, step: int, device) -> tuple[float, float]:
+    """One optimiser step; returns (batch loss, gradient norm). The configuration, symmetry and runs are drawn
+    from (seed, step), sample i's noise from (seed, step, i): the same batch on every rank and in every sitting."""
+    t_cfg, train, syms, graphs, cache = recipe.train, data["train"], data["symmetries"], data["graphs"], data["cache"]
+    model.train()
+    gen = distributed.generator(t_cfg.seed, step)
+    c = int(torch.randint(len(train), (), generator=gen))
+    ex = train[c]
+    gi = int(torch.randint(len(syms[c]), (), generator=gen)) if t_cfg.augment else 0
+    rot = syms[c][gi]
+    amp = autocast(t_cfg.precision, device)
+    with amp:
+        emb = cache.get((c, gi), lambda: model.embed(graphs[c], rot)) if cache is not None else model.embed(graphs[c], rot)
+    runs, ks = _draw_pairs(ex["disp"].shape[0], len(ex["lags"]), t_cfg.batch_size, gen)
+    part = distributed.shard(t_cfg.batch_size)  # this rank's samples, each with noise keyed by its index
+    runs, ks = runs[part.start:part.stop], ks[part.start:part.stop]
+    noise = [distributed.generator(t_cfg.seed, step, i) for i in part]
+    x1 = torch.as_tensor(ex["disp"][runs, ks], dtype=torch.float64) @ rot.T
+    hist = _history(model, ex, runs, ks, rot, t_cfg.history_dropout, noise)  # dropout: first steps too
+    with amp:
+        loss = step_loss(model, emb, x1.float().to(device), ex["lags"][ks], noise, recipe.task, t_cfg.pair_weight, hist)
+    loss = loss * (len(part) / t_cfg.batch_size)  # this rank's share of the batch mean
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    loss = distributed.all_reduce_gradients(model.parameters(), loss)
+    gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip))
+    opt.step()
+    return float(loss.item()), gnorm
