@@ -177,3 +177,26 @@ def test_h5md_folder_gives_the_same_training_data_as_npz(tmp_path):
     assert res.exit_code == 0, res.output
     with np.load(out) as z:
         assert z["propensity"].shape == (160,) and z["box"].shape == (3,)
+
+
+def test_two_heads_from_a_one_decoder_checkpoint_start_as_its_decoder(tmp_path):
+    """shared_decoder: false from a shared-decoder init: both heads start as the shared one (same node and edge
+    outputs as the source); any other change of architecture is refused naming the file."""
+    from glassgen.encoder.train import initial_model
+
+    src = BOTAN(BOTANConfig(width=8, steps=2))
+    torch.nn.init.normal_(src.decoders[0][-1].weight)  # a decoder that is not the fresh one
+    save_model(tmp_path / "init.safetensors", src)
+    recipe = load_recipe(_recipe(tmp_path, init=str(tmp_path / "init.safetensors")))
+    recipe.model = BOTANConfig(width=8, steps=2, shared_decoder=False)
+    two = initial_model(recipe)
+    assert len(two.decoders) == 2
+    g = make_graph(np.random.default_rng(2).uniform(0, 6, (120, 3)), np.arange(120) % 2, np.full(3, 6.0))
+    with torch.no_grad():
+        (n1, e1), (n2, e2) = src(g), two(g)
+    assert torch.equal(n1, n2) and torch.equal(e1, e2)
+    two.decoders[0][-1].weight.data += 1.0  # the heads are separate parameters
+    assert not torch.equal(two.decoders[0][-1].weight, two.decoders[1][-1].weight)
+    recipe.model = BOTANConfig(width=8, steps=3)
+    with pytest.raises(InputError, match="init.safetensors"):
+        initial_model(recipe)

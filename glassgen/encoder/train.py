@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +118,15 @@ def initial_model(recipe: PropensityRecipe) -> BOTAN:
         source = load_reference_weights(init)
     else:
         source = load_model(init)[0]
-    if source.config != recipe.model:
+    state = source.state_dict()
+    if source.config.shared_decoder and not recipe.model.shared_decoder \
+            and replace(source.config, shared_decoder=False) == recipe.model:
+        # two heads from one: the edge head starts as the (edge-pretrained) shared decoder, and so does the node
+        # head, which then trains without rewriting the edge head
+        state.update({k.replace("decoders.0.", "decoders.1.", 1): v for k, v in state.items() if k.startswith("decoders.0.")})
+    elif source.config != recipe.model:
         raise InputError(init, f"architecture {source.config} differs from the recipe's model {recipe.model}")
-    model.load_state_dict(source.state_dict())
+    model.load_state_dict(state)
     return model
 
 
