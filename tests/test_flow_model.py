@@ -113,6 +113,28 @@ def test_factored_edge_layers_equal_concatenated(geometry):
                                atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_edge_slices_at_inference_equal_one_pass(geometry, monkeypatch):
+    """Large graphs run their factored layers a slice of edges at a time without autograd: the same field (to
+    float rounding) as one pass, with slices that split a particle's incoming edges; training keeps one pass."""
+    import glassgen.flow.velocity as vel
+
+    m, snap = model(geometry=geometry), snapshot()
+    x = 0.1 * torch.randn(2, 64, 3)
+    calls = []
+    sliced_mean = vel.VelocityLayer._sliced_mean
+    monkeypatch.setattr(vel.VelocityLayer, "_sliced_mean", lambda *a: calls.append(1) or sliced_mean(*a))
+    with torch.no_grad():
+        whole = velocity(m, snap)(torch.tensor(0.7), x)
+        assert not calls
+        monkeypatch.setattr(vel, "EDGE_CHUNK", 37)  # hundreds of edges in uneven slices
+        sliced = velocity(m, snap)(torch.tensor(0.7), x)
+    assert len(calls) == 2  # both layers sliced
+    torch.testing.assert_close(sliced, whole, atol=1e-6, rtol=1e-5)
+    velocity(m, snap)(torch.tensor(0.7), x).sum().backward()  # with autograd: one pass
+    assert len(calls) == 2
+
+
 def test_rotated_graph_equals_graph_of_rotated_configuration():
     snap = snapshot()
     g = build_graph(snap.species, snap.positions, snap.box, 1.5)

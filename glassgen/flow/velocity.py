@@ -34,6 +34,11 @@ import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
+# Without autograd, factored layers of graphs above this many edges run a slice of edges at a time: every
+# per-edge temporary then stays at 16 MiB (hidden 64, float32), under glibc's 32 MiB mmap limit, so it is
+# reused from the heap instead of page-faulted fresh at every evaluation (docs/performance.md, "Scaling in N").
+EDGE_CHUNK = 1 << 16
+
 
 @dataclass
 class VelocityConfig:
@@ -173,7 +178,8 @@ class VelocityLayer(MessagePassing):
     one Linear on the per-edge concatenation [u_i, u_j, e⁰_ij, d_ij] followed by W_m
     (the same function, for the speed comparison). g_ij (K displaced-distance Gaussians,
     :func:`displaced_rbf`) enters only when ``geometry`` = K > 0; G g is one small
-    (K×H) matmul per edge.
+    (K×H) matmul per edge. Without autograd, a graph of more than :data:`EDGE_CHUNK` edges sums the
+    factored messages a slice of edges at a time (same mean, summed in another order).
 
     Args:
         hidden: H; dim: D; factored: see above; geometry: K.
@@ -207,7 +213,10 @@ class VelocityLayer(MessagePassing):
             wa, wb, _, wd = self._w()
             # D [z_j - z_i, |.|]: the linear part is a difference of per-node products too
             wz = z @ wd[:, :-1].T
-            pre = (u @ wa.T + wz).index_select(-2, dst) + (u @ wb.T - wz).index_select(-2, src)
+            ua, ub = u @ wa.T + wz, u @ wb.T - wz
+            if not torch.is_grad_enabled() and src.shape[0] > EDGE_CHUNK:
+                return u + self.node(torch.cat([u, self.lin_m(self._sliced_mean(ua, ub, s, dlen, edge_index, gterm))], -1))
+            pre = ua.index_select(-2, dst) + ub.index_select(-2, src)
             m = torch.relu(torch.addcmul(pre + s + gterm, dlen, wd[:, -1]))
             agg = self.lin_m(self.propagate(edge_index, m=m, size=(u.shape[-2], u.shape[-2])))
         else:
@@ -220,6 +229,20 @@ class VelocityLayer(MessagePassing):
 
     def message(self, m):
         return m
+
+    def _sliced_mean(self, ua, ub, s, dlen, edge_index, gterm):
+        """mean_{i→j} m_ij of the factored message, summed :data:`EDGE_CHUNK` edges at a time (inference only)."""
+        src, dst = edge_index
+        wlen = self._w()[3][:, -1]
+        total = ua.new_zeros(ua.shape)
+        for a in range(0, src.shape[0], EDGE_CHUNK):
+            cut = slice(a, a + EDGE_CHUNK)
+            pre = ua.index_select(-2, dst[cut]) + ub.index_select(-2, src[cut]) + s[cut]
+            if torch.is_tensor(gterm):
+                pre = pre + gterm[..., cut, :]
+            total.index_add_(-2, dst[cut], torch.relu(torch.addcmul(pre, dlen[..., cut, :], wlen)))
+        count = torch.bincount(dst, minlength=ua.shape[-2]).clamp_(min=1).to(ua.dtype)
+        return total / count[:, None]
 
 
 class VelocityNet(nn.Module):
