@@ -428,3 +428,28 @@ def test_denoise_examples_undo_their_own_noise_and_a_denoiser_fits(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r3))
     with pytest.raises(InputError, match="data.denoise"):
         load_recipe(tmp_path / "bad.yaml")
+
+
+def test_train_init_starts_from_a_flow_checkpoint_and_refuses_another_architecture(toy):
+    """train.init (staged training): the run's first weights are the checkpoint's; another architecture is a
+    one-line error naming the checkpoint."""
+    from glassgen.flow.examples import open_training_data, prior_from_examples
+    from glassgen.flow.model import init_weights, load_model
+    from glassgen.flow.train import build_model
+
+    tmp, recipe = toy
+    fit_flow(recipe(2, "stage1"), progress=False)
+    ckpt = tmp / "stage1" / "last.safetensors"
+    r = load_recipe(recipe(2, "stage2", init="stage1/last.safetensors"))
+    assert r.train.init == str(ckpt)  # relative to the recipe
+    fresh = build_model(r, prior_from_examples(open_training_data(r)[0]))
+    init_weights(fresh, r.train.init)
+    want = load_model(ckpt).state_dict()
+    assert all(torch.equal(v, want[k]) for k, v in fresh.state_dict().items())
+    out = fit_flow(r, progress=False)
+    assert out["steps"] == 2
+    wide = load_recipe(recipe(2, "wide", init="stage1/last.safetensors"))
+    wide.model.hidden = 16
+    with pytest.raises(InputError) as e:
+        fit_flow(wide, progress=False)
+    assert str(e.value).startswith(str(ckpt)) and "architecture" in str(e.value) and "\n" not in str(e.value)

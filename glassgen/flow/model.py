@@ -251,3 +251,16 @@ def load_model(path, device="cpu") -> FlowModel:
     load_weights(model, state, meta, path)
     model.checkpoint = dict(meta, path=str(path))
     return model.to(device).eval()
+
+
+def init_weights(model: FlowModel, path) -> None:
+    """Start from the weights of the flow checkpoint ``path`` (e.g. a frozen-encoder run continued end to end);
+    its architecture must be the recipe's, the prior included (same data)."""
+    src = load_model(path)
+    theirs, ours = src.state_dict(), model.state_dict()
+    differ = sorted(k for k in ours.keys() | theirs.keys() if k not in ours or k not in theirs
+                    or ours[k].shape != theirs[k].shape)
+    if differ:
+        raise InputError(str(path), f"train.init: its architecture differs from the recipe's ({', '.join(differ[:3])}"
+                                    f"{', ...' if len(differ) > 3 else ''})")
+    model.load_state_dict(theirs)

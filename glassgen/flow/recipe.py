@@ -79,6 +79,7 @@ class TrainSpec:
     seed: int = 0
     precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast (glassgen.core.device)
     compile: bool = False  # torch.compile the velocity network (docs/generative.md, "Distributed and GPU training")
+    init: str | None = None  # flow checkpoint (path or shipped name) whose weights this run starts from (staged training)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class FitRecipe:
 
 
 # Keys holding paths relative to the recipe's folder (a base recipe's are read against its own folder).
-PATH_KEYS = ("out", "data.train", "data.val", "encoder.checkpoint")
+PATH_KEYS = ("out", "data.train", "data.val", "encoder.checkpoint", "train.init")
 
 # Settings of experiments the record rules out (experiments/recipes/README.md), removed after commit REMOVED_AT:
 # a recipe that still sets one is told where it last worked, not only that the key is unknown.
@@ -135,6 +136,8 @@ def load_recipe(path) -> FitRecipe:
     r.out = str(base / r.out)
     if r.encoder.checkpoint:
         r.encoder.checkpoint = str(base / r.encoder.checkpoint)
+    if r.train.init and (r.train.init.endswith(".safetensors") or "/" in r.train.init):  # else a shipped name
+        r.train.init = str(base / r.train.init)
     if not r.data.train:
         raise InputError(str(path), "data.train lists no files")
     m = r.model

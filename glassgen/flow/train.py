@@ -31,7 +31,7 @@ from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries
 from glassgen.flow.examples import (load_examples, open_examples, open_training_data, prior_from_examples,  # noqa: F401
                                     trajectory_examples)  # (public here too)
-from glassgen.flow.model import FlowModel, save_model
+from glassgen.flow.model import FlowModel, init_weights, save_model
 from glassgen.flow.recipe import FitRecipe, load_recipe
 from glassgen.flow.velocity import VelocityConfig
 
@@ -185,6 +185,8 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
         model = build_model(recipe, prior_from_examples(train)).to(device)
+    if t_cfg.init is not None:
+        init_weights(model, t_cfg.init)
     ema = copy.deepcopy(model).eval()
     if t_cfg.compile:  # in place: the state dict keeps its names; the velocity net is the per-sample cost
         model.velocity.compile(dynamic=True)
