@@ -113,6 +113,16 @@ def test_factored_edge_layers_equal_concatenated(geometry):
                                atol=1e-5, rtol=1e-4)
 
 
+def _one_pass_rbf(vec, x, ei, monkeypatch):
+    import glassgen.flow.velocity as vel
+
+    chunk = vel.EDGE_CHUNK
+    monkeypatch.setattr(vel, "EDGE_CHUNK", 1 << 40)
+    out = displaced_rbf(vec, x, ei, 6, 1.5)
+    monkeypatch.setattr(vel, "EDGE_CHUNK", chunk)
+    return out
+
+
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_edge_slices_at_inference_equal_one_pass(geometry, monkeypatch):
     """Large graphs run their factored layers a slice of edges at a time without autograd: the same field (to
@@ -131,6 +141,10 @@ def test_edge_slices_at_inference_equal_one_pass(geometry, monkeypatch):
         sliced = velocity(m, snap)(torch.tensor(0.7), x)
     assert len(calls) == 2  # both layers sliced
     torch.testing.assert_close(sliced, whole, atol=1e-6, rtol=1e-5)
+    g = torch.Generator().manual_seed(1)
+    ei, vec, xd = torch.randint(0, 64, (2, 500), generator=g), torch.randn(500, 3, generator=g), torch.randn(2, 64, 3, generator=g)
+    with torch.no_grad():  # the displaced-distance features are elementwise: slices give the very same values
+        assert torch.equal(displaced_rbf(vec, xd, ei, 6, 1.5), _one_pass_rbf(vec, xd, ei, monkeypatch))
     velocity(m, snap)(torch.tensor(0.7), x).sum().backward()  # with autograd: one pass
     assert len(calls) == 2
 

@@ -81,6 +81,12 @@ def displaced_rbf(vec, x, edge_index, k: int, r_max: float, sigma=None) -> torch
     Shapes: vec (E,D), x (B,N,D), edge_index (2,E), sigma (E,1) | None -> (B,E,k).
     """
     src, dst = edge_index
+    if not torch.is_grad_enabled() and src.shape[0] > EDGE_CHUNK:  # elementwise: slices give the same values
+        out = x.new_empty(x.shape[:-2] + (src.shape[0], k))
+        for a in range(0, src.shape[0], EDGE_CHUNK):
+            cut = slice(a, a + EDGE_CHUNK)
+            out[..., cut, :] = displaced_rbf(vec[cut], x, edge_index[:, cut], k, r_max, None if sigma is None else sigma[cut])
+        return out
     r = (vec.to(x.dtype) + x.index_select(-2, dst) - x.index_select(-2, src)).norm(dim=-1, keepdim=True)
     if sigma is not None:
         r = r / sigma.to(x.dtype)
@@ -208,14 +214,15 @@ class VelocityLayer(MessagePassing):
 
     def forward(self, u, s, z, dlen, edge_index, e0, g=None):
         src, dst = edge_index
-        gterm = self.lin_g(g) if self.lin_g is not None else 0.0
+        sliced = self.factored and not torch.is_grad_enabled() and src.shape[0] > EDGE_CHUNK
+        gterm = self.lin_g(g) if self.lin_g is not None and not sliced else 0.0
         if self.factored:
             wa, wb, _, wd = self._w()
             # D [z_j - z_i, |.|]: the linear part is a difference of per-node products too
             wz = z @ wd[:, :-1].T
             ua, ub = u @ wa.T + wz, u @ wb.T - wz
-            if not torch.is_grad_enabled() and src.shape[0] > EDGE_CHUNK:
-                return u + self.node(torch.cat([u, self.lin_m(self._sliced_mean(ua, ub, s, dlen, edge_index, gterm))], -1))
+            if sliced:
+                return u + self.node(torch.cat([u, self.lin_m(self._sliced_mean(ua, ub, s, dlen, edge_index, g))], -1))
             pre = ua.index_select(-2, dst) + ub.index_select(-2, src)
             m = torch.relu(torch.addcmul(pre + s + gterm, dlen, wd[:, -1]))
             agg = self.lin_m(self.propagate(edge_index, m=m, size=(u.shape[-2], u.shape[-2])))
@@ -230,16 +237,17 @@ class VelocityLayer(MessagePassing):
     def message(self, m):
         return m
 
-    def _sliced_mean(self, ua, ub, s, dlen, edge_index, gterm):
-        """mean_{i→j} m_ij of the factored message, summed :data:`EDGE_CHUNK` edges at a time (inference only)."""
+    def _sliced_mean(self, ua, ub, s, dlen, edge_index, g):
+        """mean_{i→j} m_ij of the factored message, summed :data:`EDGE_CHUNK` edges at a time (inference only;
+        the geometry term G g too: whole, it would be a B × E × H tensor per layer and evaluation)."""
         src, dst = edge_index
         wlen = self._w()[3][:, -1]
         total = ua.new_zeros(ua.shape)
         for a in range(0, src.shape[0], EDGE_CHUNK):
             cut = slice(a, a + EDGE_CHUNK)
             pre = ua.index_select(-2, dst[cut]) + ub.index_select(-2, src[cut]) + s[cut]
-            if torch.is_tensor(gterm):
-                pre = pre + gterm[..., cut, :]
+            if self.lin_g is not None:
+                pre = pre + self.lin_g(g[..., cut, :])
             total.index_add_(-2, dst[cut], torch.relu(torch.addcmul(pre, dlen[..., cut, :], wlen)))
         count = torch.bincount(dst, minlength=ua.shape[-2]).clamp_(min=1).to(ua.dtype)
         return total / count[:, None]
