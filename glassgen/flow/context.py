@@ -95,15 +95,17 @@ def build_graph(species, positions, box, cutoff: float, source: str | None = Non
 
 
 def build_graph_batch(species, positions, box, cutoff: float) -> dict:
-    """M configurations of one system (same species, same box) as one disjoint graph: node indices of
-    configuration m offset by m N, edges still sorted by (src, dst), and ``batch`` (M N,) its index.
+    """M configurations of one system (same box) as one disjoint graph: node indices of configuration m
+    offset by m N, edges still sorted by (src, dst), and ``batch`` (M N,) its index.
 
-    Shapes: species (N,), positions (M,N,D), box (D,) -> the dict of :func:`build_graph` over M N nodes.
+    Shapes: species (N,) shared, or (M,N) one row per configuration (e.g. each in its own particle order),
+    positions (M,N,D), box (D,) -> the dict of :func:`build_graph` over M N nodes.
     """
     x = np.asarray(positions, dtype=np.float64)
     g = neighbour_graph_batch(list(x), [np.asarray(box, dtype=np.float64)] * len(x), cutoff)
     out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in g.items()}
-    out["species"] = torch.as_tensor(np.asarray(species), dtype=torch.long).repeat(len(x))
+    sp = np.array(np.broadcast_to(np.asarray(species), x.shape[:2]).reshape(-1))
+    out["species"] = torch.as_tensor(sp, dtype=torch.long)
     out["positions"] = torch.from_numpy(x.reshape(-1, x.shape[-1]).copy())
     out["box"] = torch.as_tensor(np.asarray(box), dtype=torch.float64)
     return out

@@ -158,3 +158,19 @@ def neighbour_graph_batch(positions: Sequence, boxes: Sequence, cutoff: float) -
     out["edge_index"] = np.concatenate([g["edge_index"] + o for g, o in zip(graphs, offsets)], axis=1)
     out["batch"] = np.repeat(np.arange(len(sizes)), sizes)
     return out
+
+
+def cell_order(positions, box, cell: float = 1.5) -> np.ndarray:
+    """A numbering of the particles cell by cell (cubic cells of edge ≥ ``cell``, x slowest).
+
+    Neighbours then sit close together in memory, so the gathers and scatters of message passing over a large
+    graph hit the cache (a chain draw at N = 262 144: 314 µs per particle in cell order against 501 in random
+    order; docs/performance.md, "Particle order").
+
+    Shapes: positions (N,D), box (D,) -> (N,) int64 permutation; ``positions[order]`` is the reordered system.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    n_cells = np.maximum((box // cell).astype(np.int64), 1)
+    c = np.minimum(np.floor(np.mod(np.asarray(positions, dtype=np.float64), box) / box * n_cells).astype(np.int64),
+                   n_cells - 1)
+    return np.argsort(np.ravel_multi_index(tuple(c.T), tuple(n_cells)), kind="stable")
