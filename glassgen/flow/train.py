@@ -174,6 +174,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     """Train a flow/diffusion model from a recipe (path or FitRecipe). Returns a summary dict.
 
     ``max_minutes`` stops at the next checkpoint after that much wall time (resume later with ``resume``).
+
+    Long (68 lines): the loop's logging, selection and checkpoint branches share its running values; the data,
+    resume, state and step work are in helpers.
     """
     from tqdm import tqdm
 
