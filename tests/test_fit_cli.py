@@ -95,7 +95,8 @@ def test_shipped_recipe_parses():
 
     root = Path(__file__).resolve().parents[1]
     recipe = load_recipe(root / "recipes" / "botan-T0.44.yaml")
-    assert recipe.model == BOTANConfig() and recipe.data.train == [1, 2, 3, 4, 5, 6, 7] and recipe.data.val == [8]
+    assert recipe.model == BOTANConfig(shared_decoder=False) and recipe.data.train == [1, 2, 3, 4, 5, 6, 7]
+    assert recipe.data.val == [8] and recipe.train.freeze_trunk and recipe.train.loss_on == "scored"
     assert Path(recipe.train.init).name == "model1.pth" and Path(recipe.train.init).is_absolute()
     # an experiment variant written as `extends:` its base: the base's data folder, its own schedule
     cpu = load_recipe(root / "experiments" / "recipes" / "botan-propensity-T0.44-cpu.yaml")
@@ -200,3 +201,59 @@ def test_two_heads_from_a_one_decoder_checkpoint_start_as_its_decoder(tmp_path):
     recipe.model = BOTANConfig(width=8, steps=3)
     with pytest.raises(InputError, match="init.safetensors"):
         initial_model(recipe)
+
+
+def test_probe_is_the_least_squares_fit_of_each_head_on_frozen_features():
+    """Targets that are an exact affine function of the features entering each head's last layer are
+    recovered (residual ~0); the trunk and the first head layers are left as they were."""
+    from glassgen.encoder.probe import probe_heads
+
+    torch.manual_seed(0)
+    model = BOTAN(BOTANConfig(width=8, steps=2, shared_decoder=False))
+    rng = np.random.default_rng(3)
+    graphs = [make_graph(rng.uniform(0, 6, (150, 3)), np.arange(150) % 2, np.full(3, 6.0)) for _ in range(3)]
+    w_n, w_e = torch.randn(8), torch.randn(8)
+    with torch.no_grad():
+        for g in graphs:
+            h, e = model.encode(g)
+            g["y_node"] = model.decoders[0][:-1](h) @ w_n + 0.7
+            g["y_edge"] = model.decoders[1][:-1](e) @ w_e - 0.2
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    probe_heads(model, graphs, ("node",), ridge=1e-9)
+    node_only = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert node_only == {"decoders.0.4.weight", "decoders.0.4.bias"}
+    probe_heads(model, graphs, ridge=1e-9)
+    with torch.no_grad():
+        for g in graphs:
+            n, e = model(g)
+            torch.testing.assert_close(n, g["y_node"], atol=1e-4, rtol=0)
+            torch.testing.assert_close(e, g["y_edge"], atol=1e-4, rtol=0)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"decoders.0.4.weight", "decoders.0.4.bias", "decoders.1.4.weight", "decoders.1.4.bias"}
+    with pytest.raises(ValueError, match="one decoder per output"):
+        probe_heads(BOTAN(BOTANConfig(width=8, steps=2)), graphs)
+
+
+def test_frozen_trunk_fit_moves_only_the_decoders(tmp_path):
+    src = BOTAN(BOTANConfig(width=8, steps=2))
+    save_model(tmp_path / "init.safetensors", src)
+    path = _recipe(tmp_path, init=str(tmp_path / "init.safetensors"), probe=["node"], freeze_trunk=True,
+                   pretrain_steps=0, p_node=1.0)
+    r = yaml.safe_load(path.read_text())
+    r["model"]["shared_decoder"] = False
+    path.write_text(yaml.safe_dump(r))
+    res = CliRunner().invoke(app, ["fit", str(path)])
+    assert res.exit_code == 0, res.output
+    out = load_model(tmp_path / "run" / "last.safetensors")[0].state_dict()
+    for k, v in src.state_dict().items():
+        if not k.startswith("decoders."):
+            assert torch.equal(out[k], v), k
+    assert not torch.equal(out["decoders.0.0.weight"], src.state_dict()["decoders.0.0.weight"])
+    # p_node = 1 and no edge probe: the edge head is the init's shared decoder, untouched
+    for k, v in src.state_dict().items():
+        if k.startswith("decoders.0."):
+            assert torch.equal(out[k.replace("decoders.0.", "decoders.1.", 1)], v), k
+    r["model"]["shared_decoder"] = True  # one decoder cannot be probed per output
+    path.write_text(yaml.safe_dump(r))
+    with pytest.raises(InputError, match="shared_decoder: false"):
+        load_recipe(path)

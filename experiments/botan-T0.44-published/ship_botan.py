@@ -1,9 +1,9 @@
 """Write checkpoints/botan-T0.44.safetensors from the run of recipes/botan-T0.44.yaml (format version 2).
 
-    python experiments/botan-T0.44-published/ship_botan.py ../runs/botan-T0.44 [--test-node X --test-edge Y]
+    python experiments/botan-T0.44-published/ship_botan.py ../runs/botan-T0.44 --test-node X --test-edge Y [--note S]
 
-The run's best.safetensors was written in format version 1 (the run started before version 2 existed); its
-tensors are copied unchanged. Domain: the shared data's state point (KA 80:20, density 1.2, T = 0.44,
+The run's best.safetensors tensors are copied unchanged (a run started before format version 2 existed wrote
+version 1). Domain: the shared data's state point (KA 80:20, density 1.2, T = 0.44,
 N = 4096, lag 4120). Card: data and weight provenance with their licences, the command, the hardware the run
 had, its wall time from log.csv, and the scores on configurations 9-10 with the command that measures them.
 """
@@ -26,6 +26,7 @@ def main():
     ap.add_argument("run")
     ap.add_argument("--test-node", type=float, required=True)
     ap.add_argument("--test-edge", type=float, required=True)
+    ap.add_argument("--note", default="", help="what the card should say about the run's history")
     ap.add_argument("-o", default=str(ROOT / "checkpoints" / "botan-T0.44.safetensors"))
     a = ap.parse_args()
     run = Path(a.run)
@@ -45,7 +46,7 @@ def main():
                      "recipe": "recipes/botan-T0.44.yaml",
                      "hardware": dict(hardware("cpu"), note="2 shared CPU cores, other jobs running"),
                      "wall_time_s": float(rows[-1]["elapsed_s"]), "steps": int(info["step"]),
-                     "note": "started as a 1400-step schedule, shortened to 840 at step 280 (experiments/botan-T0.44-published)"},
+                     **({"note": a.note} if a.note else {})},
         "metrics": [
             {"name": "val_node (config 8)", "value": info["val_node"], "command": "the training log"},
             {"name": "val_edge (config 8)", "value": info["val_edge"], "command": "the training log"},

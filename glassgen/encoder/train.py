@@ -1,10 +1,12 @@
 """Supervised BOTAN propensity training (``glassgen fit`` with ``task: propensity``).
 
-(Just over 300 lines: the recipe, data preparation, schedule and loop of one task; prediction is in predict.py.)
+The recipe is :mod:`glassgen.encoder.recipe`, the linear probe :mod:`glassgen.encoder.probe`, prediction
+:mod:`glassgen.encoder.predict`.
 
 Loss p·MSE_node + (1-p)·MSE_edge, with p = 0 for the first ``pretrain_steps``
 (edge-only pre-training, which the BOTAN authors call essential) and p = ``p_node``
-after. One step = ``batch`` configurations (default 1), each under a random cube symmetry, with
+after; the means run over every particle and pair, or over the scored ones (``loss_on: scored``). With
+``freeze_trunk`` only the decoders train, and ``probe`` fits heads' last layers by least squares first. One step = ``batch`` configurations (default 1), each under a random cube symmetry, with
 the gradient of their mean loss. Example k of the run (step k // batch) is configuration k of a
 shuffle of the training set per epoch, its symmetry keyed by (seed, k): the same examples whether the
 batch is split over processes (torchrun; glassgen.core.distributed) or not. Scores are
@@ -19,91 +21,22 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from glassgen.core import distributed
-from glassgen.core.device import PRECISIONS, autocast
-from glassgen.encoder.botan import BOTAN, BOTANConfig
+from glassgen.core.device import autocast
+from glassgen.encoder.botan import BOTAN
 from glassgen.encoder.checkpoint import load_model, load_state, save_model, save_state
+from glassgen.encoder.probe import probe_heads
 from glassgen.core.card import domain_from_data, training_card
 from glassgen.core.errors import InputError
-from glassgen.encoder.targets import cubic_symmetries, pearson, prepare, transform_graph  # noqa: F401 (prepare: public here too)
-from glassgen.core.recipe import from_dict, load_yaml, to_dict
-
-
-@dataclass
-class DataSection:
-    """Where the ensembles are. ``pattern`` names files by configuration id (``{id}``)."""
-
-    folder: str = "../shared/data/botan_ka3d_T0.44"
-    pattern: str = "isoconfig_N4096T0.44_{id}_tc07.npz"
-    train: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
-    val: list[int] = field(default_factory=lambda: [8])
-    test: list[int] = field(default_factory=lambda: [9, 10])
-    time: float | None = None  # lag to learn; None = the only one in the files
-    npz_density: float = 1.2  # npz files carry no box: L = (N/ρ)^(1/3)
-    npz_time: float = 4120.0  # lag of the npz frame, LJ units
-    temperature: float | None = None  # T of files whose metadata has none (checkpoint domain; else "unknown")
-    licence: str | None = None  # licence of the training data, for the checkpoint's model card
-    workers: int = 4  # threads reading the next configurations ahead (0: read when needed)
-    cache: int = 64  # configurations (graphs and targets) kept in memory; more are read again when drawn
-
-
-@dataclass
-class TrainSection:
-    steps: int = 20000  # total optimiser steps
-    batch: int = 1  # configurations per step (split over processes under torchrun)
-    pretrain_steps: int = 5000  # edge-only (p = 0) steps at the start
-    p_node: float = 0.4
-    lr: float = 1e-4
-    lr_final: float | None = None  # None: constant lr; else cosine decay from lr to lr_final over `steps`
-    grad_clip: float = 1.0
-    augment: bool = True  # random cube symmetry per step
-    eval_every: int = 70
-    checkpoint_every: int = 70
-    seed: int = 0
-    compile: bool = False  # torch.compile the training forward/backward (docs/botan.md: speed)
-    precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast (glassgen.core.device)
-    # Starting weights: a BOTAN authors' state_dict (.pth) or a glassgen BOTAN checkpoint
-    # (.safetensors), relative to the recipe file; None = random initialisation.
-    init: str | None = None
-
-
-@dataclass
-class PropensityRecipe:
-    task: str = "propensity"
-    out: str = "runs/botan-propensity"
-    data: DataSection = field(default_factory=DataSection)
-    model: BOTANConfig = field(default_factory=BOTANConfig)
-    train: TrainSection = field(default_factory=TrainSection)
-
-
-def load_recipe(path) -> PropensityRecipe:
-    raw = load_yaml(path, ("data.folder", "train.init"))  # paths relative to the recipe file
-    recipe = from_dict(PropensityRecipe, raw, str(path))
-    if recipe.task != "propensity":
-        raise InputError(str(path), f"task must be 'propensity' here; got {recipe.task!r}")
-    # Relative to the recipe file, so recipes travel with the repository; resolved either way, so a path a
-    # variant inherits from its base (made absolute by load_yaml) reads the same as the base's own.
-    here = Path(path).resolve().parent
-    recipe.data.folder = str((here / recipe.data.folder).resolve())
-    if recipe.train.init is not None:
-        recipe.train.init = str((here / recipe.train.init).resolve())
-    d = recipe.data
-    if not isinstance(d.workers, int) or d.workers < 0 or not isinstance(d.cache, int) or d.cache < 1:
-        raise InputError(str(path), f"data.workers must be an integer >= 0 and data.cache >= 1; got {d.workers!r}, {d.cache!r}")
-    t = recipe.train
-    if not (0 <= t.p_node <= 1) or t.steps < 1 or not (0 <= t.pretrain_steps <= t.steps):
-        raise InputError(str(path), "train: need 0 <= p_node <= 1 and 0 <= pretrain_steps <= steps >= 1")
-    if not t.lr > 0 or (t.lr_final is not None and not t.lr_final > 0):
-        raise InputError(str(path), "train: lr and lr_final must be positive")
-    if t.batch < 1 or t.precision not in PRECISIONS:
-        raise InputError(str(path), f"train: need batch >= 1 and precision in {PRECISIONS}; got {t.batch}, {t.precision!r}")
-    return recipe
+from glassgen.encoder.targets import cubic_symmetries, pearson, prepare, transform_graph
+from glassgen.core.recipe import to_dict
+from glassgen.encoder.recipe import DataSection, PropensityRecipe, TrainSection, load_recipe  # noqa: F401 (public here too)
 
 
 def initial_model(recipe: PropensityRecipe) -> BOTAN:
@@ -130,9 +63,17 @@ def initial_model(recipe: PropensityRecipe) -> BOTAN:
     return model
 
 
+def scored(item: dict) -> dict:
+    """``item`` with ``node_sel`` and ``edge_sel``: the indices of its scored particles and pairs
+    (:func:`glassgen.encoder.targets.eval_masks`), which the loss and the probe then average over."""
+    return dict(item, node_sel=item["mask_node"].nonzero().squeeze(-1), edge_sel=item["mask_edge"].nonzero().squeeze(-1))
+
+
 def train_step(model, optimizer, items: list[dict], p_node: float, grad_clip: float, batch: int = 1,
                precision: str = "fp32") -> float:
     """One optimiser step on the mean loss of a batch of ``batch`` graphs, of which this process holds ``items``.
+
+    An item with ``node_sel``/``edge_sel`` (:func:`scored`) is scored on those particles and pairs only.
 
     Returns the batch's mean loss. ``model`` may be compiled; the gradients are summed over processes
     (glassgen.core.distributed) before clipping, so every process takes the same step.
@@ -143,8 +84,10 @@ def train_step(model, optimizer, items: list[dict], p_node: float, grad_clip: fl
     for item in items:  # one graph at a time: memory of one configuration, whatever the batch
         with autocast(precision, item["y_node"].device):
             pred_node, pred_edge = model(item)
-        loss = p_node * torch.mean((pred_node.float() - item["y_node"]) ** 2) \
-            + (1 - p_node) * torch.mean((pred_edge.float() - item["y_edge"]) ** 2)
+        res_node, res_edge = pred_node.float() - item["y_node"], pred_edge.float() - item["y_edge"]
+        if "node_sel" in item:
+            res_node, res_edge = res_node[item["node_sel"]], res_edge[item["edge_sel"]]
+        loss = p_node * torch.mean(res_node ** 2) + (1 - p_node) * torch.mean(res_edge ** 2)
         (loss / batch).backward()
         total = total + loss.detach().cpu() / batch
     total = distributed.all_reduce_gradients(optimizer.param_groups[0]["params"], total)
@@ -166,6 +109,7 @@ def evaluate(model, items: list[dict]) -> tuple[float, float]:
     return float(np.mean(node)), float(np.mean(edge))
 
 
+PROBE_EPOCHS = 4  # passes over the training configurations (each under its own symmetry) the probe is fitted on
 LOG_FIELDS = ["step", "epoch", "p_node", "train_loss", "val_node", "val_edge", "test_node", "test_edge", "elapsed_s", "lr"]
 
 
@@ -194,6 +138,8 @@ def _index(t: TrainSection, k: int, n: int) -> int:
 def _example(t: TrainSection, k: int, items, syms: torch.Tensor) -> dict:
     """Example k of the run, augmented by a symmetry drawn from (seed, k)."""
     item = items[_index(t, k, len(items))]
+    if t.loss_on == "scored":
+        item = scored(item)
     if not t.augment:
         return item
     return transform_graph(item, syms[int(torch.randint(len(syms), (), generator=distributed.generator(t.seed, k)))])
@@ -219,7 +165,10 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
                                            "processes it is split over")
     torch.manual_seed(t.seed)
     model = initial_model(recipe).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    if t.freeze_trunk:
+        for name, par in model.named_parameters():
+            par.requires_grad_(name.startswith("decoders."))
+    optimizer = torch.optim.Adam([par for par in model.parameters() if par.requires_grad], lr=t.lr)
     start, best, elapsed0 = _restore(out_dir, model, optimizer, resume)
     distributed.barrier()  # every rank has read the state before rank 0 writes anything
     systems = []
@@ -234,6 +183,8 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
         val_items, test_items = prepare(recipe, recipe.data.val, dev), prepare(recipe, recipe.data.test, dev)
         writer, log = _open_log(out_dir, recipe, start if resume else None)
     syms = cubic_symmetries(recipe.model.dim).to(dev)
+    if t.probe and start == 0:  # the same fit in every process: each holds every training configuration
+        probe_heads(model, (_example(t, k, train_items, syms) for k in range(PROBE_EPOCHS * len(train_items))), t.probe)
     step_model = torch.compile(model, dynamic=True) if t.compile else model  # shares the parameters
     n, losses, t0 = len(train_items), [], time.perf_counter()
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="fit propensity", unit="step", disable=not main)
