@@ -49,6 +49,8 @@ def main():
     ap.add_argument("--method", default="heun")
     ap.add_argument("--ode-steps", type=int, default=ODE_STEPS)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--noise-scale", type=float, nargs="+", default=None,
+                    help="factor c on the prior's width, one or one per species (the sampler's --noise-scale)")
     ap.add_argument("--n-energy", type=int, default=4, help="configurations per side for energy / min distances")
     ap.add_argument("--symmetry", action="store_true", help="also the symmetry error over the box's 48 symmetries")
     ap.add_argument("--prior-only", action="store_true",
@@ -56,7 +58,8 @@ def main():
                          "(with model.mobility, the supervised BOTAN prediction), i.e. the baseline as a generator")
     a = ap.parse_args()
     model = load_model(a.checkpoint)
-    print(f"{a.checkpoint}: {a.n} samples, {a.method} x {a.ode_steps} steps, threads {torch.get_num_threads()}")
+    print(f"{a.checkpoint}: {a.n} samples, {a.method} x {a.ode_steps} steps, noise scale {a.noise_scale or 1}, "
+          f"threads {torch.get_num_threads()}")
     rows = []
     for c in a.configs:
         path = DATA / f"isoconfig_N4096T0.44_{c}_tc07.npz"
@@ -68,7 +71,7 @@ def main():
             gen, nfe = prior_draws(model, snap, a.lag, a.n, seed=c), 0
         else:
             gen, nfe = sample(model, snap, a.lag, a.n, SolverConfig(a.method, a.ode_steps, batch_size=a.batch_size),
-                              seed=c, force=True)  # the benchmark picks its configurations
+                              seed=c, noise_scale=a.noise_scale, force=True)  # the benchmark picks its configurations
         wall = time.perf_counter() - t
         g = neighbour_graph(x0, box, 1.35)
         src, dst = g["edge_index"]
