@@ -165,10 +165,7 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
                                            "processes it is split over")
     torch.manual_seed(t.seed)
     model = initial_model(recipe).to(dev)
-    if t.freeze_trunk:
-        for name, par in model.named_parameters():
-            par.requires_grad_(name.startswith("decoders."))
-    optimizer = torch.optim.Adam([par for par in model.parameters() if par.requires_grad], lr=t.lr)
+    optimizer = _optimizer(model, t)
     start, best, elapsed0 = _restore(out_dir, model, optimizer, resume)
     distributed.barrier()  # every rank has read the state before rank 0 writes anything
     systems = []
@@ -222,6 +219,14 @@ def fit(recipe_path, device: str = "cpu", resume: bool = False, out: str | None 
     if main:
         log.close()
     return out_dir
+
+
+def _optimizer(model, t: TrainSection) -> torch.optim.Adam:
+    """Adam over the trained parameters: with ``freeze_trunk`` the decoders only (the trunk then needs no gradient)."""
+    if t.freeze_trunk:
+        for name, par in model.named_parameters():
+            par.requires_grad_(name.startswith("decoders."))
+    return torch.optim.Adam([par for par in model.parameters() if par.requires_grad], lr=t.lr)
 
 
 def _restore(out_dir: Path, model, optimizer, resume: bool) -> tuple[int, float, float]:
