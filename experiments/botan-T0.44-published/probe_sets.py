@@ -25,19 +25,30 @@ def sets(it: dict) -> dict:
             ("edge", "r0 < 1.35"): short}
 
 
+def offsets(model, it: dict, config: int) -> None:
+    """Mean and standard deviation of the published outputs against the targets', every particle and pair."""
+    node, edge = model(it)
+    for name, p, y in (("node", node, it["y_node"]), ("edge", edge, it["y_edge"])):
+        print(f"configuration {config}, published {name} output mean {p.mean():.3f} sd {p.std():.3f}; "
+              f"target mean {y.mean():.3f} sd {y.std():.3f}")
+
+
 @torch.no_grad()
 def main():
     recipe = load_recipe(RECIPE)
     model = initial_model(recipe).eval()
     normal = {}
-    for it in prepare(recipe, recipe.data.train, "cpu"):
+    for c, it in zip(recipe.data.train, prepare(recipe, recipe.data.train, "cpu")):
         h, e = model.encode(it)
+        if c == recipe.data.train[0]:
+            offsets(model, it, c)
         z = {"node": model.decoders[0][:-1](h), "edge": model.decoders[1][:-1](e)}
         y = {"node": it["y_node"], "edge": it["y_edge"]}
         for (head, name), sel in sets(it).items():
             eq = normal.setdefault((head, name), _Normal(recipe.model.width))
             eq.add(z[head], y[head]) if sel is None else eq.add(z[head][sel], y[head][sel])
     val = next(iter(prepare(recipe, recipe.data.val, "cpu")))
+    offsets(model, val, recipe.data.val[0])
     h, e = model.encode(val)
     z = {"node": model.decoders[0][:-1](h).double(), "edge": model.decoders[1][:-1](e).double()}
     y = {"node": val["y_node"].double(), "edge": val["y_edge"].double()}

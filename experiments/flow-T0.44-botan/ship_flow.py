@@ -28,8 +28,8 @@ def main():
     card["data"] = {"files": "shared KA data, isoconfig_N4096T0.44_{1..7}_tc07.npz (train), _8_ (selection)",
                     "source": "Shiba et al., J. Chem. Phys. 158, 084503 (2023), BOTAN authors' MD",
                     "licence": "Apache-2.0"}
-    card["encoder"] = ("checkpoints/botan-T0.44.safetensors, frozen (fine-tuned from the BOTAN authors' weights). "
-                       + ATTRIBUTION)
+    card["encoder"] = ("checkpoints/botan-T0.44.safetensors, frozen (heads trained on the BOTAN authors' published "
+                       "trunk, which it keeps unchanged). " + ATTRIBUTION)
     card["metrics"] = json.loads(Path(a.metrics).read_text())
     card["licence"] = "Apache-2.0 (contains weights derived from the BOTAN authors' Apache-2.0 weights; keep this notice)"
     domain = {"species": [0, 1], "fractions": [0.8, 0.2], "density": 1.2, "temperature": [0.44],
