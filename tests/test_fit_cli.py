@@ -257,3 +257,27 @@ def test_frozen_trunk_fit_moves_only_the_decoders(tmp_path):
     path.write_text(yaml.safe_dump(r))
     with pytest.raises(InputError, match="shared_decoder: false"):
         load_recipe(path)
+
+
+def test_scored_loss_averages_over_the_scored_particles_and_pairs_only():
+    """train_step on a ``scored`` item returns 0.4 MSE over A particles + 0.6 MSE over AA pairs with r0 < 1.35,
+    and moving a target outside those sets changes nothing."""
+    from glassgen.encoder.targets import eval_masks
+    from glassgen.encoder.train import scored, train_step
+
+    torch.manual_seed(1)
+    model = BOTAN(BOTANConfig(width=8, steps=2))
+    g = make_graph(np.random.default_rng(4).uniform(0, 6, (150, 3)), (np.arange(150) % 5 == 0).astype(int), np.full(3, 6.0))
+    n_edges = g["edge_index"].shape[1]
+    g["y_node"], g["y_edge"] = torch.rand(150), torch.rand(n_edges)
+    g["mask_node"], g["mask_edge"] = eval_masks(g["species"], g["edge_index"], g["edge_len"])
+    with torch.no_grad():
+        pn, pe = model(g)
+    mn, me = g["mask_node"], g["mask_edge"]
+    assert 0 < int(me.sum()) < n_edges and 0 < int(mn.sum()) < 150
+    want = 0.4 * torch.mean((pn - g["y_node"])[mn] ** 2) + 0.6 * torch.mean((pe - g["y_edge"])[me] ** 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # a step that moves nothing
+    assert train_step(model, opt, [scored(g)], 0.4, 1.0) == pytest.approx(float(want), rel=1e-5)
+    g2 = dict(g, y_node=torch.where(mn, g["y_node"], 9.0), y_edge=torch.where(me, g["y_edge"], 9.0))
+    assert train_step(model, opt, [scored(g2)], 0.4, 1.0) == pytest.approx(float(want), rel=1e-5)
+    assert train_step(model, opt, [g2], 0.4, 1.0) > 10 * float(want)  # loss_on all sees them

@@ -5,8 +5,9 @@ The recipe is :mod:`glassgen.encoder.recipe`, the linear probe :mod:`glassgen.en
 
 Loss p·MSE_node + (1-p)·MSE_edge, with p = 0 for the first ``pretrain_steps``
 (edge-only pre-training, which the BOTAN authors call essential) and p = ``p_node``
-after; the means run over every particle and pair, or over the scored ones (``loss_on: scored``). With
-``freeze_trunk`` only the decoders train, and ``probe`` fits heads' last layers by least squares first. One step = ``batch`` configurations (default 1), each under a random cube symmetry, with
+after; the means run over every particle and pair, or over the scored ones (``loss_on: scored``).
+With ``freeze_trunk`` only the decoders train, and ``probe`` fits heads' last layers by least squares
+first. One step = ``batch`` configurations (default 1), each under a random cube symmetry, with
 the gradient of their mean loss. Example k of the run (step k // batch) is configuration k of a
 shuffle of the training set per epoch, its symmetry keyed by (seed, k): the same examples whether the
 batch is split over processes (torchrun; glassgen.core.distributed) or not. Scores are
