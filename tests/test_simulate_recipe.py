@@ -159,3 +159,18 @@ def test_progress_bar_survives_more_md_than_planned():
         _advance(bar, 7)  # 210 steps against a plan of 100
     bar.close()
     assert bar.n == 210 and bar.total == 210 and "1.1/1.1 LJ time" in buf.getvalue()
+
+
+def test_another_ranks_write_test_is_not_content(tmp_path):
+    """Under MPI every rank runs check_output at once: a rank that saw another's transient write-test file took
+    the folder for foreign content, exited, and left the other rank waiting in MPI (a CI hang)."""
+    from glassgen.md.protocol import WRITE_TEST, check_output
+
+    r = load_recipe_dict({})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{WRITE_TEST}99999").write_text("ok")  # another rank, mid-test
+    check_output(r, out, resume=False)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        check_output(r, out, resume=False)

@@ -44,6 +44,9 @@ def derived_seed(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0] % 900_000_000) + 1
 
 
+WRITE_TEST = ".write-test-"  # prefix of the file check_output writes and removes to test the folder
+
+
 def check_output(recipe: Recipe, out: Path, resume: bool) -> None:
     """Fail before any MD if ``out`` cannot hold this run (unwritable, foreign content, other recipe)."""
     out = Path(out)
@@ -51,14 +54,15 @@ def check_output(recipe: Recipe, out: Path, resume: bool) -> None:
         raise InputError(str(out), "output path exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
+        probe = out / f"{WRITE_TEST}{os.getpid()}"
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
         raise InputError(str(out), f"output folder is not writable: {e.strerror}") from None
     saved = out / "recipe.yaml"
     if not saved.exists():
-        if any(out.iterdir()):
+        # Under MPI every rank checks at once: another rank's write test is no content.
+        if any(not p.name.startswith(WRITE_TEST) for p in out.iterdir()):
             raise InputError(str(out), "output folder is not empty and holds no glassgen simulation; choose a new folder")
         return
     if not resume:
