@@ -171,6 +171,5 @@ def cell_order(positions, box, cell: float = 1.5) -> np.ndarray:
     """
     box = np.asarray(box, dtype=np.float64)
     n_cells = np.maximum((box // cell).astype(np.int64), 1)
-    c = np.minimum(np.floor(np.mod(np.asarray(positions, dtype=np.float64), box) / box * n_cells).astype(np.int64),
-                   n_cells - 1)
+    c = np.minimum(np.floor(fold(positions, box)[0] / box * n_cells).astype(np.int64), n_cells - 1)
     return np.argsort(np.ravel_multi_index(tuple(c.T), tuple(n_cells)), kind="stable")
