@@ -398,6 +398,37 @@ def test_relative_mobility_has_unit_rms_per_species_keeps_order_and_floors():
     np.testing.assert_allclose((m[4:] / m[4]).numpy(), [1, 2, 3], rtol=1e-6)  # ratios kept above the floor
 
 
+def test_mobility_power_raises_the_contrast_and_keeps_unit_rms():
+    """m_i ∝ p_i^γ: the ratios of the factors are those of the propensities to the power γ, <m²> = 1 per
+    species whatever γ, and γ = 1 is the plain relative mobility."""
+    from glassgen.flow.model import relative_mobility
+
+    species = torch.tensor([0, 0, 0, 1, 1])
+    pred = torch.tensor([1.0, 2.0, 4.0, 3.0, 6.0])
+    torch.testing.assert_close(relative_mobility(pred, species, power=1.0), relative_mobility(pred, species))
+    for gamma in (0.5, 1.5, 2.0):
+        m = relative_mobility(pred, species, power=gamma)[:, 0].double()
+        for a in (0, 1):
+            assert abs(m[species == a].pow(2).mean().sqrt().item() - 1.0) < 1e-6
+        np.testing.assert_allclose([m[2] / m[0], m[4] / m[3]], [4.0 ** gamma, 2.0 ** gamma], rtol=1e-5)
+
+
+def test_mobility_power_is_kept_by_the_checkpoint_and_used_by_the_prior(tmp_path):
+    from glassgen.flow.model import relative_mobility
+
+    m2, snap = mobility_model(), snapshot()
+    m2.mobility_power = 2.0
+    g = m2.graph(snap.species, snap.positions, snap.box)
+    h, _ = m2.encoder.encode({k: v.float() if v.is_floating_point() else v for k, v in g.items()})
+    want = m2.prior(g["species"], torch.tensor([10.0]))[0] * relative_mobility(m2.encoder.decode_nodes(h),
+                                                                              g["species"], power=2.0)
+    np.testing.assert_allclose(m2.prior_scale(m2.embed(g), 10.0)[0].numpy(), want.detach().numpy(), rtol=1e-5)
+    save_model(m2, tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors").mobility_power == 2.0
+    with pytest.raises(InputError, match="mobility_power"):
+        FlowModel(m2.encoder, m2.velocity.cfg, m2.prior, "flow", mobility=True, mobility_power=-1.0)
+
+
 def mobility_model(seed=0):
     from glassgen.encoder.botan import BOTAN, BOTANConfig
 

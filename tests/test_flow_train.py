@@ -338,7 +338,8 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     assert load_model(tmp_path / "run" / "best.safetensors").memory == 3
     for model, match in (({"history": False, "memory": 3}, "needs model.history"),
                          ({"history": True, "memory": 1}, "W >= 2"),
-                         ({"history": True, "memory": 20}, "no window found")):
+                         ({"history": True, "memory": 20}, "no window found"),
+                         ({"history": False, "memory": 0, "mobility_power": 1.5}, "needs model.mobility")):
         r["model"].update(model)
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r))
         with pytest.raises(InputError, match=match):

@@ -10,13 +10,17 @@ from __future__ import annotations
 import torch
 
 
-def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 0.1) -> torch.Tensor:
-    """Per-particle factor on the prior scale from predicted propensities: ``m_i = p_i / rms_a(p)``.
+def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 0.1,
+                      power: float = 1.0) -> torch.Tensor:
+    """Per-particle factor on the prior scale from predicted propensities: ``m_i = p_i^γ / rms_a(p^γ)``.
 
     The root mean square is over the particles of i's species a in this snapshot, so
     ``<m²> = 1`` per species and the prior keeps its measured size ``s(a, τ)`` on average;
     only its distribution over particles changes. A regression head can predict values
     near or below zero, so predictions are first floored at ``floor`` × the species mean.
+    ``power`` γ > 1 widens the contrast: a regression head's predictions are shrunk towards
+    the mean (Pearson ≈ 0.45 with MD's propensity), so with γ = 1 a caged particle's noise
+    starts wider than its cage.
 
     Shapes: pred (N,), species (N,) -> (N,1).
     """
@@ -24,7 +28,7 @@ def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 
     species = species.long().to(p.device)
     mean = species_mean(p[None], species)[0]
     p = torch.maximum(p, floor * mean[species].abs())
-    return unit_rms(p[None], species)[0].float()[:, None]
+    return unit_rms(p[None] ** power, species)[0].float()[:, None]
 
 
 def species_mean(v: torch.Tensor, species: torch.Tensor) -> torch.Tensor:

@@ -56,10 +56,11 @@ class FlowModel(nn.Module):
             propensity from the encoder's supervised node head (:func:`relative_mobility`),
             so the noise already carries the structure-dynamics correlation the encoder
             learned. Needs an encoder with ``decode_nodes`` (BOTAN).
+        mobility_power: exponent γ on the predicted propensities (:func:`relative_mobility`).
     """
 
     def __init__(self, encoder, velocity: VelocityConfig, prior: paths.PriorScale, kind: str = "flow",
-                 encoder_frozen: bool = False, mobility: bool = False):
+                 encoder_frozen: bool = False, mobility: bool = False, mobility_power: float = 1.0):
         super().__init__()
         if kind not in paths.KINDS:
             raise InputError("model", f"unknown kind {kind!r}; choose one of {paths.KINDS}")
@@ -68,7 +69,10 @@ class FlowModel(nn.Module):
         self.encoder, self.velocity, self.prior = encoder, VelocityNet(velocity), prior
         if mobility and not hasattr(encoder, "decode_nodes"):
             raise InputError("model", "mobility needs an encoder with a propensity head (encoder kind botan)")
+        if not (float(mobility_power) > 0 and np.isfinite(mobility_power)):
+            raise InputError("model", f"mobility_power must be a positive number; got {mobility_power!r}")
         self.kind, self.encoder_frozen, self.mobility = kind, bool(encoder_frozen), bool(mobility)
+        self.mobility_power = float(mobility_power)
         if self.encoder_frozen:
             self.encoder.requires_grad_(False)
 
@@ -101,7 +105,7 @@ class FlowModel(nn.Module):
             mob = None
             if self.mobility:  # normalised over each configuration's own particles
                 pred, sp = self.encoder.decode_nodes(h).reshape(m, -1), g["species"].reshape(m, -1)
-                mob = torch.cat([relative_mobility(a, b) for a, b in zip(pred, sp)])
+                mob = torch.cat([relative_mobility(a, b, power=self.mobility_power) for a, b in zip(pred, sp)])
         mask = velocity_subgraph(g, self.velocity.cfg.cutoff)
         out = {"h": h, "e": e[mask], "edge_index": g["edge_index"][:, mask], "vec": g["edge_vec"][mask],
                "species": g["species"]}
@@ -209,7 +213,8 @@ class FlowModel(nn.Module):
     def config(self) -> dict:
         return {"kind": self.kind, "velocity": self.velocity.cfg.to_dict(), "encoder": encoder_spec(self.encoder),
                 "encoder_frozen": self.encoder_frozen, "n_lags": int(self.prior.log_lags.numel()),
-                "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility}
+                "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility,
+                "mobility_power": self.mobility_power}
 
 
 # Velocity settings of earlier checkpoints that glassgen no longer has, with the value that means "off" (their
@@ -229,7 +234,7 @@ def build(config: dict, source: str = "config") -> FlowModel:
         prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
         vcfg = VelocityConfig(**{k: v for k, v in cfg["velocity"].items() if k not in REMOVED_VELOCITY})
         return FlowModel(build_encoder(cfg["encoder"]), vcfg, prior, cfg["kind"], cfg["encoder_frozen"],
-                         cfg.get("mobility", False))
+                         cfg.get("mobility", False), cfg.get("mobility_power", 1.0))
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise InputError(str(source), f"config does not build here ({type(e).__name__}: {e})") from None
 

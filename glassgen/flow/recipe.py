@@ -56,6 +56,7 @@ class ModelSpec:
     factored: bool = True
     geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
+    mobility_power: float = 1.0  # γ: that factor from the propensities to the power γ (> 1: more contrast)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
     memory: int = 0  # W >= 2: with history, also the displacement over the last W lags (mobility memory); 0 = off
     pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]
@@ -144,6 +145,8 @@ def load_recipe(path) -> FitRecipe:
     if m.memory and (not isinstance(m.memory, int) or m.memory < 2 or not m.history):
         raise InputError(str(path), f"model.memory is a window of W >= 2 lags and needs model.history: true; "
                                     f"got memory {m.memory!r}, history {m.history!r}")
+    if m.mobility_power != 1.0 and not m.mobility:
+        raise InputError(str(path), f"model.mobility_power {m.mobility_power!r} needs model.mobility: true")
     d = r.data
     if d.denoise is not None:
         if d.lags or m.history:

@@ -62,7 +62,8 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
         raise InputError("recipe", f"model.pair_sigma covers {len(m.pair_sigma)} species; the data have "
                                    f"{prior.log_scales.shape[1]}")
-    return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility)
+    return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility,
+                     mobility_power=m.mobility_power)
 
 
 class EmbeddingCache:
