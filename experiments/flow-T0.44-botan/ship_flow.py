@@ -1,4 +1,4 @@
-"""Write checkpoints/flow-T0.44-botan.safetensors from the run of recipes/flow-T0.44-botan.yaml.
+"""Write checkpoints/flow-T0.44-botan.safetensors from the last stage, recipes/flow-T0.44-botan.yaml.
 
     python experiments/flow-T0.44-botan/ship_flow.py ../runs/flow-T0.44-botan/best.safetensors --metrics FILE.json
 
@@ -15,6 +15,11 @@ from glassgen.core.checkpoint import read_checkpoint, write_checkpoint
 from glassgen.encoder.reference_weights import ATTRIBUTION
 
 ROOT = Path(__file__).resolve().parents[2]
+# The shipped generator is the last of three staged runs, each starting from the one before (train.init).
+STAGES = ["glassgen fit recipes/flow-T0.44-botan-base.yaml -o ../runs/flow-T0.44-botan-base  (1500 steps, lr 2e-3)",
+          "glassgen fit recipes/flow-T0.44-botan-cool.yaml -o ../runs/flow-T0.44-botan-cool  (1000 steps, lr 5e-4)",
+          "glassgen fit recipes/flow-T0.44-botan.yaml -o ../runs/flow-T0.44-botan  (1000 steps, lr 5e-4, "
+          "model.mobility_power 2)"]
 
 
 def main():
@@ -31,6 +36,7 @@ def main():
     card["encoder"] = ("checkpoints/botan-T0.44.safetensors, frozen (heads trained on the BOTAN authors' published "
                        "trunk, which it keeps unchanged). " + ATTRIBUTION)
     card["metrics"] = json.loads(Path(a.metrics).read_text())
+    card["training"] = dict(card.get("training", {}), stages=STAGES)
     card["licence"] = "Apache-2.0 (contains weights derived from the BOTAN authors' Apache-2.0 weights; keep this notice)"
     domain = {"species": [0, 1], "fractions": [0.8, 0.2], "density": 1.2, "temperature": [0.44],
               "n_particles": [4096, 4096], "lag": [4120.0, 4120.0]}
