@@ -339,7 +339,9 @@ def test_memory_examples_carry_the_window_and_a_memory_model_fits(tmp_path):
     for model, match in (({"history": False, "memory": 3}, "needs model.history"),
                          ({"history": True, "memory": 1}, "W >= 2"),
                          ({"history": True, "memory": 20}, "no window found"),
-                         ({"history": False, "memory": 0, "mobility_power": 1.5}, "needs model.mobility")):
+                         ({"history": False, "memory": 0, "mobility_power": 1.5}, "needs model.mobility"),
+                         ({"mobility_power": "two"}, "must be a number"),
+                         ({"mobility_power": 0.0}, "must be a positive number")):
         r["model"].update(model)
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(r))
         with pytest.raises(InputError, match=match):

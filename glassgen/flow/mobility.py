@@ -18,9 +18,8 @@ def relative_mobility(pred: torch.Tensor, species: torch.Tensor, floor: float = 
     ``<m²> = 1`` per species and the prior keeps its measured size ``s(a, τ)`` on average;
     only its distribution over particles changes. A regression head can predict values
     near or below zero, so predictions are first floored at ``floor`` × the species mean.
-    ``power`` γ > 1 widens the contrast: a regression head's predictions are shrunk towards
-    the mean (Pearson ≈ 0.45 with MD's propensity), so with γ = 1 a caged particle's noise
-    starts wider than its cage.
+    ``power`` γ > 1 widens the contrast, which a regression head shrinks towards the mean
+    (Pearson ≈ 0.45 with MD's propensity at T = 0.44).
 
     Shapes: pred (N,), species (N,) -> (N,1).
     """

@@ -145,6 +145,8 @@ def load_recipe(path) -> FitRecipe:
     if m.memory and (not isinstance(m.memory, int) or m.memory < 2 or not m.history):
         raise InputError(str(path), f"model.memory is a window of W >= 2 lags and needs model.history: true; "
                                     f"got memory {m.memory!r}, history {m.history!r}")
+    if not 0 < m.mobility_power < float("inf"):  # the loader has checked it is a number
+        raise InputError(str(path), f"model.mobility_power must be a positive number; got {m.mobility_power!r}")
     if m.mobility_power != 1.0 and not m.mobility:
         raise InputError(str(path), f"model.mobility_power {m.mobility_power!r} needs model.mobility: true")
     d = r.data
