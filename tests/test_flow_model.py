@@ -11,6 +11,7 @@ from glassgen import Snapshot
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries, build_graph, rotate_graph
+from glassgen.flow.mobility import EnergySize
 from glassgen.flow.model import FlowModel, load_model, save_model
 from glassgen.sampling.sample import sample
 from glassgen.sampling.solvers import SolverConfig
@@ -567,3 +568,73 @@ def test_history_guidance_interpolates_between_no_history_and_history():
     np.testing.assert_array_equal(draw(3.0, previous=None)[0], draw(1.0, previous=None)[0])  # no history: no-op
     with pytest.raises(InputError, match="history guidance"):
         sample(model(), snap, 10.0, 2, solver=SolverConfig(ode_steps=2), history_guidance=1.5)
+
+
+def energy_model(seed=0, fit=((0.2, 8.0), (-0.1, 4.0)), energy=(-3.0, -3.5, -2.5)):
+    """The small model with an energy prior of a given fit (no BOTAN needed: the energy is the snapshot's)."""
+    m = model(seed=seed)
+    return FlowModel(m.encoder, m.velocity.cfg, m.prior, "flow", energy_size=EnergySize(fit, energy))
+
+
+def test_energy_size_is_the_fitted_law_per_species_and_holds_outside_the_training_range():
+    size = EnergySize([[0.2, 8.0], [-0.1, 4.0]], [-3.0, -3.5, -2.5])
+    species = torch.tensor([0, 1, 0])
+    e = torch.tensor([-3.0, -3.25, -2.5, -2.0, -9.0], dtype=torch.float64)
+    f = size(e, species)[..., 0].double()
+    assert f.shape == (5, 3)
+    de = torch.tensor([0.0, -0.25, 0.5, 0.5, -0.5], dtype=torch.float64)  # e − ē, clamped to [e_min, e_max]
+    torch.testing.assert_close(f[:, 0], torch.exp(0.5 * (0.2 + 8.0 * de)), rtol=1e-6, atol=0)
+    torch.testing.assert_close(f[:, 1], torch.exp(0.5 * (-0.1 + 4.0 * de)), rtol=1e-6, atol=0)
+    torch.testing.assert_close(f[:, 2], f[:, 0])
+
+
+def test_energy_size_fit_recovers_a_planted_law():
+    """Displacements whose mean square follows log(MSD/(D s²)) = b0 + b1 (e − ē) per species give back b0, b1."""
+    prior = paths.PriorScale([10.0], [[0.3, 0.2]])
+    species, rng = np.arange(400) % 5 == 0, np.random.default_rng(1)
+    species = species.astype(int)
+    law = np.array([[0.1, 6.0], [-0.2, 3.0]])
+    energies = np.array([-7.05, -7.02, -7.0, -6.98])
+    items = []
+    for e in energies:
+        z = rng.normal(size=(16, 400, 3))
+        z /= np.sqrt((z ** 2).sum(-1).mean(0))[None, :, None] / np.sqrt(3)  # unit mean square per particle
+        f = np.exp(0.5 * (law[species, 0] + law[species, 1] * (e - energies.mean())))
+        items.append((10.0, species, e, z * (np.array([0.3, 0.2])[species] * f)[None, :, None]))
+    size = EnergySize.from_data(items, prior)
+    np.testing.assert_allclose(size.fit.numpy(), law, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(size.energy.numpy(), [energies.mean(), energies.min(), energies.max()])
+    with pytest.raises(InputError, match="two different potential energies"):
+        EnergySize.from_data(items[:1] * 2, prior)
+
+
+def test_energy_prior_scales_the_prior_by_the_snapshot_energy_and_round_trips(tmp_path):
+    from glassgen.flow.model import build, init_weights
+    from glassgen.system.ka import mean_energy
+
+    m = energy_model()
+    rng = np.random.default_rng(2)  # a box above twice the Kob–Andersen cutoff (the energy needs it)
+    g6 = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    snap = Snapshot((np.arange(216) % 5 == 0).astype(int), np.full(3, 6.0), (g6 + 0.1 * rng.normal(size=g6.shape)) % 6.0)
+    g = m.graph(snap.species, snap.positions, snap.box)
+    emb = m.embed(g)
+    e = mean_energy(snap.positions, snap.species, snap.box)
+    assert emb["energy"].item() == pytest.approx(e, rel=1e-12)
+    want = m.prior(g["species"], torch.tensor([10.0]))[0] * m.energy_size(torch.tensor([e]), g["species"])[0]
+    torch.testing.assert_close(m.prior_scale(emb, 10.0)[0], want)
+    torch.testing.assert_close(m.velocity_fn(emb, torch.tensor([10.0]))[1], m.prior_scale(emb, 10.0))
+    save_model(m, tmp_path / "m.safetensors")
+    m2 = load_model(tmp_path / "m.safetensors")
+    assert m2.config()["energy_prior"] and m2.config() == m.config()
+    torch.testing.assert_close(m2.energy_size.fit, m.energy_size.fit)
+    a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
+    b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
+    np.testing.assert_array_equal(a, b)
+    old = {k: v for k, v in model().config().items() if k != "energy_prior"}  # written before the energy prior
+    assert build(old).energy_size is None
+    # a run with an energy prior may start from a checkpoint without one; it keeps its own fit
+    save_model(model(seed=5), tmp_path / "plain.safetensors")
+    m3 = energy_model(seed=1, fit=((0.0, 1.0), (0.0, 1.0)))
+    init_weights(m3, tmp_path / "plain.safetensors")
+    torch.testing.assert_close(m3.velocity.state_dict(), model(seed=5).velocity.state_dict())
+    torch.testing.assert_close(m3.energy_size.fit, torch.tensor([[0.0, 1.0], [0.0, 1.0]], dtype=torch.float64))

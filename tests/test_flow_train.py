@@ -456,3 +456,38 @@ def test_train_init_starts_from_a_flow_checkpoint_and_refuses_another_architectu
     with pytest.raises(InputError) as e:
         fit_flow(wide, progress=False)
     assert str(e.value).startswith(str(ckpt)) and "architecture" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_energy_prior_gives_each_training_configuration_its_own_measured_size(tmp_path):
+    """Two training configurations of different energy and mobility: with two points the fitted law is exact,
+    so the trained model's prior reproduces each configuration's mean-square displacement per species; one
+    energy cannot be fitted."""
+    from glassgen.flow.model import load_model
+    from glassgen.system.ka import mean_energy
+
+    rng, edge = np.random.default_rng(3), 6.0  # the energy needs a box above twice the KA cutoff
+    g = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    species = (np.arange(216) % 5 == 0).astype(int)
+    ens = {}
+    for name, jitter, move in (("calm", 0.05, 0.1), ("hot", 0.12, 0.2)):  # the hotter one moves more
+        x = (g + jitter * rng.normal(size=g.shape)) % edge
+        ens[name] = Ensemble(species, np.full(3, edge), x, np.array([10.0]), x[None, None] + move * rng.normal(size=(8, 1, 216, 3)))
+        write_ensemble(tmp_path / f"{name}.h5", ens[name])
+    p = tiny_flow_recipe(tmp_path, "en", ["calm.h5", "hot.h5"], ["calm.h5"])
+    r = yaml.safe_load(p.read_text())
+    r["model"]["energy_prior"] = True
+    p.write_text(yaml.safe_dump(r))
+    fit_flow(p, progress=False)
+    m = load_model(tmp_path / "en" / "best.safetensors")
+    assert m.energy_size.fit[0, 1] > 0  # higher energy, larger prior
+    for e in ens.values():
+        emb = m.embed(m.graph(e.species, e.initial, e.box))
+        assert emb["energy"].item() == pytest.approx(mean_energy(e.initial, e.species, e.box))
+        s2 = m.prior_scale(emb, 10.0)[0, :, 0].double() ** 2
+        d2 = (e.displacements()[:, 0] ** 2).sum(-1).mean(0)
+        for a in (0, 1):
+            assert 3 * s2[species == a].mean().item() == pytest.approx(d2[species == a].mean(), rel=1e-5)
+    r["data"]["train"] = ["calm.h5"]
+    p.write_text(yaml.safe_dump(r))
+    with pytest.raises(InputError, match="two different potential energies"):
+        fit_flow(p, progress=False)

@@ -11,6 +11,7 @@ from glassgen.system import ka
 from glassgen.flow import paths
 from glassgen.core.checkpoint import FORMAT_VERSION, read_metadata
 from glassgen.core.recipe import load_yaml
+from glassgen.flow.mobility import EnergySize
 from glassgen.flow.model import load_model
 from glassgen.flow.recipe import load_recipe
 from glassgen.sampling.models import load_model as load_any
@@ -39,7 +40,8 @@ def test_shipped_checkpoint_is_the_model_its_recipe_builds(path):
     n_species = model.config()["n_species"]
     lags = recipe.data.lags or [recipe.data.lag]  # trajectory data name their lags; npz ensembles their one lag
     prior = paths.PriorScale(np.asarray(lags), np.ones((len(lags), n_species)))
-    assert build_model(recipe, prior).config() == model.config()
+    size = EnergySize.placeholder(n_species) if recipe.model.energy_prior else None  # its fit is data
+    assert build_model(recipe, prior, size).config() == model.config()
     # the prior's lags are the recipe's: a rollout at another lag would interpolate the scale silently
     np.testing.assert_allclose(np.exp(model.prior.log_lags.numpy()), lags, rtol=1e-6)
     meta = read_metadata(path)

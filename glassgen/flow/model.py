@@ -2,7 +2,7 @@
 
 A checkpoint (:mod:`glassgen.core.checkpoint`) holds every weight and buffer of the model (``encoder.*``,
 ``velocity.*``, ``prior.log_lags``/``prior.log_scales``) and ``config`` = JSON ``{"kind", "velocity",
-"encoder", "encoder_frozen", "n_lags", "n_species", "mobility"}``: enough to rebuild the model without the
+"encoder", "encoder_frozen", "n_lags", "n_species", "mobility", "mobility_power", "energy_prior"}``: enough to rebuild the model without the
 training recipe (:func:`build`). A config this glassgen cannot build, or weights that do not fit the config,
 get an :class:`InputError` naming the file.
 """
@@ -16,7 +16,7 @@ from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, wri
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
-from glassgen.flow.mobility import relative_mobility
+from glassgen.flow.mobility import EnergySize, relative_mobility
 from glassgen.flow.recipe import REMOVED_AT
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
@@ -57,10 +57,13 @@ class FlowModel(nn.Module):
             so the noise already carries the structure-dynamics correlation the encoder
             learned. Needs an encoder with ``decode_nodes`` (BOTAN).
         mobility_power: exponent γ on the predicted propensities (:func:`relative_mobility`).
+        energy_size: optional :class:`EnergySize`: the prior's size per configuration from the snapshot's
+            Kob–Andersen potential energy per particle (its buffers are part of the checkpoint).
     """
 
     def __init__(self, encoder, velocity: VelocityConfig, prior: paths.PriorScale, kind: str = "flow",
-                 encoder_frozen: bool = False, mobility: bool = False, mobility_power: float = 1.0):
+                 encoder_frozen: bool = False, mobility: bool = False, mobility_power: float = 1.0,
+                 energy_size: EnergySize | None = None):
         super().__init__()
         if kind not in paths.KINDS:
             raise InputError("model", f"unknown kind {kind!r}; choose one of {paths.KINDS}")
@@ -73,6 +76,7 @@ class FlowModel(nn.Module):
             raise InputError("model", f"mobility_power must be a positive number; got {mobility_power!r}")
         self.kind, self.encoder_frozen, self.mobility = kind, bool(encoder_frozen), bool(mobility)
         self.mobility_power = float(mobility_power)
+        self.energy_size = energy_size
         if self.encoder_frozen:
             self.encoder.requires_grad_(False)
 
@@ -92,7 +96,8 @@ class FlowModel(nn.Module):
 
         Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "vec" (E_v,D), "species" (N,)}``
         on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry),
-        plus ``"mobility"`` (N,1) when the model has it on. For the disjoint graph of M configurations
+        plus ``"mobility"`` (N,1) when the model has it on and ``"size"`` (N,1), ``"energy"`` (M,) with an
+        energy prior (the snapshot's potential energy per particle and its factor on the prior). For the disjoint graph of M configurations
         (:meth:`graph_batch`) N counts all M N nodes and ``"configs"`` = M: :meth:`velocity_fn` then
         integrates one sample per configuration.
         """
@@ -111,18 +116,36 @@ class FlowModel(nn.Module):
                "species": g["species"]}
         if mob is not None:
             out["mobility"] = mob
+        if self.energy_size is not None:
+            out["energy"], out["size"] = self.snapshot_size(graph, m, p.device)
         if "batch" in g:
             out["configs"] = m
         return out
 
+    def snapshot_size(self, graph: dict, m: int, device):
+        """Potential energy per particle of each of the m configurations of ``graph`` (M,) and the energy
+        prior's factor on every particle's prior scale (M N,1)."""
+        from glassgen.system.ka import mean_energy
+
+        x = graph["positions"].numpy().reshape(m, -1, graph["positions"].shape[-1])
+        sp = graph["species"].reshape(m, -1)
+        e = torch.tensor([mean_energy(xi, si.numpy(), graph["box"].numpy()) for xi, si in zip(x, sp)],
+                         dtype=torch.float64)
+        size = torch.cat([self.energy_size(ei, si)[0] for ei, si in zip(e, sp)])
+        return e.to(device), size.to(device)
+
     # -- flow side -----------------------------------------------------------------
     def prior_scale(self, emb: dict, lag) -> torch.Tensor:
-        """Prior standard deviation of every particle: s(species, τ), times its mobility when on.
+        """Prior standard deviation of every particle: s(species, τ), times its mobility and its
+        configuration's energy factor when on.
 
         Shapes: lag (B,) -> (B,N,1) on the embeddings' device.
         """
         scale = self.prior(emb["species"], torch.as_tensor(lag, dtype=torch.float64).reshape(-1)).to(emb["h"].device)
-        return scale * emb["mobility"].to(scale.dtype) if "mobility" in emb else scale
+        for key in ("mobility", "size"):
+            if key in emb:
+                scale = scale * emb[key].to(scale.dtype)
+        return scale
 
     @property
     def history(self) -> bool:
@@ -214,7 +237,7 @@ class FlowModel(nn.Module):
         return {"kind": self.kind, "velocity": self.velocity.cfg.to_dict(), "encoder": encoder_spec(self.encoder),
                 "encoder_frozen": self.encoder_frozen, "n_lags": int(self.prior.log_lags.numel()),
                 "n_species": int(self.prior.log_scales.shape[1]), "mobility": self.mobility,
-                "mobility_power": self.mobility_power}
+                "mobility_power": self.mobility_power, "energy_prior": self.energy_size is not None}
 
 
 # Velocity settings of earlier checkpoints that glassgen no longer has, with the value that means "off" (their
@@ -233,8 +256,9 @@ def build(config: dict, source: str = "config") -> FlowModel:
         cfg = dict(config)
         prior = paths.PriorScale(np.ones(cfg["n_lags"]).cumsum(), np.ones((cfg["n_lags"], cfg["n_species"])))
         vcfg = VelocityConfig(**{k: v for k, v in cfg["velocity"].items() if k not in REMOVED_VELOCITY})
+        size = EnergySize.placeholder(cfg["n_species"]) if cfg.get("energy_prior", False) else None
         return FlowModel(build_encoder(cfg["encoder"]), vcfg, prior, cfg["kind"], cfg["encoder_frozen"],
-                         cfg.get("mobility", False), cfg.get("mobility_power", 1.0))
+                         cfg.get("mobility", False), cfg.get("mobility_power", 1.0), size)
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise InputError(str(source), f"config does not build here ({type(e).__name__}: {e})") from None
 
@@ -260,12 +284,14 @@ def load_model(path, device="cpu") -> FlowModel:
 
 def init_weights(model: FlowModel, path) -> None:
     """Start from the weights of the flow checkpoint ``path`` (e.g. a frozen-encoder run continued end to end);
-    its architecture must be the recipe's, the prior included (same data)."""
+    its architecture must be the recipe's, the prior included (same data). The energy prior's fit is the
+    recipe's own (fitted on its data), so a checkpoint without one can start a run that has one."""
     src = load_model(path)
-    theirs, ours = src.state_dict(), model.state_dict()
+    theirs = {k: v for k, v in src.state_dict().items() if not k.startswith("energy_size.")}
+    ours = {k: v for k, v in model.state_dict().items() if not k.startswith("energy_size.")}
     differ = sorted(k for k in ours.keys() | theirs.keys() if k not in ours or k not in theirs
                     or ours[k].shape != theirs[k].shape)
     if differ:
         raise InputError(str(path), f"train.init: its architecture differs from the recipe's ({', '.join(differ[:3])}"
                                     f"{', ...' if len(differ) > 3 else ''})")
-    model.load_state_dict(theirs)
+    model.load_state_dict(theirs, strict=False)

@@ -57,6 +57,7 @@ class ModelSpec:
     geometry: int = 0  # Gaussians of the displaced pair distance in every message (velocity.py); 0 = off
     mobility: bool = False  # prior scale × relative BOTAN-predicted propensity per particle (model.relative_mobility)
     mobility_power: float = 1.0  # γ: that factor from the propensities to the power γ (> 1: more contrast)
+    energy_prior: bool = False  # prior size per configuration from its potential energy (mobility.EnergySize; KA)
     history: bool = False  # second-order chain: also condition on the previous step's displacement (trajectory data)
     memory: int = 0  # W >= 2: with history, also the displacement over the last W lags (mobility memory); 0 = off
     pair_sigma: list | None = None  # (S,S) contact distances; geometry reads r'/σ_ab (velocity.py); KA: [[1, .8], [.8, .88]]

@@ -31,12 +31,15 @@ from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, box_symmetries
 from glassgen.flow.examples import (load_examples, open_examples, open_training_data, prior_from_examples,  # noqa: F401
                                     trajectory_examples)  # (public here too)
+from glassgen.flow.mobility import EnergySize
 from glassgen.flow.model import FlowModel, init_weights, save_model
 from glassgen.flow.recipe import FitRecipe, load_recipe
 from glassgen.flow.velocity import VelocityConfig
 
 
-def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
+def build_model(recipe: FitRecipe, prior: paths.PriorScale, energy_size: EnergySize | None = None) -> FlowModel:
+    """The recipe's model around a measured prior (and, with ``model.energy_prior``, its fitted
+    :class:`EnergySize`, :func:`energy_size_from_examples`)."""
     enc = recipe.encoder
     if enc.kind == "local":
         encoder = LocalEncoder(n_species=prior.log_scales.shape[1], width=enc.width, cutoff=enc.cutoff)
@@ -62,8 +65,23 @@ def build_model(recipe: FitRecipe, prior: paths.PriorScale) -> FlowModel:
     if m.pair_sigma is not None and len(m.pair_sigma) < prior.log_scales.shape[1]:
         raise InputError("recipe", f"model.pair_sigma covers {len(m.pair_sigma)} species; the data have "
                                    f"{prior.log_scales.shape[1]}")
+    if m.energy_prior and energy_size is None:
+        raise InputError("recipe", "model.energy_prior needs its fit on the training data (energy_size_from_examples)")
     return FlowModel(encoder, vcfg, prior, recipe.task, encoder_frozen=enc.frozen, mobility=m.mobility,
-                     mobility_power=m.mobility_power)
+                     mobility_power=m.mobility_power, energy_size=energy_size if m.energy_prior else None)
+
+
+def energy_size_from_examples(examples, prior: paths.PriorScale) -> EnergySize:
+    """The energy prior fitted on training examples: every (configuration, lag) against its snapshot's
+    Kob–Andersen potential energy per particle (one pass; a stream is read file by file)."""
+    from glassgen.system.ka import mean_energy
+
+    def items():
+        for ex in examples:
+            e = mean_energy(ex["initial"], ex["species"], ex["box"])
+            for k, lag in enumerate(ex["lags"]):
+                yield lag, ex["species"], e, ex["disp"][:, k]
+    return EnergySize.from_data(items(), prior)
 
 
 class EmbeddingCache:
@@ -188,7 +206,9 @@ def fit_flow(recipe, device: str = "cpu", resume: bool = False, progress: bool =
     train, val, meta, domain, provenance = open_training_data(recipe)
     with torch.random.fork_rng():  # initial weights from the recipe's seed, global RNG untouched
         torch.manual_seed(t_cfg.seed)
-        model = build_model(recipe, prior_from_examples(train)).to(device)
+        prior = prior_from_examples(train)
+        size = energy_size_from_examples(train, prior) if recipe.model.energy_prior else None
+        model = build_model(recipe, prior, size).to(device)
     if t_cfg.init is not None:
         init_weights(model, t_cfg.init)
     ema = copy.deepcopy(model).eval()
