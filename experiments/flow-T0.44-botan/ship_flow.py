@@ -15,11 +15,13 @@ from glassgen.core.checkpoint import read_checkpoint, write_checkpoint
 from glassgen.encoder.reference_weights import ATTRIBUTION
 
 ROOT = Path(__file__).resolve().parents[2]
-# The shipped generator is the last of three staged runs, each starting from the one before (train.init).
+# The shipped generator is the last of four staged runs, each starting from the one before (train.init).
 STAGES = ["glassgen fit recipes/flow-T0.44-botan-base.yaml -o ../runs/flow-T0.44-botan-base  (1500 steps, lr 2e-3)",
           "glassgen fit recipes/flow-T0.44-botan-cool.yaml -o ../runs/flow-T0.44-botan-cool  (1000 steps, lr 5e-4)",
+          "glassgen fit recipes/flow-T0.44-botan-sharp.yaml -o ../runs/flow-T0.44-botan-sharp  (1000 steps, lr 5e-4, "
+          "model.mobility_power 2)",
           "glassgen fit recipes/flow-T0.44-botan.yaml -o ../runs/flow-T0.44-botan  (1000 steps, lr 5e-4, "
-          "model.mobility_power 2)"]
+          "model.energy_prior)"]
 
 
 def main():
