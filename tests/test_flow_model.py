@@ -1,6 +1,7 @@
 """Flow model properties: per-graph time, COM projection, invariances, symmetries, checkpoints, sampler errors."""
 import copy
 import json
+import warnings
 import math
 
 import numpy as np
@@ -612,13 +613,15 @@ def test_energy_prior_scales_the_prior_by_the_snapshot_energy_and_round_trips(tm
     from glassgen.flow.model import build, init_weights
     from glassgen.system.ka import mean_energy
 
-    m = energy_model()
     rng = np.random.default_rng(2)  # a box above twice the Kob–Andersen cutoff (the energy needs it)
     g6 = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
     snap = Snapshot((np.arange(216) % 5 == 0).astype(int), np.full(3, 6.0), (g6 + 0.1 * rng.normal(size=g6.shape)) % 6.0)
-    g = m.graph(snap.species, snap.positions, snap.box)
-    emb = m.embed(g)
     e = mean_energy(snap.positions, snap.species, snap.box)
+    m = energy_model(energy=(e + 0.01, e - 0.02, e + 0.02))
+    g = m.graph(snap.species, snap.positions, snap.box)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside the training range: no warning
+        emb = m.embed(g)
     assert emb["energy"].item() == pytest.approx(e, rel=1e-12)
     want = m.prior(g["species"], torch.tensor([10.0]))[0] * m.energy_size(torch.tensor([e]), g["species"])[0]
     torch.testing.assert_close(m.prior_scale(emb, 10.0)[0], want)
@@ -630,6 +633,9 @@ def test_energy_prior_scales_the_prior_by_the_snapshot_energy_and_round_trips(tm
     a, _ = sample(m, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
     b, _ = sample(m2, snap, 10.0, 2, solver=SolverConfig("heun", 2), seed=3)
     np.testing.assert_array_equal(a, b)
+    far = energy_model(energy=(e + 1.0, e + 0.99, e + 1.01))  # trained on much hotter configurations
+    with pytest.warns(UserWarning, match="far outside this model's training range"):
+        far.embed(g)
     old = {k: v for k, v in model().config().items() if k != "energy_prior"}  # written before the energy prior
     assert build(old).energy_size is None
     # a run with an energy prior may start from a checkpoint without one; it keeps its own fit

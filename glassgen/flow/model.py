@@ -8,6 +8,8 @@ get an :class:`InputError` naming the file.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -131,6 +133,11 @@ class FlowModel(nn.Module):
         sp = graph["species"].reshape(m, -1)
         e = torch.tensor([mean_energy(xi, si.numpy(), graph["box"].numpy()) for xi, si in zip(x, sp)],
                          dtype=torch.float64)
+        _, lo, hi = self.energy_size.energy.tolist()
+        far = [v for v in e.tolist() if not lo - (hi - lo) <= v <= hi + (hi - lo)]
+        if far:  # an overlapping raw draw, or another state point: the size is held at the range's end
+            warnings.warn(f"snapshot potential energy {far[0]:.4g} per particle is far outside this model's training "
+                          f"range [{lo:.4f}, {hi:.4f}]; its energy prior is held at the nearest end")
         size = torch.cat([self.energy_size(ei, si)[0] for ei, si in zip(e, sp)])
         return e.to(device), size.to(device)
 
