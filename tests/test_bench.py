@@ -32,7 +32,7 @@ def test_quick_bench_json_has_machine_versions_and_positive_rates(tmp_path):
     assert set(r["benchmarks"]) == set(ROWS) == set(r["profile"])
     for key in ROWS:
         b = r["benchmarks"][key]
-        assert b["n_particles"] == 128 and len(b["times_s"]) == r["settings"]["repeats"] == 2
+        assert b["n_particles"] == 250 and len(b["times_s"]) == r["settings"]["repeats"] == 2
         assert 0 < b["min_s"] <= b["median_s"] <= b["max_s"] and b["rate"] > 0
         assert r["profile"][key] and all(p["self_ms"] > 0 and p["calls"] > 0 for p in r["profile"][key])
     assert r["benchmarks"]["botan_train_step"]["parameters"] == 54209  # the reference architecture

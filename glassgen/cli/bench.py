@@ -9,7 +9,7 @@ import typer
 def bench(
     device: str = typer.Option("cpu", "--device", help="torch device: cpu, cuda, cuda:1 (ROCm builds use cuda too)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (machine, versions, dtype, times, profiles)."),
-    quick: bool = typer.Option(False, "--quick", help="N = 128, 1 warm-up + 2 timed calls: checks that it runs; the figures mean nothing."),
+    quick: bool = typer.Option(False, "--quick", help="N = 250, 1 warm-up + 2 timed calls: checks that it runs; the figures mean nothing."),
     repeats: int = typer.Option(None, "--repeats", help="Timed calls per benchmark (default 5; --quick 2)."),
     model: str = typer.Option(None, "--model", help="Flow model to time (file or shipped name; default flow-T0.44-botan if shipped, else flow-proof-T0.6-sig)."),
     threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's choice, recorded in the JSON)."),
