@@ -26,14 +26,14 @@ With ``--relax KIND [KIND ...]`` every rollout step is also corrected by :class:
 (``when = always``, at the state point's temperature), one table row per kind, all timed in the same run:
 e.g. ``none`` (the model alone), ``quench`` (LAMMPS in the loop) and ``refine`` (FIRE + Brownian in torch).
 
-``--trajectories M``: the rollout advances M trajectories together (one network call per ODE step for all,
+``--trajectories M M4096``: the rollout advances M trajectories together (one network call per ODE step for all,
 as ``glassgen rollout --trajectories M``; ``refine`` relaxes them together), all from the MD run's end state
 with their own seeds. MD runs its trajectories one after another, so its cost for M is M times the timed one.
 The table's costs are for all M trajectories.
 
     OMP_NUM_THREADS=1 python benchmarks/rollout_vs_md.py [--checkpoint CKPT] [--lag 5] [--ode-steps 8] [--relax none quench]
     OMP_NUM_THREADS=2 python benchmarks/rollout_vs_md.py --checkpoint flow-proof-T0.5-mem --temperature 0.5 \
-        --tau-alpha 125.7 --lag 50 --checkpoint-4096 flow-T0.44-botan --trajectories 16 --relax none refine
+        --tau-alpha 125.7 --lag 50 --checkpoint-4096 flow-T0.44-botan --trajectories 16 2 --relax none refine
 """
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ def main() -> None:
     p.add_argument("--no-4096", action="store_true", help="skip the N = 4096 state point")
     p.add_argument("--relax", nargs="+", default=["none"],
                    help="correct every rollout step, one row per kind: none, minimize, local, nvt, quench, project, refine")
-    p.add_argument("--trajectories", type=int, default=1, help="trajectories the rollout advances together")
+    p.add_argument("--trajectories", type=int, nargs=2, default=[1, 1],
+                   help="trajectories the rollout advances together, N = 1000 and 4096")
     p.add_argument("--relax-time", type=float, default=0.2, help="Langevin time of nvt / quench [LJ]")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -183,9 +184,10 @@ def main() -> None:
     model, desc = build_model(a.checkpoint)
     model_big, desc_big = (model, desc) if not a.checkpoint_4096 else build_model(a.checkpoint_4096)
     points = [(f"proof T = {a.temperature:g}", 1000, a.temperature, a.tau_alpha, a.lag, a.md_steps[0], a.rollout_steps[0],
-               model)]
+               model, a.trajectories[0])]
     if not a.no_4096:
-        points.append(("BOTAN T = 0.44", 4096, 0.44, 4120.0, 4120.0, a.md_steps[1], a.rollout_steps[1], model_big))
+        points.append(("BOTAN T = 0.44", 4096, 0.44, 4120.0, 4120.0, a.md_steps[1], a.rollout_steps[1], model_big,
+                       a.trajectories[1]))
     rows, notes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for point in points:
@@ -194,16 +196,16 @@ def main() -> None:
             notes += note
     load1 = os.getloadavg()
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}; threads {a.threads} (LAMMPS and torch); repeats {a.repeats} interleaved, "
-          f"medians; {a.trajectories} trajectories (MD: {a.trajectories} × one timed trajectory)")
+          f"medians; M trajectories per state point (MD: M × one timed trajectory)")
     print(f"rollout model: {desc}" + (f"; N = 4096: {desc_big}" if a.checkpoint_4096 else "")
           + f"; sampler {a.method}, {a.ode_steps} ODE steps; redraws off; relax time {a.relax_time:g}"
           + (f"; history guidance {a.history_guidance:g}" if a.history_guidance != 1.0 else ""))
     print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
           f"on {os.cpu_count()} cores")
-    print(f"{'state point':<16}{'N':>6}{'relax':>8}{'MD s/LJ':>11}{'rollout s/LJ':>14}{'MD/rollout':>12}{'MD to 10τα':>13}"
+    print(f"{'state point':<16}{'N':>6}{'M':>4}{'relax':>8}{'MD s/LJ':>11}{'rollout s/LJ':>14}{'MD/rollout':>12}{'MD to 10τα':>13}"
           f"{'rollout to 10τα':>17}")
-    for name, n, kind, md_lj, ro_lj, ratio, t_md, t_ro in rows:
-        print(f"{name:<16}{n:>6}{kind:>8}{md_lj:>11.3g}{ro_lj:>14.3g}{ratio:>12.3g}{hms(t_md):>13}{hms(t_ro):>17}")
+    for name, n, mt, kind, md_lj, ro_lj, ratio, t_md, t_ro in rows:
+        print(f"{name:<16}{n:>6}{mt:>4}{kind:>8}{md_lj:>11.3g}{ro_lj:>14.3g}{ratio:>12.3g}{hms(t_md):>13}{hms(t_ro):>17}")
     print("times to 10 τα are extrapolated linearly from the timed stretches (MD and rollout cost the same per step at any length)")
     for line in notes:
         print("  " + line)
@@ -211,7 +213,7 @@ def main() -> None:
 
 def time_point(a, point, tmp):
     """Table rows (one per relax kind) and notes of one state point: MD and every rollout kind interleaved."""
-    name, n, temp, tau, lag, md_steps, ro_steps, m = point
+    name, n, temp, tau, lag, md_steps, ro_steps, m, mt = point
     md, ro, start = [], {kind: [] for kind in a.relax}, None
     for k in range(a.repeats):
         for who in (("md", *a.relax) if k % 2 == 0 else (*a.relax, "md")):  # alternate who runs first
@@ -222,9 +224,9 @@ def time_point(a, point, tmp):
                 continue
             rc = None if who == "none" else RelaxConfig(kind=who, when="always", time=a.relax_time, temperature=temp)
             ro[who].append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp, relax_cfg=rc,
-                                                    guidance=a.history_guidance, trajectories=a.trajectories))
-    md_lj = a.trajectories * statistics.median(md) / DT
-    rows = [(name, n, kind, md_lj, statistics.median(v) / lag, md_lj / (statistics.median(v) / lag), 10 * tau * md_lj,
+                                                    guidance=a.history_guidance, trajectories=mt))
+    md_lj = mt * statistics.median(md) / DT
+    rows = [(name, n, mt, kind, md_lj, statistics.median(v) / lag, md_lj / (statistics.median(v) / lag), 10 * tau * md_lj,
              10 * tau * statistics.median(v) / lag) for kind, v in ro.items()]
     notes = [f"{name}: MD {md_steps} NVE steps timed ({info['start']}; T_kin at end {info['T_kinetic']:.3f}, "
              f"E_pot/N {info['pe']:.3f}), s/step {' '.join(f'{x:.3e}' for x in md)}; rollout lag {lag:g}, "
