@@ -135,7 +135,7 @@ def rollout_seconds_per_step(model, snap, lag, steps, method, ode_steps, workdir
                              trajectories=1):
     """Seconds per rollout step of all ``trajectories`` (draws + monitors + output [+ relaxation]) from the MD run's
     final configuration."""
-    kw = {"history_guidance": guidance} if guidance != 1.0 else {}
+    kw = {"history_guidance": guidance} if guidance != 1.0 and model.history else {}  # second-order models only
     fn = step_function(model, snap.species, snap.box, SolverConfig(method, ode_steps), **kw)
     out = Path(tempfile.mkdtemp(dir=workdir))
     with (Relaxer(relax_cfg, snap.species, snap.box) if relax_cfg else nullcontext()) as relax:
