@@ -8,6 +8,8 @@ the snapshot's potential energy.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -104,3 +106,22 @@ class EnergySize(nn.Module):
         e = torch.as_tensor(e, dtype=torch.float64, device=ref.device).reshape(-1).clamp(lo, hi) - ref
         b = self.fit[species.long().to(ref.device)]  # (N,2)
         return torch.exp(0.5 * (b[None, :, 0] + b[None, :, 1] * e[:, None]))[..., None].float()
+
+
+def snapshot_size(size: EnergySize, graph: dict, m: int = 1):
+    """Potential energy per particle of each of the m configurations of a snapshot graph
+    (:func:`glassgen.flow.context.build_graph`) and the energy prior's factor on every particle's prior scale.
+
+    Shapes: -> (e (M,), factor (M N,1)).
+    """
+    from glassgen.system.ka import mean_energy
+
+    x = graph["positions"].numpy().reshape(m, -1, graph["positions"].shape[-1])
+    sp = graph["species"].reshape(m, -1)
+    e = torch.tensor([mean_energy(xi, si.numpy(), graph["box"].numpy()) for xi, si in zip(x, sp)], dtype=torch.float64)
+    _, lo, hi = size.energy.tolist()
+    far = [v for v in e.tolist() if not lo - (hi - lo) <= v <= hi + (hi - lo)]
+    if far:  # an overlapping raw draw, or another state point: the size is held at the range's end
+        warnings.warn(f"snapshot potential energy {far[0]:.4g} per particle is far outside this model's training "
+                      f"range [{lo:.4f}, {hi:.4f}]; its energy prior is held at the nearest end")
+    return e, torch.cat([size(ei, si)[0] for ei, si in zip(e, sp)])

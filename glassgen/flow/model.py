@@ -1,14 +1,12 @@
 """The flow model: encoder + velocity network + prior, and its checkpoint (kind ``flow`` of the one format).
 
 A checkpoint (:mod:`glassgen.core.checkpoint`) holds every weight and buffer of the model (``encoder.*``,
-``velocity.*``, ``prior.log_lags``/``prior.log_scales``) and ``config`` = JSON ``{"kind", "velocity",
-"encoder", "encoder_frozen", "n_lags", "n_species", "mobility", "mobility_power", "energy_prior"}``: enough to rebuild the model without the
-training recipe (:func:`build`). A config this glassgen cannot build, or weights that do not fit the config,
+``velocity.*``, ``prior.log_lags``/``prior.log_scales``, with an energy prior ``energy_size.*``) and ``config``
+= JSON ``{"kind", "velocity", "encoder", "encoder_frozen", "n_lags", "n_species", "mobility", "mobility_power",
+"energy_prior"}``: enough to rebuild the model without the training recipe (:func:`build`). A config this glassgen cannot build, or weights that do not fit the config,
 get an :class:`InputError` naming the file.
 """
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import torch
@@ -18,7 +16,7 @@ from glassgen.core.checkpoint import load_weights, read_checkpoint, resolve, wri
 from glassgen.core.errors import InputError
 from glassgen.flow import paths
 from glassgen.flow.context import LocalEncoder, build_graph, encoder_cutoff, rotate_graph, velocity_subgraph
-from glassgen.flow.mobility import EnergySize, relative_mobility
+from glassgen.flow.mobility import EnergySize, relative_mobility, snapshot_size
 from glassgen.flow.recipe import REMOVED_AT
 from glassgen.flow.velocity import VelocityConfig, VelocityNet
 
@@ -98,8 +96,8 @@ class FlowModel(nn.Module):
 
         Returns ``{"h" (N,F), "e" (E_v,F), "edge_index" (2,E_v), "vec" (E_v,D), "species" (N,)}``
         on the model's device (``vec``: snapshot edge vectors r_j − r_i, after the symmetry),
-        plus ``"mobility"`` (N,1) when the model has it on and ``"size"`` (N,1), ``"energy"`` (M,) with an
-        energy prior (the snapshot's potential energy per particle and its factor on the prior). For the disjoint graph of M configurations
+        plus ``"mobility"`` (N,1) when the model has it on and ``"energy"`` (M,), ``"size"`` (N,1) with an
+        energy prior (:func:`glassgen.flow.mobility.snapshot_size`). For the disjoint graph of M configurations
         (:meth:`graph_batch`) N counts all M N nodes and ``"configs"`` = M: :meth:`velocity_fn` then
         integrates one sample per configuration.
         """
@@ -119,27 +117,10 @@ class FlowModel(nn.Module):
         if mob is not None:
             out["mobility"] = mob
         if self.energy_size is not None:
-            out["energy"], out["size"] = self.snapshot_size(graph, m, p.device)
+            out["energy"], out["size"] = (v.to(p.device) for v in snapshot_size(self.energy_size, graph, m))
         if "batch" in g:
             out["configs"] = m
         return out
-
-    def snapshot_size(self, graph: dict, m: int, device):
-        """Potential energy per particle of each of the m configurations of ``graph`` (M,) and the energy
-        prior's factor on every particle's prior scale (M N,1)."""
-        from glassgen.system.ka import mean_energy
-
-        x = graph["positions"].numpy().reshape(m, -1, graph["positions"].shape[-1])
-        sp = graph["species"].reshape(m, -1)
-        e = torch.tensor([mean_energy(xi, si.numpy(), graph["box"].numpy()) for xi, si in zip(x, sp)],
-                         dtype=torch.float64)
-        _, lo, hi = self.energy_size.energy.tolist()
-        far = [v for v in e.tolist() if not lo - (hi - lo) <= v <= hi + (hi - lo)]
-        if far:  # an overlapping raw draw, or another state point: the size is held at the range's end
-            warnings.warn(f"snapshot potential energy {far[0]:.4g} per particle is far outside this model's training "
-                          f"range [{lo:.4f}, {hi:.4f}]; its energy prior is held at the nearest end")
-        size = torch.cat([self.energy_size(ei, si)[0] for ei, si in zip(e, sp)])
-        return e.to(device), size.to(device)
 
     # -- flow side -----------------------------------------------------------------
     def prior_scale(self, emb: dict, lag) -> torch.Tensor:
