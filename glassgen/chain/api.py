@@ -29,7 +29,8 @@ def rollout(model, init, cfg: RolloutConfig, out, solver: SolverConfig | None = 
         cfg: :class:`glassgen.RolloutConfig` (steps, lag, trajectories, seed, redraws, history).
         out: output H5MD path (``OUT_000.h5``, ... for several trajectories; ``OUT.log.csv`` beside it).
         solver: :class:`glassgen.SolverConfig` of every draw (default ``SolverConfig()``).
-        relax: a :class:`glassgen.md.relax.RelaxConfig` (needs LAMMPS) or None.
+        relax: a :class:`glassgen.md.relax.RelaxConfig` (LAMMPS kinds need LAMMPS; ``learned`` draws a
+            corrector, :mod:`glassgen.sampling.corrector`) or None.
         history_guidance, noise_scale, device: as in :func:`glassgen.sample`.
         resume: continue an interrupted rollout of the same settings.
         overwrite: replace an earlier rollout at ``out`` and its side files (else it is refused).
@@ -75,8 +76,9 @@ def rollout(model, init, cfg: RolloutConfig, out, solver: SolverConfig | None = 
     start = snaps if len(snaps) > 1 else snaps[0]
     if relax is None:
         return run_chain(step, start, cfg, out, resume=resume, progress=progress, meta=meta, overwrite=overwrite)
-    from glassgen.md.relax import Relaxer
+    from glassgen.sampling.corrector import relaxer as make_relaxer
 
-    with Relaxer(relax, snaps[0].species, snaps[0].box) as relaxer:
+    with make_relaxer(relax, snaps[0].species, snaps[0].box, model, device, snaps, temperature=temperature,
+                      force=force) as relaxer:
         return run_chain(step, start, cfg, out, resume=resume, progress=progress, meta=meta, relax=relaxer,
                          overwrite=overwrite)

@@ -26,6 +26,8 @@ def default(key: str, command: str = "rollout") -> str:
 
 
 RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time; refine: of its Brownian run (0: FIRE only)." + default("relax_time")
+CORRECTOR_HELP = "Learned corrector checkpoint (path or shipped name) of --relax learned; it must share the model's state point."
+PASSES_HELP = "Corrector draws per configuration under --relax learned, each from the last one's output."
 RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000); FIRE steps of refine." + default("relax_iterations")
 FORCE_HELP = "Proceed with a snapshot, temperature or lag outside the model's training domain (recorded in the output's metadata as forced, out_of_domain)."
 TEMPERATURE_HELP = "Temperature of the start configuration when its metadata has none (the domain check needs it)."
@@ -55,10 +57,12 @@ def sample(
     seed: int = typer.Option(None, "--seed", help="Seed of the noise (default: fresh)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Samples integrated together (memory)."),
     device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
-    relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project or refine (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
+    relax: str = typer.Option(None, "--relax", help="Correct every sample with the true potential, as `rollout --relax` does: none, project, refine or learned (no LAMMPS), minimize, local, nvt or quench. Stored as relax_* metadata; the statistics are then of model + correction." + default("relax", "sample")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation. Default: the checkpoint's validated setting, else the snapshot's T."),
+    corrector: str = typer.Option(None, "--corrector", help=CORRECTOR_HELP + default("corrector", "sample")),
+    corrector_passes: int = typer.Option(None, "--corrector-passes", help=PASSES_HELP + default("corrector_passes", "sample")),
     noise_scale: str = typer.Option(None, "--noise-scale", help=NOISE_HELP + " Default: the checkpoint's validated setting, else 1."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     temperature: float = typer.Option(None, "--temperature", help=TEMPERATURE_HELP),
@@ -72,7 +76,8 @@ def sample(
     check_writable(output, overwrite)
     model = load_model(checkpoint, resolve_device(device))
     given = dict(method=method, ode_steps=ode_steps, time_grid=time_grid, noise_scale=noise_scale, relax=relax,
-                 relax_time=relax_time, relax_iterations=relax_iterations, relax_temperature=relax_temperature)
+                 relax_time=relax_time, relax_iterations=relax_iterations, relax_temperature=relax_temperature,
+                 corrector=corrector, corrector_passes=corrector_passes)
     typer.echo(write_samples(model, str(checkpoint), snapshot, parse_floats(lag, "--lag"), n_samples, output, seed,
                              given, batch_size=batch_size, force=force, temperature=temperature))
 
@@ -103,14 +108,15 @@ def write_samples(model, checkpoint: str, snapshot, lags, n_samples: int, output
     snap = load_snapshot(snapshot)
     record = check_domain(model, snap, lags, temperature=temperature, force=force)
     relax_cfg = config_from_options(opt["relax"], "always", opt["relax_time"], opt["relax_temperature"],
-                                    start_meta(snap, temperature), model_meta(model), max_iterations=opt["relax_iterations"])
+                                    start_meta(snap, temperature), model_meta(model), max_iterations=opt["relax_iterations"],
+                                    corrector=opt["corrector"], passes=opt["corrector_passes"])
     draws, rms = [], []
     for k, lag in enumerate(lags):  # lag k seeded seed + k: a single lag's draws are those of --lag alone
         s = None if seed is None else seed + k
         disp, nfe = _sample(model, snap, lag, n_samples, solver, s, force=force, temperature=temperature,
                             noise_scale=parse_floats(opt["noise_scale"], "--noise-scale"))
         if relax_cfg is not None:
-            disp, moved = relax_samples(snap, disp, relax_cfg, seed=s)
+            disp, moved = relax_samples(snap, disp, relax_cfg, seed=s, model=model)
             rms.append(moved)
         draws.append(disp)
     meta = {"generator": "glassgen.flow", "checkpoint": checkpoint, **solver.meta(), "nfe": nfe,
@@ -138,11 +144,13 @@ def rollout(
     overlap_energy: float = typer.Option(None, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw." + default("overlap_energy")),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
-    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) or refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS)." + default("relax")),
+    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS) or learned (a learned corrector's draw, --corrector; no LAMMPS)." + default("relax")),
     relax_when: str = typer.Option(None, "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)." + default("relax_when")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),
     relax_temperature: float = typer.Option(None, "--relax-temperature", help="T of the nvt (or quench) relaxation. Default: the checkpoint's validated setting, else the init file's T."),
+    corrector: str = typer.Option(None, "--corrector", help=CORRECTOR_HELP + default("corrector")),
+    corrector_passes: int = typer.Option(None, "--corrector-passes", help=PASSES_HELP + default("corrector_passes")),
     history: str = typer.Option(None, "--history", help="Second-order models: the previous step they read, chain (x_k - x_{k-1}, corrections included) or draw (the model's own last draw, before --relax)." + default("history")),
     relax_counts: bool = typer.Option(False, "--relax-counts", help="Count the Langevin run as real time: each draw is of lag - relax-time, the relaxation supplies the rest (needs nvt or quench, --relax-when always)."),
     history_guidance: float = typer.Option(None, "--history-guidance", help="Second-order models: guidance weight w on the history, v(none) + w (v(history) - v(none)); 1 = as trained, > 1 strengthens the back-flow (two network calls per velocity)." + default("history_guidance")),
@@ -172,7 +180,7 @@ def rollout(
         lag=lag, method=method, ode_steps=ode_steps, max_resample=max_resample, overlap_energy=overlap_energy,
         relax=relax, relax_when=relax_when, relax_time=relax_time, relax_iterations=relax_iterations,
         relax_temperature=relax_temperature, history=history, history_guidance=history_guidance,
-        noise_scale=noise_scale), model.checkpoint)
+        noise_scale=noise_scale, corrector=corrector, corrector_passes=corrector_passes), model.checkpoint)
     lag, relax, relax_when, relax_time = opt["lag"], opt["relax"], opt["relax_when"], opt["relax_time"]
     trajectories = trajectories or len(init)
     if len(init) > 1 and trajectories != len(init):
@@ -186,7 +194,8 @@ def rollout(
     snap = snaps[0]
     record = check_domain(model, snaps, cfg.draw_lag, temperature=temperature, force=force)  # before any work
     relax_cfg = config_from_options(relax, relax_when, relax_time, opt["relax_temperature"], start_meta(snap, temperature),
-                                    model_meta(model), max_iterations=opt["relax_iterations"])
+                                    model_meta(model), max_iterations=opt["relax_iterations"],
+                                    corrector=opt["corrector"], passes=opt["corrector_passes"])
     meta = {"checkpoint": str(checkpoint), "init": ",".join(map(str, init)), "noise_scale": opt["noise_scale"] or "1",
             "settings_from_checkpoint": ",".join(taken) or "none"}
     paths = run_rollout(model, snaps, cfg, out, SolverConfig(opt["method"], opt["ode_steps"]), relax=relax_cfg,

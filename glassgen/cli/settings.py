@@ -12,7 +12,7 @@ from glassgen.md.relax import RelaxConfig
 from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 _RELAX = {"relax": "none", "relax_time": RelaxConfig.time, "relax_iterations": RelaxConfig.max_iterations,
-          "relax_temperature": None}
+          "relax_temperature": None, "corrector": RelaxConfig.corrector, "corrector_passes": RelaxConfig.passes}
 BUILTIN = {
     "sample": {"lag": None, "method": METHOD, "ode_steps": ODE_STEPS, "time_grid": None, "noise_scale": None,
                **_RELAX},
@@ -47,6 +47,8 @@ def resolve(command: str, given: dict, checkpoint: dict) -> tuple[dict, list]:
             out[key] = default
     if out.get("time_grid") is not None and given.get("ode_steps") is None:
         out["ode_steps"] = None  # a grid replaces the default number of steps
+    if given.get("corrector") is not None and out["relax"] != "learned":
+        raise InputError(f"glassgen {command}", f"--corrector is read by --relax learned only (relax here: {out['relax']})")
     if out["lag"] is None:
         raise InputError(f"glassgen {command}", "give --lag (the checkpoint has no validated lag)")
     return out, taken

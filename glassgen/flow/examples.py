@@ -23,7 +23,7 @@ from glassgen.stats.monitors import reference
 
 
 def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, denoise=None,
-                  denoise_every: float = 25.0, file_index: int = 0) -> list:
+                  denoise_every: float = 25.0, file_index: int = 0, denoise_widths: str = "fixed") -> list:
     """Training examples ``{"species","initial","box","lags" (K,),"disp" (R,K,N,D),"source"}``.
 
     ``.npz`` files in the BOTAN layout (types, initial_positions, positions (R,N,D)) need
@@ -32,8 +32,8 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
     for every frame t0 and every τ in ``lags`` for which the frame t0 + τ exists: one
     example (R = 1) per such origin (see :func:`trajectory_examples`). ``memory`` W > 0: trajectory examples also
     carry the window x(t0) − x(t0 − W τ) (:func:`trajectory_examples`). ``denoise`` (noise amplitudes)
-    makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`).
-    ``file_index``: the position of ``files[0]`` in a longer list (it seeds the denoising noise), so that
+    makes trajectory files give denoising examples instead of pairs (:func:`denoise_examples`, with
+    ``denoise_widths``). ``file_index``: the position of ``files[0]`` in a longer list (it seeds the denoising noise), so that
     :func:`open_examples`, which calls this file by file, gives the same examples.
     """
     from glassgen.io.h5md import file_kind, read_ensemble, read_trajectory
@@ -51,7 +51,8 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
         elif file_kind(f) == "trajectory" and denoise:
             seed = [file_index + n_file, zlib.crc32(Path(f).name.encode())]
             traj = read_trajectory(f)
-            out.extend(_with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed), traj.meta))
+            out.extend(_with_meta(denoise_examples(traj, denoise, str(f), denoise_every, seed,
+                                                           denoise_widths), traj.meta))
             continue
         elif file_kind(f) == "trajectory":
             if not lags:
@@ -70,7 +71,7 @@ def load_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
 
 
 def open_examples(files, lag: float | None = None, lags=None, memory: int = 0, denoise=None,
-                  denoise_every: float = 25.0, workers: int = 4, cache: int = 64):
+                  denoise_every: float = 25.0, workers: int = 4, cache: int = 64, denoise_widths: str = "fixed"):
     """The examples of :func:`load_examples` as a :class:`glassgen.io.stream.Stream`, read file by file when used.
 
     The last ``cache`` files stay in memory and ``workers`` threads read ahead, so memory does not grow with the
@@ -81,7 +82,8 @@ def open_examples(files, lag: float | None = None, lags=None, memory: int = 0, d
 
     def load(key):
         i, f = key
-        return load_examples([f], lag, lags, memory, denoise, denoise_every, file_index=i)
+        return load_examples([f], lag, lags, memory, denoise, denoise_every, file_index=i,
+                             denoise_widths=denoise_widths)
     return Stream(list(enumerate(files)), load, workers=workers, cache=cache, name=lambda key: str(key[1]))
 
 
@@ -89,7 +91,8 @@ def open_training_data(recipe):
     """A flow recipe's (glassgen.flow.recipe.FitRecipe) training and validation examples (streamed, glassgen.io.stream), the data monitors rollouts of the model
     are compared with (checkpoint metadata ``data_monitors``), the training domain and each file's provenance."""
     d, mem = recipe.data, recipe.model.memory
-    dn = {"denoise": d.denoise, "denoise_every": d.denoise_every, "workers": d.workers, "cache": d.cache}
+    dn = {"denoise": d.denoise, "denoise_every": d.denoise_every, "denoise_widths": d.denoise_widths,
+          "workers": d.workers, "cache": d.cache}
     train = open_examples(d.train, d.lag, d.lags, mem, **dn)
     if recipe.model.history and not any(ex.get("has_prev", np.zeros(1, bool)).any() for ex in train):
         raise InputError("recipe", "model.history needs trajectory files with frames one lag apart twice (no history found)")
@@ -99,8 +102,11 @@ def open_training_data(recipe):
     val = open_examples(d.val, d.lag, d.lags, mem, **dn) if d.val else []
     clean = (lambda ex: ex["initial"] + ex["disp"][0, 0]) if d.denoise else (lambda ex: ex["initial"])
     meta = {"data_monitors": reference(train.mapped(lambda ex: (ex["species"], clean(ex), ex["box"])))}
+    if d.denoise:  # what makes the checkpoint a corrector (glassgen.sampling.corrector), and its noise input
+        meta["denoise"] = {"levels": [float(v) for v in d.denoise], "widths": d.denoise_widths}
     domain = domain_from_data(((ex["species"], ex["box"], ex["meta"]) for ex in train),
-                              None if d.denoise else np.concatenate([ex["lags"] for ex in train]), d.temperature)
+                              np.array(d.denoise, dtype=float) if d.denoise else
+                              np.concatenate([ex["lags"] for ex in train]), d.temperature)
     provenance = {ex["meta"].get("source", ex["source"]): ex["meta"] for ex in itertools.chain(train, val)}  # per file
     return train, val, meta, domain, provenance
 
@@ -151,14 +157,16 @@ def trajectory_examples(traj, lags, source: str, memory: int = 0) -> list:
     return out
 
 
-def denoise_examples(traj, levels, source: str, every: float = 25.0, seed=0) -> list:
+def denoise_examples(traj, levels, source: str, every: float = 25.0, seed=0, widths: str = "fixed") -> list:
     """Equilibrium-denoising examples: a frame x displaced by Gaussian noise, and the way back.
 
     For every frame whose time is at least ``every`` after the last one used, and every amplitude σ in
-    ``levels`` (σ_AA, per component), one example ``initial`` = x + σ ε, ``lags`` = [σ], ``disp`` (1,1,N,D)
-    = −σ ε, ε ~ N(0, 1) from ``seed``. A flow fit on them samples where an equilibrium configuration lies,
-    given one displaced by about σ: the model's "lag" input is the noise amplitude (docs/generative.md,
-    "Equilibrium denoiser").
+    ``levels`` (σ_AA, per component), one example ``initial`` = x + w ε, ``lags`` = [σ], ``disp`` (1,1,N,D)
+    = −w ε, ε ~ N(0, 1) from ``seed``, with w = σ (``widths="fixed"``) or w = σ u, u ~ U(0, 1) drawn per
+    example (``"uniform"``). A flow fit on them samples where an equilibrium configuration lies, given one
+    displaced by about σ: the model's "lag" input is the noise amplitude, or with uniform widths the largest
+    one, so that the model itself must judge how far the input lies from equilibrium (a corrector for draws
+    whose error is unknown; docs/generative.md, "Equilibrium denoiser").
     """
     levels = [float(v) for v in levels]
     if not levels or min(levels) <= 0 or not np.all(np.isfinite(levels)):
@@ -170,9 +178,10 @@ def denoise_examples(traj, levels, source: str, every: float = 25.0, seed=0) -> 
             continue
         last = t
         for sigma in levels:
-            noise = sigma * rng.standard_normal(traj.positions[i].shape)
+            width = sigma * rng.uniform() if widths == "uniform" else sigma
+            noise = width * rng.standard_normal(traj.positions[i].shape)
             out.append({"species": traj.species, "initial": traj.positions[i] + noise, "box": traj.box,
-                        "lags": np.array([sigma]), "disp": -noise[None, None], "source": f"{source}@t={t:g}+{sigma:g}"})
+                        "lags": np.array([sigma]), "disp": -noise[None, None], "source": f"{source}@t={t:g}+{width:g}"})
     return out
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from glassgen.core.device import PRECISIONS
 from glassgen.core.errors import InputError
 
+DENOISE_WIDTHS = ("fixed", "uniform")
+
 
 @dataclass
 class DataSpec:
@@ -32,6 +34,7 @@ class DataSpec:
     lags: list | None = None  # lags τ (LJ time) at which trajectory files are cut into (x(t0), Δ) pairs
     denoise: list | None = None  # noise amplitudes σ: examples (x + σε, −σε) at "lag" σ instead of pairs (equilibrium denoiser)
     denoise_every: float = 25.0  # LJ time between the trajectory frames used for denoising examples
+    denoise_widths: str = "fixed"  # "uniform": each example's amplitude is σ·u, u ~ U(0, 1) (a corrector)
     temperature: float | None = None  # T of data files whose metadata has none (checkpoint domain; else "unknown")
     licence: str | None = None  # licence of the training data, for the checkpoint's model card
     workers: int = 4  # threads reading data files ahead (0: read when needed, in the training thread)
@@ -157,6 +160,8 @@ def load_recipe(path) -> FitRecipe:
         if not d.denoise or any(not isinstance(v, (int, float)) or not v > 0 for v in d.denoise) or not d.denoise_every > 0:
             raise InputError(str(path), f"data.denoise must list positive noise amplitudes (and denoise_every > 0); "
                                         f"got {d.denoise!r}, {d.denoise_every!r}")
+    if d.denoise_widths not in DENOISE_WIDTHS:
+        raise InputError(str(path), f"data.denoise_widths must be one of {', '.join(DENOISE_WIDTHS)}; got {d.denoise_widths!r}")
     if not isinstance(d.workers, int) or d.workers < 0 or not isinstance(d.cache, int) or d.cache < 1:
         raise InputError(str(path), f"data.workers must be an integer >= 0 and data.cache >= 1; got {d.workers!r}, {d.cache!r}")
     t = r.train

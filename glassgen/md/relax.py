@@ -46,10 +46,10 @@ from glassgen.core.errors import InputError
 from glassgen.system.overlaps import project_overlaps
 from glassgen.system.pbc import fold
 
-KINDS = ("minimize", "nvt", "local", "project", "quench", "refine")
+KINDS = ("minimize", "nvt", "local", "project", "quench", "refine", "learned")
 THERMAL = ("nvt", "quench")  # kinds that end with (inertial) Langevin dynamics at a temperature
 TEMPERATURE = THERMAL + ("refine",)  # kinds that take a temperature (refine: when its Brownian time is > 0)
-NO_LAMMPS = ("project", "refine")
+NO_LAMMPS = ("project", "refine", "learned")
 log = logging.getLogger(__name__)
 WHEN = ("overlap", "always")
 LAMMPS_SEED_MAX = 900_000_000  # LAMMPS' Marsaglia generator takes seeds in 1 .. 9e8
@@ -60,8 +60,9 @@ class RelaxConfig:
     """Relaxation settings (LJ units).
 
     Args:
-        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt), ``"project"`` or
-            ``"refine"`` (FIRE, then Brownian dynamics, in torch).
+        kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt), ``"project"``,
+            ``"refine"`` (FIRE, then Brownian dynamics, in torch) or ``"learned"`` (a learned corrector's draws:
+            :mod:`glassgen.sampling.corrector`, which runs it; this module only holds its settings).
         when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
         temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
         time: length of the ``nvt`` relaxation in LJ time (``refine``: time/dt Brownian steps; 0 for none).
@@ -99,6 +100,8 @@ class RelaxConfig:
     project_energy: float = 3.0
     fmax: float = 1.0
     skin: float = 0.7
+    corrector: str | None = None  # learned: the corrector checkpoint (path or shipped name)
+    passes: int = 1  # learned: corrector draws per configuration, each from the last one's output
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -125,6 +128,11 @@ class RelaxConfig:
             raise InputError("relax", f"--relax-time {self.time} is shorter than one time step ({self.dt})")
         if self.max_iterations < (0 if refine else 1):
             raise InputError("relax", f"relax max_iterations must be at least {0 if refine else 1}; got {self.max_iterations}")
+        if (self.kind == "learned") != (self.corrector is not None):
+            raise InputError("relax", "--relax learned needs --corrector CKPT (a learned corrector checkpoint)"
+                             if self.kind == "learned" else f"--corrector is used by --relax learned only, not {self.kind}")
+        if not isinstance(self.passes, int) or self.passes < 1:
+            raise InputError("relax", f"corrector passes must be an integer >= 1; got {self.passes!r}")
         if refine and self.max_iterations == 0 and self.time == 0:
             raise InputError("relax", "refine with --relax-iterations 0 and --relax-time 0 would do nothing")
 
@@ -141,7 +149,8 @@ class RelaxConfig:
                 "quench": ("kind", "when", "max_iterations", "dmax", "temperature", "time", "dt", "damp",
                            "max_displacement"),
                 "refine": ("kind", "when", "max_iterations", "dmax", "fmax", "temperature", "time", "dt", "damp",
-                           "max_displacement", "skin")}[self.kind]
+                           "max_displacement", "skin"),
+                "learned": ("kind", "when", "corrector", "passes")}[self.kind]
         return {f"relax_{k}": v for k, v in asdict(self).items() if k in keep and v is not None}
 
 
@@ -173,6 +182,8 @@ class Relaxer:
             raise InputError("relax", "species must be a non-empty (N,) array of 0 (A) and 1 (B)")
         self.cfg, self.species, self.box, self.n = cfg, species, box, len(species)
         self.calls, self.engine, self.report = 0, None, {}
+        if cfg.kind == "learned":
+            raise InputError("relax", "learned corrections are drawn by glassgen.sampling.corrector.relaxer, not Relaxer")
         if cfg.kind in NO_LAMMPS:
             return  # numpy or torch: no LAMMPS instance needed
         try:
@@ -308,11 +319,14 @@ def _overlap_region(positions, species, box, energy: float, radius: float) -> np
 
 
 def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
-                        model_meta: dict | None = None, max_iterations: int = RelaxConfig.max_iterations) -> RelaxConfig | None:
+                        model_meta: dict | None = None, max_iterations: int = RelaxConfig.max_iterations,
+                        corrector: str | None = None, passes: int = RelaxConfig.passes) -> RelaxConfig | None:
     """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
 
     An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
     configuration's metadata (``T`` or ``temperature``), else of the model's metadata ``model_meta``.
+    ``corrector`` and ``passes`` are kept for ``learned`` only (a checkpoint's default corrector does not
+    bar another ``--relax``).
     """
     if when not in WHEN:
         raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
@@ -322,5 +336,7 @@ def config_from_options(kind: str, when: str, time: float, temperature: float | 
         temperature = meta_temperature(init_meta)
         if temperature is None and model_meta:
             temperature = meta_temperature(model_meta)
-    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations)
+    learned = {"corrector": corrector, "passes": passes} if kind == "learned" else {}
+    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations,
+                       **learned)
 

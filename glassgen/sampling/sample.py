@@ -182,20 +182,21 @@ def to_ensemble(snapshot, lag: float, displacements: np.ndarray, meta: dict | No
     return Ensemble(snapshot.species, snapshot.box, initial, np.array([float(lag)]), pos, dict(meta or {}))
 
 
-def relax_samples(snapshot, displacements: np.ndarray, cfg, seed=None):
-    """Correct generated displacement fields with the true potential (:class:`glassgen.md.relax.Relaxer`).
+def relax_samples(snapshot, displacements: np.ndarray, cfg, seed=None, model=None):
+    """Correct generated displacement fields with the true potential (:class:`glassgen.md.relax.Relaxer`) or a
+    learned corrector (:mod:`glassgen.sampling.corrector`; ``model``: the generator, whose state point it must share).
 
     Sample r is relaxed from ``initial + displacements[r]`` with its own seed (``SeedSequence([seed, r])``),
     the same correction ``rollout --relax`` applies to a step. Returns the corrected displacements
     (R,N,D) and each sample's rms move (R,) in σ.
     """
     from glassgen.system.pbc import fold
-    from glassgen.md.relax import Relaxer
+    from glassgen.sampling.corrector import relaxer as make_relaxer  # it builds on this module
 
     initial = fold(snapshot.positions, snapshot.box)[0]
     out, rms = np.empty_like(displacements), np.empty(len(displacements))
     base = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)  # fresh, like the noise
-    with Relaxer(cfg, snapshot.species, snapshot.box) as relaxer:
+    with make_relaxer(cfg, snapshot.species, snapshot.box, model) as relaxer:
         for r, d in enumerate(displacements):
             x = relaxer.relax(initial + d, int(np.random.SeedSequence([base, r]).generate_state(1)[0]))
             out[r] = x - initial
