@@ -60,7 +60,10 @@ def test_noise_scale_multiplies_each_species_prior_width():
     for s, c in ((0, 2.0), (1, 3.0)):  # within a species the COM shift cancels: differences scale by c_s
         i = np.flatnonzero(species == s)
         np.testing.assert_allclose(d[:, i] - d[:, i[:1]], c * (d1[:, i] - d1[:, i[:1]]), atol=1e-6)  # float32 draws
-    for bad in ([1.0, 1.0, 1.0], -1.0, [1.0, float("nan")], 0.0):
+    zero = [sample(m, snap, 2.0, 2, solver=SolverConfig("euler", 1), seed=k, noise_scale=0.0)[0] for k in (1, 2)]
+    np.testing.assert_array_equal(zero[0], zero[1])  # c = 0: the draw from the prior's centre, whatever the seed
+    np.testing.assert_array_equal(zero[0][0], zero[0][1])
+    for bad in ([1.0, 1.0, 1.0], -1.0, [1.0, float("nan")], -0.0 - 1e-9):
         with pytest.raises(InputError, match="noise scale"):
             sample(m, snap, 2.0, 1, solver=SolverConfig(ode_steps=2), noise_scale=bad)
 

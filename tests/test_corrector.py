@@ -58,20 +58,31 @@ def test_uniform_widths_vary_below_the_level_and_keep_the_level_as_lag(tmp_path)
         load_recipe(tmp_path / "bad.yaml")
 
 
+def _plain_model():
+    from glassgen.flow.context import LocalEncoder
+    from glassgen.flow.model import FlowModel
+    from glassgen.flow.paths import PriorScale
+    from glassgen.flow.velocity import VelocityConfig
+
+    return FlowModel(LocalEncoder(n_species=2, width=8, cutoff=1.2), VelocityConfig(embed_dim=8, hidden=8, n_layers=1,
+                     cutoff=1.2), PriorScale([1.0, 10.0], [[0.01, 0.01], [0.03, 0.03]]))
+
+
 def test_a_corrector_checkpoint_says_what_it_is_and_others_are_refused(tmp_path):
-    """A random-width denoiser's checkpoint carries its levels (info.denoise) and lag domain [σ, σ]; a fixed-width
-    denoiser and the relax settings without a corrector are refused in one line, as is a corrector trained at
-    another temperature than the chain's model."""
+    """A random-width denoiser's checkpoint carries its levels (info.denoise) and lag domain [σ, σ]; a flow model
+    that is no denoiser and the relax settings without a corrector are refused in one line, as is a corrector
+    trained at another temperature than the chain's model."""
+    from glassgen.flow.model import save_model
     from glassgen.sampling.sample import _as_model
 
     path = _fit_corrector(tmp_path)
     meta = _as_model(str(path)).checkpoint
     assert meta["info"]["denoise"] == {"levels": [0.2, 0.2], "widths": "uniform"}
     assert meta["domain"]["lag"] == [0.2, 0.2] and meta["domain"]["temperature"] == [0.6]
-    species, box = np.arange(64) % 5 == 0, np.full(3, L)
-    fixed = _fit_corrector(tmp_path, "fixed", widths="fixed")
+    species, box = (np.arange(64) % 5 == 0).astype(int), np.full(3, L)
+    save_model(_plain_model(), tmp_path / "plain.safetensors", {"step": 0})
     with pytest.raises(InputError, match="is not a learned corrector"):
-        Corrector(RelaxConfig(kind="learned", corrector=str(fixed)), species.astype(int), box)
+        Corrector(RelaxConfig(kind="learned", corrector=str(tmp_path / "plain.safetensors")), species, box)
     with pytest.raises(InputError, match="needs --corrector"):
         RelaxConfig(kind="learned")
     with pytest.raises(InputError, match="learned only"):
@@ -100,6 +111,35 @@ def test_batched_correction_is_each_configurations_own_and_moves_by_the_draw(tmp
     assert not np.allclose(twice, both) and np.isfinite(twice).all()
 
 
+def test_a_fixed_level_corrector_walks_down_its_levels_as_ddim(tmp_path):
+    """Fixed widths 0.2 > 0.1: one pass is x1 = x + (1 − 0.1/0.2) Δ_0.2(x), then x1 + Δ_0.1(x1), each draw at its
+    level's lag with the pass's seeds; a validated start lag of 0.1 skips the first level."""
+    from glassgen.core.checkpoint import read_checkpoint, write_checkpoint
+    from glassgen.sampling.sample import step_function
+    from glassgen.system.pbc import fold
+
+    path = _fit_corrector(tmp_path, "lv", widths="fixed")
+    species, box = (np.arange(64) % 5 == 0).astype(int), np.full(3, L)
+    x = _trajectory(tmp_path / "s.h5")[[3, 6]]
+    c = Corrector(RelaxConfig(kind="learned", corrector=str(path)), species, box)
+    assert c.levels == [0.2]  # the recipe's levels are [0.2, 0.2]: one distinct width
+    state, meta = read_checkpoint(path)
+    meta["info"]["denoise"]["levels"] = [0.1, 0.2]
+    write_checkpoint(tmp_path / "two.safetensors", state, meta["kind"], meta["config"], domain=meta["domain"],
+                     info=meta["info"], card=meta["card"])
+    c = Corrector(RelaxConfig(kind="learned", corrector=str(tmp_path / "two.safetensors")), species, box)
+    assert c.levels == [0.2, 0.1]
+    got = c.relax_batch(x, [11, 12])
+    step = step_function(c.model, species, box)
+    seeds = lambda k: [int(np.random.SeedSequence([s, 0, k]).generate_state(1)[0]) for s in (11, 12)]
+    x1 = x + 0.5 * step(fold(x, box)[0], 0.2, seeds(0))
+    np.testing.assert_allclose(got, x1 + step(fold(x1, box)[0], 0.1, seeds(1)), atol=1e-10)
+    write_checkpoint(tmp_path / "low.safetensors", state, meta["kind"], meta["config"], domain=meta["domain"],
+                     info=meta["info"], card=meta["card"], defaults={"sample": {"lag": 0.1}})
+    assert Corrector(RelaxConfig(kind="learned", corrector=str(tmp_path / "low.safetensors")), species,
+                     box).levels == [0.1]
+
+
 def test_rollout_refuses_learned_without_a_corrector_in_one_line(tmp_path):
     """The CLI: --relax learned without --corrector, and --corrector with another --relax, are one-line errors."""
     _trajectory(tmp_path / "s.h5")
@@ -121,17 +161,12 @@ def test_a_chain_with_the_learned_corrector_logs_every_correction_and_repeats_it
     import csv
 
     import glassgen
-    from glassgen.flow.context import LocalEncoder
-    from glassgen.flow.model import FlowModel
-    from glassgen.flow.paths import PriorScale
-    from glassgen.flow.velocity import VelocityConfig
     from glassgen.io.h5md import read_meta
 
     corr = _fit_corrector(tmp_path)
     _trajectory(tmp_path / "s.h5", edge=6)  # the monitors need edges > 5
     start = read_trajectory(tmp_path / "s.h5").frame(0)
-    model = FlowModel(LocalEncoder(n_species=2, width=8, cutoff=1.2), VelocityConfig(embed_dim=8, hidden=8, n_layers=1,
-                      cutoff=1.2), PriorScale([1.0, 10.0], [[0.01, 0.01], [0.03, 0.03]]))
+    model = _plain_model()
     relax = RelaxConfig(kind="learned", when="always", corrector=str(corr))
     cfg = glassgen.RolloutConfig(steps=3, lag=2.0, n_trajectories=2)
     solver = glassgen.SolverConfig(ode_steps=2)

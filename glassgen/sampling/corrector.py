@@ -8,6 +8,13 @@ it is not told how far the input lies from equilibrium: it reads that from the g
 which is built from them, and draws the way back. One *pass* is one such draw, added to every particle; ``passes``
 > 1 applies it again to its own output.
 
+A corrector fit on **fixed** widths w_1 > w_2 > ... (``data.denoise`` levels, lag input = width) knows the width
+it removes. A pass then walks the configuration down the levels from the checkpoint's validated ``lag`` (the
+width a draw's error is taken to have) as in DDIM for variance-exploding diffusion (Song et al., 2021): with
+x̂0 = x + Δ_w(x) the draw at width w, x ← x̂0 + (w'/w)(x − x̂0) for the next width w', and x̂0 itself after the
+last. The draw's sampler settings (``method``, ``ode_steps``, ``noise_scale``) are the corrector checkpoint's
+validated ``sample`` settings: ``noise_scale`` 0 with one Euler step is its conditional mean, the x̂0 DDIM needs.
+
 :class:`Corrector` has the interface the chain uses for :class:`glassgen.md.relax.Relaxer` (``wants``,
 ``relax``, ``relax_batch``, ``reports``, a context manager), and :func:`relaxer` builds whichever a
 :class:`glassgen.md.relax.RelaxConfig` asks for. No LAMMPS: the corrector is one more network call per ODE step,
@@ -36,19 +43,23 @@ def relaxer(cfg: RelaxConfig, species, box, propagator=None, device: str | None 
     if cfg.kind == "learned":
         c = Corrector(cfg, species, box, propagator, device)
         if starts:
-            check_domain(c.model, list(starts), c.noise, **domain)
+            check_domain(c.model, list(starts), c.levels, **domain)
         return c
     return Relaxer(cfg, species, box)
 
 
-def corrector_noise(model, source: str) -> float:
-    """σ_max, the corrector's "lag" input; a checkpoint that is not a corrector is refused in one line."""
+def corrector_levels(model, source: str) -> tuple[str, list]:
+    """``(widths, levels)`` of a corrector checkpoint: ``("uniform", [σ_max])`` or ``("fixed", levels high to low)``.
+
+    A checkpoint that is not a denoiser is refused in one line.
+    """
     meta = getattr(model, "checkpoint", None) or {}
     den = meta.get("info", {}).get("denoise")
-    if not den or den.get("widths") != "uniform":
-        raise InputError(source, "is not a learned corrector (a flow fit with data.denoise and "
-                                 "data.denoise_widths: uniform; docs/rollout.md, \"Learned corrector\")")
-    return float(max(den["levels"]))
+    if not den or den.get("widths") not in ("uniform", "fixed"):
+        raise InputError(source, "is not a learned corrector (a flow fit with data.denoise; "
+                                 "docs/rollout.md, \"learned\")")
+    levels = sorted({float(v) for v in den["levels"]}, reverse=True)
+    return den["widths"], levels[:1] if den["widths"] == "uniform" else levels
 
 
 def check_state_point(corrector: dict, propagator: dict | None, source: str) -> None:
@@ -90,12 +101,15 @@ class Corrector:
         self.cfg, self.species, self.box = cfg, np.asarray(species), np.asarray(box, dtype=np.float64)
         source = str(cfg.corrector)
         self.model = _as_model(cfg.corrector)
-        self.noise = corrector_noise(self.model, source)
+        widths, levels = corrector_levels(self.model, source)
         meta = propagator if isinstance(propagator, dict) else getattr(propagator, "checkpoint", None)
         check_state_point(self.model.checkpoint, meta, Path(source).name)
-        solver = SolverConfig(**{k: v for k, v in self.model.checkpoint.get("defaults", {}).get("sample", {}).items()
-                                 if k in ("method", "ode_steps")})
-        self.step = step_function(self.model, self.species, self.box, solver, device=device)
+        own = self.model.checkpoint.get("defaults", {}).get("sample", {})  # the corrector's validated draw
+        start = float(own.get("lag", levels[0]))
+        self.levels = [w for w in levels if w <= start * (1 + 1e-9)] or levels[-1:]  # the walk down, from start
+        solver = SolverConfig(**{k: v for k, v in own.items() if k in ("method", "ode_steps")})
+        self.step = step_function(self.model, self.species, self.box, solver, device=device,
+                                  noise_scale=own.get("noise_scale"))
         self.calls, self.report, self.reports = 0, {}, []
 
     def __enter__(self):
@@ -123,8 +137,12 @@ class Corrector:
             raise InputError("relax", f"the corrector takes finite (B, {len(self.species)}, 3) positions and B seeds; "
                                       f"got {x.shape} and {len(seeds)}")
         for p in range(self.cfg.passes):
-            pass_seeds = [int(np.random.SeedSequence([int(s), p]).generate_state(1)[0]) for s in seeds]
-            x = x + self.step(fold(x, self.box)[0], self.noise, pass_seeds)
+            for k, w in enumerate(self.levels):
+                pass_seeds = [int(np.random.SeedSequence([int(s), p, k]).generate_state(1)[0]) for s in seeds]
+                delta = self.step(fold(x, self.box)[0], w, pass_seeds)  # x̂0 − x: the way back from width w
+                nxt = self.levels[k + 1] if k + 1 < len(self.levels) else 0.0
+                x = x + (1.0 - nxt / w) * delta  # x̂0 + (w'/w)(x − x̂0): DDIM's step from width w to w'
+
         self.calls += len(x)
         self.reports = [{} for _ in seeds]
         return x

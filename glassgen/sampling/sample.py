@@ -24,13 +24,13 @@ def _check_guidance(model, w: float) -> None:
 
 def _noise_factor(model, noise_scale, species) -> torch.Tensor | None:
     """(N,1) factor on the prior's standard deviation from ``noise_scale`` (None, a number, or one per species);
-    (M,N,1) for species (M,N) of M configurations."""
+    (M,N,1) for species (M,N) of M configurations. 0 starts every draw at the prior's centre (deterministic)."""
     if noise_scale is None:
         return None
     c = np.atleast_1d(np.asarray(noise_scale, dtype=np.float64))
     n_species = int(model.prior.log_scales.shape[1])
-    if c.ndim != 1 or len(c) not in (1, n_species) or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise InputError("sampler", f"noise scale (--noise-scale) must be one positive number or one per species "
+    if c.ndim != 1 or len(c) not in (1, n_species) or not np.all(np.isfinite(c)) or np.any(c < 0):
+        raise InputError("sampler", f"noise scale (--noise-scale) must be one number >= 0 or one per species "
                                     f"({n_species}); got {np.ravel(c).tolist()}")
     return torch.as_tensor(np.broadcast_to(c, (n_species,))[np.asarray(species)][..., None])
 
