@@ -1,6 +1,7 @@
 """Optional correction of generated configurations with the true potential, through LAMMPS (or torch).
 
-(Just over 300 lines: six correction kinds behind one Relaxer call; refine's torch code is in md/refine.py.)
+(Just over 300 lines: six correction kinds behind one Relaxer call, and the settings of a seventh, ``learned``,
+which glassgen.sampling.corrector runs; refine's torch code is in md/refine.py.)
 
 A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
 Kob–Andersen pair style are set once; none for ``project`` and ``refine``) and relaxes one configuration
