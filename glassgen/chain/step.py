@@ -85,20 +85,18 @@ def _draw(step_fn, wrapped, cfg, seeds, prev, window, k, js, what):
 
 
 def _relax_chunk(relax, new, overlap, mon, js, k, cfg, species, box) -> list[dict]:
-    """Relax (in place) the chains of the chunk that ``relax`` wants, ``refine`` and ``learned`` all together
-    (``relax_batch``), the LAMMPS kinds one by one; returns each chain's log columns."""
+    """Relax (in place) the chains of the chunk that ``relax`` wants, all together when it is ``batched``
+    (``refine``, ``learned``: ``relax_batch``), else one by one; returns each chain's log columns."""
     rel = [{"relaxed": 0} for _ in js]
     want = [i for i, o in enumerate(overlap) if relax is not None and relax.wants(o)]
     if not want:
         return rel
     before = new[want].copy()
     seeds = [step_seed(cfg.seed, k, js[i], RELAX_ATTEMPT) for i in want]
-    kind = getattr(relax.cfg, "kind", None)
-    if kind in ("refine", "learned") and hasattr(relax, "relax_batch"):
+    if getattr(relax, "batched", False):
         where = f"step {k}, trajectories {[int(js[i]) for i in want]} relaxed together (configuration c is the c-th)"
         after = _relaxed(lambda: relax.relax_batch(before, seeds), where)
-        reports = [{"relax_fire_steps": r["fire_steps"], "relax_max_force": r["max_force"],
-                    "relax_converged": int(r["converged"])} if kind == "refine" else {} for r in relax.reports]
+        reports = [dict(c) for c in relax.columns]
     else:
         after, reports = [], []
         for i, b, s in zip(want, before, seeds):

@@ -224,6 +224,11 @@ class Relaxer:
         """Whether a step with (``overlap=True``) or without a kept overlap is relaxed."""
         return self.cfg.when == "always" or bool(overlap)
 
+    @property
+    def batched(self) -> bool:
+        """Whether :meth:`relax_batch` relaxes configurations together (``refine``), not one after the other."""
+        return self.cfg.kind == "refine"
+
     def relax(self, positions, seed: int | None = None) -> np.ndarray:
         """Relax one configuration; returns the relaxed unwrapped positions.
 
@@ -278,9 +283,9 @@ class Relaxer:
         """Relax B configurations (B,N,3); ``refine`` does them together in one graph, the LAMMPS kinds in turn.
 
         Each configuration's result is the one :meth:`relax` gives it with the same seed (to rounding). After the call,
-        :attr:`report` holds the last configuration's log columns and :attr:`reports` every configuration's
-        ``refine`` report (:func:`glassgen.md.refine.refine`); a refinement whose FIRE ended above ``fmax`` is
-        logged as a warning.
+        :attr:`columns` holds every configuration's log columns (``refine``: from its report,
+        :func:`glassgen.md.refine.refine`) and :attr:`report` the last one's; a refinement whose FIRE ended above
+        ``fmax`` is logged as a warning.
         """
         x = np.asarray(positions, dtype=np.float64)
         if x.ndim != 3 or len(seeds) != len(x):
@@ -291,14 +296,14 @@ class Relaxer:
 
         if x.shape[1:] != (self.n, 3) or not np.all(np.isfinite(x)):
             raise InputError("relax", f"positions must be finite, shape (B, {self.n}, 3); got {x.shape}")
-        out, self.reports = refine_with(self.cfg, x, self.species, self.box, seeds)
-        for j, r in enumerate(self.reports):
+        out, reports = refine_with(self.cfg, x, self.species, self.box, seeds)
+        for j, r in enumerate(reports):
             if not r["converged"]:
                 log.warning("refine call %d, configuration %d: FIRE not converged in %d steps (max force %.3g > "
                             "fmax %g)", self.calls + j, j, r["fire_steps"], r["max_force"], self.cfg.fmax)
-        last = self.reports[-1]
-        self.report = {"relax_fire_steps": last["fire_steps"], "relax_max_force": last["max_force"],
-                       "relax_converged": int(last["converged"])}
+        self.columns = [{"relax_fire_steps": r["fire_steps"], "relax_max_force": r["max_force"],
+                         "relax_converged": int(r["converged"])} for r in reports]
+        self.report = self.columns[-1]
         self.calls += len(x)
         return out
 

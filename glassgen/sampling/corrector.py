@@ -16,7 +16,7 @@ last. The draw's sampler settings (``method``, ``ode_steps``, ``noise_scale``) a
 validated ``sample`` settings: ``noise_scale`` 0 with one Euler step is its conditional mean, the x̂0 DDIM needs.
 
 :class:`Corrector` has the interface the chain uses for :class:`glassgen.md.relax.Relaxer` (``wants``,
-``relax``, ``relax_batch``, ``reports``, a context manager), and :func:`relaxer` builds whichever a
+``relax``, ``relax_batch``, ``batched``, ``columns``, a context manager), and :func:`relaxer` builds whichever a
 :class:`glassgen.md.relax.RelaxConfig` asks for. No LAMMPS: the corrector is one more network call per ODE step,
 batched over the trajectories of a chain step like the propagator.
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from glassgen.core.errors import InputError
 from glassgen.md.relax import Relaxer, RelaxConfig
-from glassgen.sampling.domain import TEMPERATURE_TOL, check_domain
+from glassgen.sampling.domain import DENSITY_TOL, TEMPERATURE_TOL, _join, check_domain
 from glassgen.sampling.sample import _as_model, step_function
 from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.pbc import fold
@@ -71,16 +71,12 @@ def check_state_point(corrector: dict, propagator: dict | None, source: str) -> 
     if a["temperature"] != "unknown" and b["temperature"] != "unknown" and any(
             min(abs(t - u) for u in a["temperature"]) > TEMPERATURE_TOL for t in b["temperature"]):
         diffs.append(f"temperature {_join(a['temperature'])} (the model's {_join(b['temperature'])})")
-    if a["density"] != "unknown" and b["density"] != "unknown" and abs(a["density"] / b["density"] - 1) > 0.01:
+    if a["density"] != "unknown" and b["density"] != "unknown" and abs(a["density"] / b["density"] - 1) > DENSITY_TOL:
         diffs.append(f"density {a['density']:g} (the model's {b['density']:g})")
     if a["species"] != "unknown" and b["species"] != "unknown" and sorted(a["species"]) != sorted(b["species"]):
         diffs.append(f"species {a['species']} (the model's {b['species']})")
     if diffs:
         raise InputError(source, f"corrector trained at another state point: {'; '.join(diffs)}")
-
-
-def _join(values) -> str:
-    return "/".join(f"{v:g}" for v in values)
 
 
 class Corrector:
@@ -110,7 +106,8 @@ class Corrector:
         solver = SolverConfig(**{k: v for k, v in own.items() if k in ("method", "ode_steps")})
         self.step = step_function(self.model, self.species, self.box, solver, device=device,
                                   noise_scale=own.get("noise_scale"))
-        self.calls, self.report, self.reports = 0, {}, []
+        self.calls, self.report, self.columns = 0, {}, []
+        self.batched = True  # a step's configurations are corrected in one network call per ODE step
 
     def __enter__(self):
         return self
@@ -144,5 +141,5 @@ class Corrector:
                 x = x + (1.0 - nxt / w) * delta  # x̂0 + (w'/w)(x − x̂0): DDIM's step from width w to w'
 
         self.calls += len(x)
-        self.reports = [{} for _ in seeds]
+        self.columns = [{} for _ in seeds]  # no log columns of its own: the monitors judge the result
         return x
