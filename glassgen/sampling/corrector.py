@@ -28,7 +28,7 @@ import numpy as np
 
 from glassgen.core.errors import InputError
 from glassgen.md.relax import Relaxer, RelaxConfig
-from glassgen.sampling.domain import DENSITY_TOL, TEMPERATURE_TOL, _join, check_domain
+from glassgen.sampling.domain import DENSITY_TOL, TEMPERATURE_TOL, check_domain, join_values
 from glassgen.sampling.sample import _as_model, step_function
 from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.pbc import fold
@@ -70,7 +70,7 @@ def check_state_point(corrector: dict, propagator: dict | None, source: str) -> 
     diffs = []
     if a["temperature"] != "unknown" and b["temperature"] != "unknown" and any(
             min(abs(t - u) for u in a["temperature"]) > TEMPERATURE_TOL for t in b["temperature"]):
-        diffs.append(f"temperature {_join(a['temperature'])} (the model's {_join(b['temperature'])})")
+        diffs.append(f"temperature {join_values(a['temperature'])} (the model's {join_values(b['temperature'])})")
     if a["density"] != "unknown" and b["density"] != "unknown" and abs(a["density"] / b["density"] - 1) > DENSITY_TOL:
         diffs.append(f"density {a['density']:g} (the model's {b['density']:g})")
     if a["species"] != "unknown" and b["species"] != "unknown" and sorted(a["species"]) != sorted(b["species"]):

@@ -36,7 +36,7 @@ def differences(domain: dict, snapshot, lags, temperature=None) -> list[str]:
     elif domain["fractions"] != UNKNOWN and domain["species"] != UNKNOWN:
         got = [float(np.mean(species == s)) for s in domain["species"]]
         if any(abs(g - f) > FRACTION_TOL for g, f in zip(got, domain["fractions"])):
-            out.append(f"species fractions {_join(got)} (trained {_join(domain['fractions'])} ± {FRACTION_TOL})")
+            out.append(f"species fractions {join_values(got)} (trained {join_values(domain['fractions'])} ± {FRACTION_TOL})")
     if domain["density"] != UNKNOWN:
         rho = len(species) / float(np.prod(snapshot.box))
         if abs(rho / domain["density"] - 1) > DENSITY_TOL:
@@ -57,13 +57,14 @@ def _temperature(trained, meta: dict, given) -> list[str]:
         return [f"--temperature {given:g} but the file's metadata says T = {own:g}"]
     t = own if own is not None else given
     if t is None:
-        return [f"no temperature in its metadata (T or temperature): give --temperature (trained {_join(trained)})"]
+        return [f"no temperature in its metadata (T or temperature): give --temperature (trained {join_values(trained)})"]
     if min(abs(t - x) for x in trained) > TEMPERATURE_TOL:
-        return [f"temperature {t:g} (trained {_join(trained)} ± {TEMPERATURE_TOL})"]
+        return [f"temperature {t:g} (trained {join_values(trained)} ± {TEMPERATURE_TOL})"]
     return []
 
 
-def _join(values) -> str:
+def join_values(values) -> str:
+    """Values of a domain field as the one-line errors print them, e.g. ``0.6/0.65``."""
     return "/".join(f"{v:.3g}" for v in values)
 
 
