@@ -7,20 +7,21 @@ and trajectories (c < 0: a move is partly undone by the next one). MD frames are
 import argparse
 import glob
 
-import h5py
 import numpy as np
+
+from glassgen.io.h5md import read_trajectory
 
 
 def moves(path, lag):
-    with h5py.File(path, "r") as f:
-        pos = f["particles/all/position"]
-        t, x = pos["time"][:], pos["value"][:]
-        if "image" in f["particles/all"]:
-            x = x + f["particles/all/image/value"][:] * f["particles/all/box/edges/value"][:][:, None, :]
-        species = f["particles/all/species"][:]
-    idx = [int(np.argmin(np.abs(t - k * lag))) for k in range(int(t[-1] // lag) + 1)]
-    idx = [i for k, i in enumerate(idx) if abs(t[i] - k * lag) < 1e-6 * max(lag, 1)]
-    return np.diff(x[idx], axis=0), species
+    """Successive lag-τ moves (K, N, D) of one trajectory's unwrapped frames at t = 0, τ, 2τ, ..., and its species."""
+    traj = read_trajectory(path)
+    k = np.rint(traj.times / lag)
+    on_grid = np.flatnonzero(np.abs(traj.times - k * lag) <= 1e-6 * lag)
+    steps, first = np.unique(k[on_grid], return_index=True)
+    if not np.array_equal(steps, np.arange(steps.size)):
+        raise SystemExit(f"{path}: frames are not every {lag:g} from t = 0")
+    idx = on_grid[first]
+    return np.diff(traj.positions[idx], axis=0), traj.species
 
 
 def correlation(files, lag):
