@@ -13,7 +13,8 @@ from glassgen.chain.baselines import brownian_step_fn
 from glassgen.chain.rollout import RolloutConfig, monitors, rollout, summarise_log
 from glassgen.core.errors import InputError
 from glassgen.md.refine import ka_energy_forces, refine
-from glassgen.md.relax import RelaxConfig, Relaxer, config_from_options
+from glassgen.cli.settings import config_from_options
+from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.system import ka
 from glassgen.system.data import Snapshot
 

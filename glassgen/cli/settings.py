@@ -2,13 +2,15 @@
 
 Every such option defaults to None on the command line; :func:`resolve` fills it from the checkpoint's
 validated settings (its ``defaults`` metadata, section ``sample`` or ``rollout``), else from glassgen's own
-default (:data:`BUILTIN`, which takes each value from the class that owns it).
+default (:data:`BUILTIN`, which takes each value from the class that owns it); :func:`config_from_options`
+turns the resolved relaxation options into a :class:`~glassgen.md.relax.RelaxConfig`.
 """
 from __future__ import annotations
 
 from glassgen.chain.rollout import RolloutConfig
 from glassgen.core.errors import InputError
-from glassgen.md.relax import RelaxConfig
+from glassgen.core.card import meta_temperature
+from glassgen.md.relax import TEMPERATURE, WHEN, RelaxConfig
 from glassgen.sampling.defaults import METHOD, ODE_STEPS
 
 _RELAX = {"relax": "none", "relax_time": RelaxConfig.time, "relax_iterations": RelaxConfig.max_iterations,
@@ -73,3 +75,26 @@ def model_meta(model) -> dict:
     """``{"T": t}`` when the model was trained at one temperature t (relaxation default), else {}."""
     temps = model.checkpoint["domain"]["temperature"]
     return {"T": temps[0]} if isinstance(temps, list) and len(temps) == 1 else {}
+
+
+def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
+                        model_meta: dict | None = None, max_iterations: int = RelaxConfig.max_iterations,
+                        corrector: str | None = None, passes: int = RelaxConfig.passes) -> RelaxConfig | None:
+    """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
+
+    An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
+    configuration's metadata (``T`` or ``temperature``), else of the model's metadata ``model_meta``.
+    ``corrector`` and ``passes`` are kept for ``learned`` only (a checkpoint's default corrector does not
+    bar another ``--relax``).
+    """
+    if when not in WHEN:
+        raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
+    if kind == "none":
+        return None
+    if kind in TEMPERATURE and temperature is None:
+        temperature = meta_temperature(init_meta)
+        if temperature is None and model_meta:
+            temperature = meta_temperature(model_meta)
+    learned = {"corrector": corrector, "passes": passes} if kind == "learned" else {}
+    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations,
+                       **learned)

@@ -1,7 +1,8 @@
 """Optional correction of generated configurations with the true potential, through LAMMPS (or torch).
 
-(Just over 300 lines: six correction kinds behind one Relaxer call, and the settings of a seventh, ``learned``,
-which glassgen.sampling.corrector runs; refine's torch code is in md/refine.py.)
+Six correction kinds behind one Relaxer call, and the settings of a seventh, ``learned``, which
+glassgen.sampling.corrector runs; refine's torch code is in md/refine.py, the command line's
+RelaxConfig in glassgen.cli.settings.
 
 A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
 Kob–Andersen pair style are set once; none for ``project`` and ``refine``) and relaxes one configuration
@@ -42,9 +43,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from glassgen.system import ka
-from glassgen.core.card import meta_temperature
 from glassgen.core.errors import InputError
-from glassgen.system.overlaps import project_overlaps
+from glassgen.system.overlaps import overlap_region, project_overlaps
 from glassgen.system.pbc import fold
 
 KINDS = ("minimize", "nvt", "local", "project", "quench", "refine", "learned")
@@ -218,7 +218,7 @@ class Relaxer:
 
     def overlap_region(self, positions) -> np.ndarray:
         """(k,) indices the ``local`` kind minimises: overlapping pairs and their neighbours."""
-        return _overlap_region(positions, self.species, self.box, self.cfg.local_energy, self.cfg.local_radius)
+        return overlap_region(positions, self.species, self.box, self.cfg.local_energy, self.cfg.local_radius)
 
     def wants(self, overlap: bool) -> bool:
         """Whether a step with (``overlap=True``) or without a kept overlap is relaxed."""
@@ -306,43 +306,3 @@ class Relaxer:
         self.report = self.columns[-1]
         self.calls += len(x)
         return out
-
-def _overlap_region(positions, species, box, energy: float, radius: float) -> np.ndarray:
-    """Indices of the particles within ``radius`` of a pair whose KA pair energy exceeds ``energy``."""
-    from glassgen.system.pbc import neighbour_graph
-
-    g = neighbour_graph(positions, box, max(radius, 1.0))
-    src, dst = g["edge_index"]
-    close = g["edge_len"] < 1.0  # repulsive range: pair energies above ~0 ε need r < σ
-    e = ka.pair_energy(g["edge_len"][close], species[src[close]], species[dst[close]])
-    hot = np.zeros(len(species), bool)
-    hot[src[close][e > energy]] = True
-    if not hot.any():
-        return np.zeros(0, dtype=np.int64)
-    near = hot.copy()
-    near[dst[hot[src] & (g["edge_len"] < radius)]] = True
-    return np.nonzero(near)[0]
-
-
-def config_from_options(kind: str, when: str, time: float, temperature: float | None, init_meta: dict,
-                        model_meta: dict | None = None, max_iterations: int = RelaxConfig.max_iterations,
-                        corrector: str | None = None, passes: int = RelaxConfig.passes) -> RelaxConfig | None:
-    """The :class:`RelaxConfig` of the ``rollout`` command line (None for ``--relax none``).
-
-    An ``nvt`` relaxation without ``--relax-temperature`` takes the temperature of the initial
-    configuration's metadata (``T`` or ``temperature``), else of the model's metadata ``model_meta``.
-    ``corrector`` and ``passes`` are kept for ``learned`` only (a checkpoint's default corrector does not
-    bar another ``--relax``).
-    """
-    if when not in WHEN:
-        raise InputError("relax", f"--relax-when must be one of {', '.join(WHEN)}; got {when!r}")
-    if kind == "none":
-        return None
-    if kind in TEMPERATURE and temperature is None:
-        temperature = meta_temperature(init_meta)
-        if temperature is None and model_meta:
-            temperature = meta_temperature(model_meta)
-    learned = {"corrector": corrector, "passes": passes} if kind == "learned" else {}
-    return RelaxConfig(kind=kind, when=when, time=time, temperature=temperature, max_iterations=max_iterations,
-                       **learned)
-

@@ -90,3 +90,18 @@ def random_configuration(n: int, density: float = ka.DENSITY, seed: int = 0, ene
     rng.shuffle(species)
     x, _, _ = project_overlaps(rng.uniform(0.0, box, size=(n, 3)), species, box, energy, max_sweeps)
     return Snapshot(species, box, fold(x, box)[0], {"source": f"random KA configuration (N = {n}, seed {seed})"})
+
+
+def overlap_region(positions, species, box, energy: float, radius: float) -> np.ndarray:
+    """Indices of the particles within ``radius`` of a pair whose KA pair energy exceeds ``energy``."""
+    g = neighbour_graph(positions, box, max(radius, 1.0))
+    src, dst = g["edge_index"]
+    close = g["edge_len"] < 1.0  # repulsive range: pair energies above ~0 ε need r < σ
+    e = ka.pair_energy(g["edge_len"][close], species[src[close]], species[dst[close]])
+    hot = np.zeros(len(species), bool)
+    hot[src[close][e > energy]] = True
+    if not hot.any():
+        return np.zeros(0, dtype=np.int64)
+    near = hot.copy()
+    near[dst[hot[src] & (g["edge_len"] < radius)]] = True
+    return np.nonzero(near)[0]
