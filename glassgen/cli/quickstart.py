@@ -102,8 +102,7 @@ def chain(model, md: Path, out: Path, length: float) -> bool:
     where it stopped. True when it ran (a finished chain is left as it is; a blown-up one is kept and marked)."""
     import glassgen
     from glassgen.cli.generate import parse_floats
-    from glassgen.cli.settings import model_meta, resolve
-    from glassgen.cli.settings import config_from_options
+    from glassgen.cli.settings import config_from_options, model_meta, resolve
     from glassgen.sampling.sample import load_snapshot
 
     starts = sorted(md.glob("traj_*.h5"))

@@ -1,8 +1,8 @@
 """Optional correction of generated configurations with the true potential, through LAMMPS (or torch).
 
 Six correction kinds behind one Relaxer call, and the settings of a seventh, ``learned``, which
-glassgen.sampling.corrector runs; refine's torch code is in md/refine.py, the command line's
-RelaxConfig in glassgen.cli.settings.
+glassgen.sampling.corrector runs; refine's torch code is in md/refine.py, and the command line's
+RelaxConfig is built by glassgen.cli.settings.config_from_options.
 
 A :class:`Relaxer` holds one LAMMPS instance for a whole rollout (the box, the species and the
 Kob–Andersen pair style are set once; none for ``project`` and ``refine``) and relaxes one configuration
