@@ -5,14 +5,14 @@ For each N a Kob–Andersen liquid at density 1.2 is made with LAMMPS itself (ra
 raw draw of the flow models, with many pairs above 5 ε. For each N and batch B (B noisy copies, own noise each):
 
 - ``set-up``: a ``refine`` call that takes no step (pair list, energies and forces of the input);
-- ``FIRE s/step``, ``BD s/step``: wall time of ``--steps`` FIRE steps (fmax = 0, so none stops early) and of
+- ``L-BFGS s/step``, ``BD s/step``: wall time of ``--steps`` L-BFGS iterations (fmax = 0, so none stops early) and of
   ``--steps`` Brownian steps of the whole batch, less the set-up, per step (pair-list rebuilds included);
   ``per cfg-step`` divides the mean of both by B;
 - ``force`` and ``autograd``: one energy + force evaluation on the batch's pair list, analytic
   (:func:`glassgen.md.refine.energy_forces`) and by autograd of the energy summed from
   :func:`glassgen.system.ka.pair_energy` (medians of ``--repeats``);
-- ``refine s/cfg``: one default ``refine`` call on one configuration (B = 1 rows only: FIRE to fmax = 1 within
-  200 steps, then 40 Brownian steps at T = ``--temperature``), its wall time, the FIRE steps it took and the
+- ``refine s/cfg``: one default ``refine`` call on one configuration (B = 1 rows only: L-BFGS to fmax = 1 within
+  200 iterations, then 40 Brownian steps at T = ``--temperature``), its wall time, the iterations it took and the
   energy per particle it ends at;
 - ``quench s/cfg``: the default LAMMPS quench (200 CG iterations, then 40 steps of Langevin MD) of the first
   configuration of the batch (its cost does not depend on B: LAMMPS relaxes one configuration per call), with
@@ -93,18 +93,18 @@ def row(n: int, b: int, species, box, x, a) -> str:
     rng = np.random.default_rng(n + b)
     xs = x[None] + a.noise * rng.standard_normal((b,) + x.shape)
     seeds = list(range(b))
-    setup = timed(lambda: refine(xs, species, box, seeds, fire_steps=0))  # pair list and energies, no step
-    fire_s = (timed(lambda: refine(xs, species, box, seeds, fire_steps=a.steps, fmax=0.0)) - setup) / a.steps
-    bd_s = (timed(lambda: refine(xs, species, box, seeds, fire_steps=0, brownian_steps=a.steps,
+    setup = timed(lambda: refine(xs, species, box, seeds, min_steps=0))  # pair list and energies, no step
+    min_s = (timed(lambda: refine(xs, species, box, seeds, min_steps=a.steps, fmax=0.0)) - setup) / a.steps
+    bd_s = (timed(lambda: refine(xs, species, box, seeds, min_steps=0, brownian_steps=a.steps,
                                  temperature=a.temperature)) - setup) / a.steps
     f_an, f_ag = force_times(xs, species, box, a.repeats)
     call = "–"
     if b == 1:  # at B = 16 a whole call would take minutes here; the per-step columns give its cost
         reports = []
         wall = timed(lambda: reports.extend(refine(xs, species, box, seeds, brownian_steps=40, temperature=a.temperature)[1]))
-        call = f"{wall:.3f} ({reports[0]['fire_steps']} + 40; {reports[0]['e_end']:.3f})"
+        call = f"{wall:.3f} ({reports[0]['min_steps']} + 40; {reports[0]['e_end']:.3f})"
     q_wall, q_steps, q_e = lammps_quench(xs[0], species, box, a.temperature, a.threads)
-    return (f"| {n} | {b} | {setup:.3f} | {fire_s:.4f} | {bd_s:.4f} | {0.5 * (fire_s + bd_s) / b:.5f} | {f_an:.4f} | {f_ag:.4f} "
+    return (f"| {n} | {b} | {setup:.3f} | {min_s:.4f} | {bd_s:.4f} | {0.5 * (min_s + bd_s) / b:.5f} | {f_an:.4f} | {f_ag:.4f} "
             f"| {call} | {q_wall:.3f} ({q_steps}; {q_e:.3f}) | {q_wall / q_steps:.5f} |")
 
 
@@ -112,7 +112,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 4096])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
-    ap.add_argument("--steps", type=int, default=10, help="FIRE and Brownian steps timed per row")
+    ap.add_argument("--steps", type=int, default=10, help="L-BFGS iterations and Brownian steps timed per row")
     ap.add_argument("--repeats", type=int, default=3, help="force evaluations timed per row (median)")
     ap.add_argument("--temperature", type=float, default=0.6)
     ap.add_argument("--noise", type=float, default=0.1, help="σ of the Gaussian noise per coordinate")
@@ -123,8 +123,8 @@ def main() -> None:
     t_start = time.perf_counter()
     print(f"torch {torch.__version__}, {a.threads} thread(s) for torch and LAMMPS; T = {a.temperature}, "
           f"noise {a.noise} σ, {a.steps} steps timed per phase")
-    print("| N | B | set-up (s) | FIRE s/step | BD s/step | per cfg-step (s) | force (s) | autograd (s) "
-          "| refine s/cfg (FIRE + BD steps; E_pot/N after) | quench s/cfg (steps; E_pot/N after) | quench s/step |")
+    print("| N | B | set-up (s) | L-BFGS s/step | BD s/step | per cfg-step (s) | force (s) | autograd (s) "
+          "| refine s/cfg (L-BFGS + BD steps; E_pot/N after) | quench s/cfg (steps; E_pot/N after) | quench s/step |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for n in a.sizes:

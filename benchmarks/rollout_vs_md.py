@@ -24,7 +24,7 @@ depend on the weights.
 
 With ``--relax KIND [KIND ...]`` every rollout step is also corrected by :class:`glassgen.md.relax.Relaxer`
 (``when = always``, at the state point's temperature), one table row per kind, all timed in the same run:
-e.g. ``none`` (the model alone), ``quench`` (LAMMPS in the loop) and ``refine`` (FIRE + Brownian in torch).
+e.g. ``none`` (the model alone), ``quench`` (LAMMPS in the loop) and ``refine`` (L-BFGS + Brownian in torch).
 
 ``--trajectories M M4096``: the rollout advances M trajectories together (one network call per ODE step for all,
 as ``glassgen rollout --trajectories M``; ``refine`` relaxes them together), all from the MD run's end state
@@ -179,7 +179,7 @@ def main() -> None:
                    help="trajectories the rollout advances together, N = 1000 and 4096")
     p.add_argument("--relax-time", type=float, default=0.2, help="Langevin time of nvt / quench [LJ]")
     p.add_argument("--relax-iterations", type=int, default=RelaxConfig.max_iterations,
-                   help="refine's FIRE budget (0: Brownian dynamics alone); the LAMMPS kinds keep 200 CG iterations")
+                   help="refine's L-BFGS budget (0: Brownian dynamics alone); the LAMMPS kinds keep 200 CG iterations")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     load0 = os.getloadavg()
@@ -201,7 +201,7 @@ def main() -> None:
           f"medians; M trajectories per state point (MD: M × one timed trajectory)")
     print(f"rollout model: {desc}" + (f"; N = 4096: {desc_big}" if a.checkpoint_4096 else "")
           + f"; sampler {a.method}, {a.ode_steps} ODE steps; redraws off; relax time {a.relax_time:g}, "
-          f"refine FIRE steps {a.relax_iterations}"
+          f"refine L-BFGS iterations {a.relax_iterations}"
           + (f"; history guidance {a.history_guidance:g}" if a.history_guidance != 1.0 else ""))
     print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
           f"on {os.cpu_count()} cores")
@@ -225,8 +225,8 @@ def time_point(a, point, tmp):
                 md.append(s)
                 start = start or end  # the first MD run runs first: its end state starts every rollout
                 continue
-            fire = {"max_iterations": a.relax_iterations} if who == "refine" else {}  # LAMMPS kinds: their CG default
-            rc = None if who == "none" else RelaxConfig(kind=who, when="always", time=a.relax_time, temperature=temp, **fire)
+            budget = {"max_iterations": a.relax_iterations} if who == "refine" else {}  # LAMMPS kinds: their CG default
+            rc = None if who == "none" else RelaxConfig(kind=who, when="always", time=a.relax_time, temperature=temp, **budget)
             ro[who].append(rollout_seconds_per_step(m, start, lag, ro_steps, a.method, a.ode_steps, tmp, relax_cfg=rc,
                                                     guidance=a.history_guidance, trajectories=mt))
     md_lj = mt * statistics.median(md) / DT

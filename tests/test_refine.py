@@ -1,4 +1,4 @@
-"""`--relax refine`: Kob–Andersen energy and forces in torch, FIRE and Brownian dynamics without LAMMPS."""
+"""`--relax refine`: Kob–Andersen energy and forces in torch, L-BFGS and Brownian dynamics without LAMMPS."""
 from __future__ import annotations
 
 import csv
@@ -81,12 +81,12 @@ def test_newton_lattice_shifts_and_translations():
 def test_batched_refinement_equals_each_configuration_alone_and_depends_on_its_seed():
     species, box, x = lattice(seed=3)
     xs = np.stack([planted(species, x, 1), x + 0.02, planted(species, x, 3, 0.6)])
-    kw = dict(fire_steps=30, brownian_steps=20, temperature=0.6)
+    kw = dict(min_steps=30, brownian_steps=20, temperature=0.6)
     together, reports = refine(xs, species, box, [5, 6, 7], **kw)
     for j, s in enumerate([5, 6, 7]):
         alone, rep = refine(xs[j:j + 1], species, box, [s], **kw)
         np.testing.assert_allclose(together[j], alone[0], rtol=0, atol=1e-10)
-        assert rep[0]["fire_steps"] == reports[j]["fire_steps"]
+        assert rep[0]["min_steps"] == reports[j]["min_steps"]
     again, _ = refine(xs, species, box, [5, 6, 7], **kw)
     np.testing.assert_array_equal(again, together)  # a pure function of input and seeds
     other, _ = refine(xs, species, box, [5, 6, 8], **kw)
@@ -94,16 +94,16 @@ def test_batched_refinement_equals_each_configuration_alone_and_depends_on_its_s
     assert np.abs(other[2] - together[2]).max() > 1e-3
 
 
-def test_fire_removes_planted_overlaps_and_lowers_the_energy_below_zero():
+def test_lbfgs_removes_planted_overlaps_and_lowers_the_energy_below_zero():
     species, box, x = lattice(seed=4)
     y = planted(species, x, 5)
     before = monitors(y, species, box)
     assert before["e_pot"] > 100 and before["max_pair_energy"] > 1e4
-    z, (rep,) = refine(y[None], species, box, [0], fire_steps=1000)
+    z, (rep,) = refine(y[None], species, box, [0], min_steps=1000)
     after = monitors(z[0], species, box)
     assert after["e_pot"] < 0 and after["max_pair_energy"] < 5.0
     assert rep["e_start"] == pytest.approx(before["e_pot"], rel=1e-9) and rep["e_end"] == pytest.approx(after["e_pot"], abs=1e-9)
-    assert rep["converged"] and rep["max_force"] < 1.0 and 0 < rep["fire_steps"] < 1000  # stopped at fmax
+    assert rep["converged"] and rep["max_force"] < 1.0 and 0 < rep["min_steps"] < 1000  # stopped at fmax
     assert np.abs(z[0] - y).max() < 3.0  # unwrapped in, unwrapped out: no box multiples
 
 
@@ -111,20 +111,20 @@ def test_non_finite_forces_and_unconverged_budgets_are_not_silent(caplog):
     species, box, x = lattice(seed=5)
     y = x.copy()
     y[1] = y[0]  # coincident particles
-    with pytest.raises(InputError, match=r"non-finite energy or forces at FIRE step 0 \(configuration 1\)"):
+    with pytest.raises(InputError, match=r"non-finite energy or forces at L-BFGS step 0 \(configuration 1\)"):
         refine(np.stack([x, y]), species, box, [0, 1])
     cfg = RelaxConfig(kind="refine", max_iterations=3, time=0.0)
     with Relaxer(cfg, species, box) as r, caplog.at_level(logging.WARNING, logger="glassgen.md.relax"):
         r.relax(planted(species, x, 2), 0)
-    assert r.report["relax_converged"] == 0 and r.report["relax_fire_steps"] == 3 and r.report["relax_max_force"] > 1.0
-    assert "FIRE not converged in 3 steps" in caplog.text
+    assert r.report["relax_converged"] == 0 and r.report["relax_min_steps"] == 3 and r.report["relax_max_force"] > 1.0
+    assert "L-BFGS not converged in 3 iterations" in caplog.text
 
 
 def test_settings_of_the_refine_kind():
     with pytest.raises(InputError, match="--relax-temperature"):
         RelaxConfig(kind="refine")
-    fire_only = RelaxConfig(kind="refine", time=0.0)
-    assert "relax_temperature" not in fire_only.meta() and fire_only.meta()["relax_fmax"] == 1.0
+    min_only = RelaxConfig(kind="refine", time=0.0)
+    assert "relax_temperature" not in min_only.meta() and min_only.meta()["relax_fmax"] == 1.0
     with pytest.raises(InputError, match="would do nothing"):
         RelaxConfig(kind="refine", time=0.0, max_iterations=0)
     assert RelaxConfig(kind="refine", temperature=0.5, max_iterations=0).steps() == 40
@@ -137,13 +137,13 @@ def test_settings_of_the_refine_kind():
 
 def test_rollout_with_refine_logs_convergence_per_step(tmp_path):
     species, box, x = lattice(seed=6)
-    snap = Snapshot(species, box, refine(x[None], species, box, [0], fire_steps=300)[0][0])
+    snap = Snapshot(species, box, refine(x[None], species, box, [0], min_steps=300)[0][0])
     step = brownian_step_fn(species, [0.01, 0.01])
     cfg = RolloutConfig(steps=2, lag=1.0, seed=1, n_trajectories=2, overlap_energy=np.inf)
     with Relaxer(RelaxConfig(kind="refine", when="always", temperature=0.6, max_iterations=4), species, box) as r:
         rollout(step, snap, cfg, tmp_path / "r.h5", progress=False, relax=r)
     rows = [r for r in csv.DictReader(open(tmp_path / "r.log.csv")) if r["step"] != "0"]
-    assert len(rows) == 4 and all(r["relaxed"] == "1" and r["relax_fire_steps"] == "4" for r in rows)
+    assert len(rows) == 4 and all(r["relaxed"] == "1" and r["relax_min_steps"] == "4" for r in rows)
     assert all(r["relax_converged"] == "0" and float(r["relax_max_force"]) > 1.0 for r in rows)
     assert summarise_log(tmp_path / "r.log.csv")["relax_unconverged"] == 4
 
@@ -187,6 +187,6 @@ def test_brownian_run_keeps_the_md_potential_energy():
             md.append(ka.mean_energy(y, species, box))
     bd, y = [], x[None]
     for k in range(12):
-        y, (rep,) = refine(y, species, box, [k], fire_steps=0, brownian_steps=200, temperature=t)
+        y, (rep,) = refine(y, species, box, [k], min_steps=0, brownian_steps=200, temperature=t)
         bd.append(rep["e_end"])
     assert np.mean(bd[2:]) == pytest.approx(np.mean(md[2:]), abs=0.1), (bd, md)

@@ -253,4 +253,4 @@ def test_refine_relaxes_a_chunk_together_and_as_one_at_a_time(tmp_path):
     np.testing.assert_allclose(out["all"], out["one"], rtol=0, atol=1e-6)
     with open(tmp_path / "all.log.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["step"] != "0"]
-    assert len(rows) == 8 and all(r["relaxed"] == "1" and int(r["relax_fire_steps"]) > 0 for r in rows)
+    assert len(rows) == 8 and all(r["relaxed"] == "1" and int(r["relax_min_steps"]) > 0 for r in rows)

@@ -21,7 +21,7 @@ class RolloutLog:
     """CSV log of monitors and resampling; rows past the resume point are dropped."""
 
     FIELDS = ["step", "trajectory", "time", "resampled", "accepted_overlap", *MONITORS, "relaxed", "relax_rms",
-              "e_pot_before_relax", "relax_fire_steps", "relax_max_force", "relax_converged"]
+              "e_pot_before_relax", "relax_min_steps", "relax_max_force", "relax_converged"]
 
     def __init__(self, path: Path, resume_step: int | None):
         rows = []

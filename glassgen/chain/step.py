@@ -101,7 +101,7 @@ def _relax_chunk(relax, new, overlap, mon, js, k, cfg, species, box) -> list[dic
         after, reports = [], []
         for i, b, s in zip(want, before, seeds):
             after.append(_relaxed(lambda: relax.relax(b, s), f"step {k}, trajectory {js[i]}"))
-            reports.append(dict(getattr(relax, "report", {})))  # refine's columns (FIRE steps, ...), if any
+            reports.append(dict(getattr(relax, "report", {})))  # refine's columns (L-BFGS iterations, ...), if any
     for i, b, a, r in zip(want, before, after, reports):
         new[i] = _finite(a, k, js[i], "after the relaxation")
         rel[i] = {"relaxed": 1, "relax_rms": float(np.sqrt(np.mean(np.sum((new[i] - b) ** 2, axis=1)))),

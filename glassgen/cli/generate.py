@@ -25,10 +25,10 @@ def default(key: str, command: str = "rollout") -> str:
     return f" Default: the checkpoint's validated setting, else {'none' if value is None else value}."
 
 
-RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time; refine: of its Brownian run (0: FIRE only)." + default("relax_time")
+RELAX_TIME_HELP = "Length of the nvt (or quench) Langevin run, LJ time; refine: of its Brownian run (0: L-BFGS only)." + default("relax_time")
 CORRECTOR_HELP = "Learned corrector checkpoint (path or shipped name) of --relax learned; it must share the model's state point."
 PASSES_HELP = "Corrector draws per configuration under --relax learned, each from the last one's output."
-RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000); FIRE steps of refine." + default("relax_iterations")
+RELAX_ITER_HELP = "Conjugate-gradient iterations of minimize, local and quench (1000 reach the inherent structure at N = 1000); L-BFGS iterations of refine." + default("relax_iterations")
 FORCE_HELP = "Proceed with a snapshot, temperature or lag outside the model's training domain (recorded in the output's metadata as forced, out_of_domain)."
 TEMPERATURE_HELP = "Temperature of the start configuration when its metadata has none (the domain check needs it)."
 METHOD_HELP = "Sampler: euler, heun, midpoint, rk4, euler_maruyama, dopri5, ..." + default("method")
@@ -143,7 +143,7 @@ def rollout(
     overlap_energy: float = typer.Option(None, "--overlap-energy", help="Largest allowed KA pair energy (ε_AA) before a redraw." + default("overlap_energy")),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted rollout from its last complete step."),
     device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
-    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) refine (FIRE, then Brownian dynamics at T, in torch; no LAMMPS) or learned (a learned corrector's draw, --corrector; no LAMMPS)." + default("relax")),
+    relax: str = typer.Option(None, "--relax", help="Correct steps with the true potential: none, minimize (LAMMPS CG), local (CG of the overlap regions only), nvt (short Langevin at T), quench (minimize, then nvt), project (push pairs above 3 ε apart to 3 ε; no LAMMPS) refine (L-BFGS, then Brownian dynamics at T, in torch; no LAMMPS) or learned (a learned corrector's draw, --corrector; no LAMMPS)." + default("relax")),
     relax_when: str = typer.Option(None, "--relax-when", help="Relax steps that kept an overlap (overlap) or every step (always)." + default("relax_when")),
     relax_time: float = typer.Option(None, "--relax-time", help=RELAX_TIME_HELP),
     relax_iterations: int = typer.Option(None, "--relax-iterations", help=RELAX_ITER_HELP),

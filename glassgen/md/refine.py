@@ -4,16 +4,16 @@ B configurations of one system (same species and box: the trajectories of a roll
 draw) are refined together as one disjoint periodic graph (each configuration's
 :func:`glassgen.system.pbc.neighbour_graph`, node indices offset):
 
-1. at most ``fire_steps`` steps of FIRE 2.0 (Guénolé et al., Comput. Mater. Sci. 175, 109584 (2020);
-   semi-implicit Euler), each configuration with its own time step and mixing and frozen once its largest
-   per-particle force is below ``fmax``;
+1. at most ``min_steps`` iterations of L-BFGS on the potential energy (:func:`glassgen.md.minimise.lbfgs`),
+   each configuration with its own history and frozen once its largest per-particle force is below ``fmax``;
 2. then ``brownian_steps`` steps of overdamped Langevin (Brownian) dynamics at temperature T (Leimkuhler–
    Matthews: ``dx = h F + sqrt(2 T h) (ξ_k + ξ_{k+1}) / 2``, h = mobility × dt), the noise's mean over the
    configuration removed so that the centre of mass stays put (as ``fix langevin ... zero yes`` does for the
    LAMMPS ``nvt`` kind).
 
-Every step's move is capped per particle (``max_step``): an overlapping pair with a force of 1e12 ε/σ moves
-``max_step`` and no further, everyone else moves as the dynamics says. Forces are the analytic derivative of the
+Every move is capped: an L-BFGS step is scaled down as a whole until no particle moves more than
+``min_max_step``, a Brownian step per particle (``max_step``), so an overlapping pair with a force of 1e12 ε/σ
+cannot throw its particles across the box. Forces are the analytic derivative of the
 pair potential (on the CPU 3–7× faster than autograd of the energy: ``benchmarks/refine_timing.py``).
 The pair list is a Verlet list of cutoff 2.5 σ_AA + skin, rebuilt when any particle has moved more than half
 the skin since the last build. Positions are unwrapped in and out (the graph's lattice shifts carry the
@@ -29,16 +29,13 @@ import numpy as np
 import torch
 
 from glassgen.core.errors import InputError
+from glassgen.md.minimise import lbfgs
 from glassgen.system import ka
 from glassgen.system.pbc import neighbour_graph
 
 # Pairs per pass on the CPU, so that a pass's temporaries (128 kB each) stay in cache: at B = 16, N = 1000 one
 # pass over all 1.3 million pairs was about 1.5× slower per force evaluation on a 2-core machine.
 CHUNK = 1 << 14
-# FIRE 2.0 parameters of LAMMPS's implementation (min_style fire: delaystep 20, dtgrow 1.1, dtshrink 0.5,
-# alpha0 0.25, alphashrink 0.99, tmax 10, tmin 0.02). A delay of 5 (FIRE 1.0's) took 1.0–1.8× as many steps to
-# fmax = 1 on raw draws and noisy liquids at N = 1000.
-N_DELAY, F_INC, F_DEC, ALPHA0, F_ALPHA, DT_MAX_FACTOR, DT_MIN_FACTOR = 20, 1.1, 0.5, 0.25, 0.99, 10.0, 0.02
 
 
 class PairList:
@@ -154,46 +151,6 @@ def _cap(dx: torch.Tensor, max_step: float):
     return torch.where(over, dx * (max_step / d.clamp_min(1e-300)), dx), over[..., 0]
 
 
-def fire(x, f, pairs, steps: int, fmax: float, dt: float, max_step: float):
-    """At most ``steps`` FIRE 2.0 steps per configuration from forces ``f`` at ``x``; a configuration stops
-    once max_i |F_i| < fmax. Returns (x, forces, steps taken (B,)).
-    """
-    b = x.shape[0]
-    v = torch.zeros_like(x)
-    dts = torch.full((b,), dt, dtype=x.dtype, device=x.device)
-    alpha = torch.full_like(dts, ALPHA0)
-    n_pos = torch.zeros(b, dtype=torch.int64, device=x.device)
-    active = f.norm(dim=-1).amax(dim=1) >= fmax
-    taken = torch.zeros(b, dtype=torch.int64, device=x.device)
-    for i in range(1, steps + 1):
-        if not active.any():
-            break
-        uphill = (f * v).sum(dim=(1, 2)) <= 0
-        n_pos = torch.where(uphill, 0, n_pos + 1)
-        grow = ~uphill & (n_pos > N_DELAY)
-        dts = torch.where(grow, torch.clamp(dts * F_INC, max=DT_MAX_FACTOR * dt), dts)
-        alpha = torch.where(grow, alpha * F_ALPHA, alpha)
-        shrink = uphill & (i > N_DELAY)  # FIRE 2.0's initial delay: v = 0 at the start is no reason to slow down
-        dts = torch.where(shrink, torch.clamp(dts * F_DEC, min=DT_MIN_FACTOR * dt), dts)
-        alpha = torch.where(uphill, torch.full_like(alpha, ALPHA0), alpha)
-        back = torch.where(uphill[:, None, None], -0.5 * dts[:, None, None] * v, torch.zeros_like(v))
-        v = torch.where(uphill[:, None, None], torch.zeros_like(v), v)  # FIRE 2.0: step half back, stop
-        v = v + dts[:, None, None] * f
-        vn = v.norm(dim=(1, 2), keepdim=True)
-        fn = f.norm(dim=(1, 2), keepdim=True).clamp_min(1e-300)
-        v = (1.0 - alpha[:, None, None]) * v + alpha[:, None, None] * vn / fn * f
-        dx, capped = _cap(back + dts[:, None, None] * v, max_step)
-        # a capped particle keeps only the velocity of the move it made, so it cannot overshoot next step
-        v = torch.where(capped[..., None], dx / dts[:, None, None], v)
-        move = active[:, None, None]
-        x = torch.where(move, x + dx, x)
-        v = torch.where(move, v, torch.zeros_like(v))
-        _, f = _evaluate(x, pairs, "FIRE", i)
-        taken += active.long()
-        active = active & (f.norm(dim=-1).amax(dim=1) >= fmax)
-    return x, f, taken
-
-
 def brownian(x, f, pairs, steps: int, temperature: float, h: float, max_step: float, generators):
     """``steps`` steps of overdamped Langevin dynamics, one generator per configuration.
 
@@ -219,26 +176,26 @@ def brownian(x, f, pairs, steps: int, temperature: float, h: float, max_step: fl
     return x, f
 
 
-def refine(positions, species, box, seeds, *, fire_steps: int = 200, fmax: float = 1.0, fire_dt: float = 0.005,
-           fire_max_step: float = 0.1, brownian_steps: int = 0, temperature: float | None = None,
-           h: float = 5e-4, max_step: float = 0.1, skin: float = 0.7, device="cpu"):
-    """Refine configurations of one system: FIRE, then Brownian dynamics at T.
+def refine(positions, species, box, seeds, *, min_steps: int = 200, fmax: float = 1.0, min_max_step: float = 0.1,
+           brownian_steps: int = 0, temperature: float | None = None, h: float = 5e-4, max_step: float = 0.1,
+           skin: float = 0.7, device="cpu"):
+    """Refine configurations of one system: L-BFGS, then Brownian dynamics at T.
 
     Args:
         positions: (B,N,3) unwrapped coordinates.
         species: (N,) ids, 0 = A, 1 = B; box: (3,) edges.
         seeds: B integer seeds, one ``torch.Generator`` each (the Brownian noise).
-        fire_steps: FIRE budget per configuration (0: none); fmax: a configuration stops, converged, once no
-            particle feels a force above it (ε/σ); fire_dt: FIRE's first time step (the largest is 10×);
-            fire_max_step: cap on a particle's move per FIRE step (σ).
+        min_steps: L-BFGS iteration budget per configuration (0: none); fmax: a configuration stops, converged,
+            once no particle feels a force above it (ε/σ); min_max_step: cap on a particle's move in one
+            L-BFGS step (σ).
         brownian_steps: Brownian steps (0: none); temperature: their T; h: mobility × time step (σ²/ε);
             max_step: cap on a particle's move per Brownian step (σ).
         skin: Verlet skin (σ), shrunk if the box is too small for it.
 
     Shapes:
-        returns (positions (B,N,3) float64 numpy, reports): one dict per configuration with ``fire_steps``
-        (taken), ``max_force`` after FIRE, ``converged`` (max_force < fmax, or True without FIRE),
-        ``e_start``, ``e_end`` (per particle) and the pair-list ``builds`` of the whole call.
+        returns (positions (B,N,3) float64 numpy, reports): one dict per configuration with ``min_steps``
+        (L-BFGS iterations taken), ``max_force`` after them, ``converged`` (max_force < fmax, or True without
+        a minimisation), ``e_start``, ``e_end`` (per particle) and the pair-list ``builds`` of the whole call.
     """
     x = torch.as_tensor(np.asarray(positions, dtype=np.float64), device=device)
     if x.ndim != 3 or x.shape[2] != 3 or x.shape[1] != len(species) or not torch.isfinite(x).all():
@@ -249,17 +206,18 @@ def refine(positions, species, box, seeds, *, fire_steps: int = 200, fmax: float
         raise InputError("refine", f"Brownian steps need a positive temperature; got {temperature}")
     n = x.shape[1]
     pairs = PairList(species, box, skin, device)
-    e0, f = _evaluate(x, pairs, "FIRE", 0, energy=True)
+    e0, f = _evaluate(x, pairs, "L-BFGS", 0, energy=True)
     taken = torch.zeros(x.shape[0], dtype=torch.int64)
-    if fire_steps > 0:
-        x, f, taken = fire(x, f, pairs, fire_steps, fmax, fire_dt, fire_max_step)
-    f_after_fire = f.norm(dim=-1).amax(dim=1)
+    if min_steps > 0:
+        evaluate = lambda y, i: _evaluate(y, pairs, "L-BFGS", i, energy=True)
+        x, f, taken, _ = lbfgs(x, e0, f, evaluate, min_steps, fmax, min_max_step)
+    f_after = f.norm(dim=-1).amax(dim=1)
     if brownian_steps > 0:
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         x, f = brownian(x, f, pairs, brownian_steps, float(temperature), h, max_step, gens)
-    e, _ = _evaluate(x, pairs, "final", fire_steps + brownian_steps, energy=True)
-    reports = [{"fire_steps": int(taken[j]), "max_force": float(f_after_fire[j]),
-                "converged": bool(fire_steps == 0 or f_after_fire[j] < fmax),
+    e, _ = _evaluate(x, pairs, "final", brownian_steps, energy=True)
+    reports = [{"min_steps": int(taken[j]), "max_force": float(f_after[j]),
+                "converged": bool(min_steps == 0 or f_after[j] < fmax),
                 "e_start": float(e0[j]) / n, "e_end": float(e[j]) / n, "builds": pairs.builds}
                for j in range(x.shape[0])]
     return x.cpu().numpy(), reports
@@ -267,8 +225,7 @@ def refine(positions, species, box, seeds, *, fire_steps: int = 200, fmax: float
 
 def refine_with(cfg, positions, species, box, seeds):
     """:func:`refine` with the settings of a :class:`glassgen.md.relax.RelaxConfig` of kind ``refine``:
-    FIRE budget ``max_iterations``, first step ``dt``, cap ``dmax``, ``fmax``; ``steps()`` Brownian steps of
+    L-BFGS budget ``max_iterations``, cap ``dmax``, ``fmax``; ``steps()`` Brownian steps of
     h = ``damp`` × ``dt`` at ``temperature``, cap ``max_displacement``; ``skin``."""
-    return refine(positions, species, box, seeds, fire_steps=cfg.max_iterations, fmax=cfg.fmax, fire_dt=cfg.dt,
-                  fire_max_step=cfg.dmax, brownian_steps=cfg.steps(), temperature=cfg.temperature,
-                  h=cfg.damp * cfg.dt, max_step=cfg.max_displacement, skin=cfg.skin)
+    return refine(positions, species, box, seeds, min_steps=cfg.max_iterations, fmax=cfg.fmax, min_max_step=cfg.dmax,
+                  brownian_steps=cfg.steps(), temperature=cfg.temperature, h=cfg.damp * cfg.dt, max_step=cfg.max_displacement, skin=cfg.skin)

@@ -23,8 +23,8 @@ per call:
 - ``nvt``: fresh Maxwell–Boltzmann velocities at ``temperature``, then ``time`` LJ units of Langevin
   dynamics at that temperature (velocity Verlet with a displacement cap, ``fix nve/limit``, so a hard
   overlap cannot blow the integration up; total momentum kept at zero);
-- ``refine``: no LAMMPS; FIRE on the KA potential (at most ``max_iterations`` steps, stopped once no particle
-  feels more than ``fmax``), then ``time`` of overdamped Langevin dynamics at ``temperature``, in torch
+- ``refine``: no LAMMPS; L-BFGS on the KA potential (at most ``max_iterations`` iterations, stopped once no
+  particle feels more than ``fmax``), then ``time`` of overdamped Langevin dynamics at ``temperature``, in torch
   (:mod:`glassgen.md.refine`), several configurations at once with :meth:`Relaxer.relax_batch`.
 
 Positions go in and come out **unwrapped**: the returned array is the input plus the displacement
@@ -62,27 +62,27 @@ class RelaxConfig:
 
     Args:
         kind: ``"minimize"``, ``"local"``, ``"nvt"``, ``"quench"`` (minimize, then nvt), ``"project"``,
-            ``"refine"`` (FIRE, then Brownian dynamics, in torch) or ``"learned"`` (a learned corrector's draws:
+            ``"refine"`` (L-BFGS, then Brownian dynamics, in torch) or ``"learned"`` (a learned corrector's draws:
             :mod:`glassgen.sampling.corrector`, which runs it; this module only holds its settings).
         when: ``"overlap"`` (only steps that kept an overlap after the redraws) or ``"always"``.
         temperature: T of the ``nvt`` relaxation (k_B = 1); required for ``nvt``.
         time: length of the ``nvt`` relaxation in LJ time (``refine``: time/dt Brownian steps; 0 for none).
         max_iterations: conjugate-gradient iterations of ``minimize`` (at most 10× as many force calls);
-            ``refine``: its FIRE budget (0 for none).
+            ``refine``: its L-BFGS budget (0 for none).
         seed: velocity/thermostat seed used when :meth:`Relaxer.relax` is given none.
-        dt: MD time step of ``nvt``; ``refine``: FIRE's first time step and the Brownian time step.
+        dt: MD time step of ``nvt``; ``refine``: the Brownian time step.
         damp: Langevin damping time of ``nvt`` (velocity relaxation time, LJ time); ``refine``: the mobility
             (damp/m), so a Brownian step moves h F + sqrt(2 T h) ξ with h = damp × dt.
         max_displacement: ``nvt`` cap on any particle's move in one time step (σ_AA); ordinary thermal
             moves are ~100× smaller, so the cap only acts on particles pushed apart from an overlap.
         dmax: ``minimize`` cap on any coordinate's move in one line search (σ_AA); ``refine``: on any
-            particle's move in one FIRE step (the Brownian cap is ``max_displacement``).
+            particle's move in one L-BFGS step (the Brownian cap is ``max_displacement``).
         local_energy: ``local``: a pair above this KA pair energy (ε_AA) marks an overlap; equilibrium
             MD at T = 0.6 has no pair above ~3.5.
         local_radius: ``local``: particles within this distance (σ_AA) of an overlapping pair move too.
         project_energy: ``project``: pairs above this KA pair energy (ε_AA) are pushed apart to it.
-        fmax: ``refine``: FIRE stops, converged, once no particle feels a force above this (ε_AA/σ_AA); a
-            call that ends FIRE above it is logged as not converged.
+        fmax: ``refine``: L-BFGS stops, converged, once no particle feels a force above this (ε_AA/σ_AA); a
+            call whose L-BFGS ends above it is logged as not converged.
         skin: ``refine``: Verlet skin of the pair list (σ_AA).
     """
 
@@ -115,7 +115,7 @@ class RelaxConfig:
             t = self.temperature
             if t is None:
                 raise InputError("relax", f"a {self.kind} relaxation needs a temperature: pass --relax-temperature"
-                                 + (" (or --relax-time 0 for FIRE alone)" if refine else ""))
+                                 + (" (or --relax-time 0 for L-BFGS alone)" if refine else ""))
             if not np.isfinite(t) or t <= 0:
                 raise InputError("relax", f"--relax-temperature must be a positive temperature; got {t}")
         for name in ("dt", "damp", "max_displacement", "dmax", "local_energy", "local_radius", "project_energy",
@@ -284,7 +284,7 @@ class Relaxer:
 
         Each configuration's result is the one :meth:`relax` gives it with the same seed (to rounding). After the call,
         :attr:`columns` holds every configuration's log columns (``refine``: from its report,
-        :func:`glassgen.md.refine.refine`) and :attr:`report` the last one's; a refinement whose FIRE ended above
+        :func:`glassgen.md.refine.refine`) and :attr:`report` the last one's; a refinement whose L-BFGS ended above
         ``fmax`` is logged as a warning.
         """
         x = np.asarray(positions, dtype=np.float64)
@@ -299,9 +299,9 @@ class Relaxer:
         out, reports = refine_with(self.cfg, x, self.species, self.box, seeds)
         for j, r in enumerate(reports):
             if not r["converged"]:
-                log.warning("refine call %d, configuration %d: FIRE not converged in %d steps (max force %.3g > "
-                            "fmax %g)", self.calls + j, j, r["fire_steps"], r["max_force"], self.cfg.fmax)
-        self.columns = [{"relax_fire_steps": r["fire_steps"], "relax_max_force": r["max_force"],
+                log.warning("refine call %d, configuration %d: L-BFGS not converged in %d iterations (max force %.3g > "
+                            "fmax %g)", self.calls + j, j, r["min_steps"], r["max_force"], self.cfg.fmax)
+        self.columns = [{"relax_min_steps": r["min_steps"], "relax_max_force": r["max_force"],
                          "relax_converged": int(r["converged"])} for r in reports]
         self.report = self.columns[-1]
         self.calls += len(x)
