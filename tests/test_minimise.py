@@ -8,7 +8,7 @@ from glassgen.md.minimise import lbfgs
 
 def quadratic(centre, stiffness):
     """E = ½ Σ k (x − c)² per configuration: an ill-conditioned bowl (k from 1 to 100) whose minimum is c."""
-    def evaluate(x, step=0):
+    def evaluate(x, step=0, active=None):
         d = x - centre
         return 0.5 * (stiffness * d * d).sum(dim=(1, 2)), -stiffness * d
     return evaluate
@@ -46,7 +46,7 @@ def test_steps_are_capped_and_accepted_energies_never_rise():
     x0 = x0 + 5.0  # far away: uncapped, the first curvature-scaled steps would jump several σ
     trials = []
 
-    def evaluate(x, step=0):
+    def evaluate(x, step=0, active=None):
         trials.append(x.clone())
         return inner(x)
 
@@ -65,8 +65,14 @@ def test_steps_are_capped_and_accepted_energies_never_rise():
 
 
 def test_a_configuration_already_below_fmax_does_not_move_and_a_budget_is_kept():
-    x0, evaluate, centre, _ = bowl(b=2, seed=3)
+    x0, inner, centre, _ = bowl(b=2, seed=3)
+
+    def evaluate(x, step=0, active=None):  # NaN where the minimiser says it does not look
+        e, f = inner(x)
+        off = torch.zeros(2, dtype=torch.bool) if active is None else ~active
+        return e.masked_fill(off, float("nan")), f.masked_fill(off[:, None, None], float("nan"))
+
     start = torch.stack([centre[0], x0[1]])
-    x, f, taken, _ = lbfgs(start, *evaluate(start), evaluate, 7, 1e-6, max_step=1.0)
+    x, f, taken, _ = lbfgs(start, *inner(start), evaluate, 7, 1e-6, max_step=1.0)
     assert int(taken[0]) == 0 and torch.equal(x[0], centre[0])
     assert int(taken[1]) == 7 and f[1].norm(dim=-1).amax() > 1e-6

@@ -1,6 +1,6 @@
 """One block per chain directory: rows passed / failed in the three long-time tables, the all-origin rows that
 decide most choices, the chain's median E_pot/N over its second half, and the relaxation's log columns (RMS move,
-FIRE convergence) from rollout.log.csv. Every figure of the README's tables comes from here.
+minimiser convergence) from rollout.log.csv. Every figure of the README's tables comes from here.
 
     python experiments/lammps-free-chain/rows.py RUNS/lammps-free-chain/NAME ...
 """
@@ -22,9 +22,9 @@ def log_columns(path: str) -> list[str]:
     if relaxed:
         out.append(f"relaxation RMS move (median): {np.median([float(r['relax_rms']) for r in relaxed]):.3f}")
     fire = [r for r in relaxed if r.get("relax_converged")]
-    if fire:
-        steps = [int(r["relax_fire_steps"]) for r in fire]
-        out.append(f"FIRE converged: {np.mean([int(r['relax_converged']) for r in fire]):.0%}, steps median "
+    if fire:  # the minimiser's column: relax_fire_steps before the L-BFGS change (dee2304), relax_min_steps after
+        steps = [int(r.get("relax_min_steps") or r["relax_fire_steps"]) for r in fire]
+        out.append(f"minimiser converged: {np.mean([int(r['relax_converged']) for r in fire]):.0%}, steps median "
                    f"{np.median(steps):.0f} max {max(steps)}, largest force left (median) "
                    f"{np.median([float(r['relax_max_force']) for r in fire]):.2f}")
     return out

@@ -24,6 +24,7 @@ input and seeds. See ``docs/rollout.md`` ("Relaxation", kind ``refine``).
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -79,6 +80,19 @@ class PairList:
         self.shift = torch.from_numpy(np.ascontiguousarray(np.concatenate(shifts).T * self.box[:, None])).to(dev)
         self.reference = x.detach().clone()
         self.builds += 1
+        self._subset = None
+
+    def subset(self, active: torch.Tensor) -> SimpleNamespace:
+        """The pairs of the configurations where ``active`` (B,) is true, kept until the mask or the list changes:
+        a minimisation stops configurations one by one, so their pairs need not be summed any more."""
+        key = tuple(active.tolist())
+        if self._subset is None or self._subset[0] != key:
+            keep = active.index_select(0, self.config).nonzero()[:, 0]
+            names = ("src", "dst", "config", "eps4", "eps24", "sig2", "rc2", "v_cut")
+            sub = SimpleNamespace(shift=self.shift.index_select(1, keep),
+                                  **{k: getattr(self, k).index_select(0, keep) for k in names})
+            self._subset = (key, sub)
+        return self._subset[1]
 
     def refresh(self, x: torch.Tensor) -> None:
         """Rebuild when a particle has moved more than half the skin since the last build."""
@@ -132,9 +146,10 @@ def ka_energy_forces(positions, species, box):
     return e.numpy(), f.numpy()
 
 
-def _evaluate(x, pairs, phase: str, step: int, energy: bool = False):
+def _evaluate(x, pairs, phase: str, step: int, energy: bool = False, active=None):
+    """Energies and forces after a pair-list refresh; with ``active`` (B,) those of the other configurations are 0."""
     pairs.refresh(x)
-    e, f = energy_forces(x, pairs, energy)
+    e, f = energy_forces(x, pairs if active is None or active.all() else pairs.subset(active), energy)
     ok = torch.isfinite(f).all(dim=2).all(dim=1)
     if energy:
         ok &= torch.isfinite(e)
@@ -209,7 +224,7 @@ def refine(positions, species, box, seeds, *, min_steps: int = 200, fmax: float 
     e0, f = _evaluate(x, pairs, "L-BFGS", 0, energy=True)
     taken = torch.zeros(x.shape[0], dtype=torch.int64)
     if min_steps > 0:
-        evaluate = lambda y, i: _evaluate(y, pairs, "L-BFGS", i, energy=True)
+        evaluate = lambda y, i, active: _evaluate(y, pairs, "L-BFGS", i, energy=True, active=active)
         x, f, taken, _ = lbfgs(x, e0, f, evaluate, min_steps, fmax, min_max_step)
     f_after = f.norm(dim=-1).amax(dim=1)
     if brownian_steps > 0:
