@@ -9,8 +9,8 @@ raw draw of the flow models, with many pairs above 5 ε. For each N and batch B 
   ``--steps`` Brownian steps of the whole batch, less the set-up, per step (pair-list rebuilds included);
   ``per cfg-step`` divides the mean of both by B;
 - ``force`` and ``autograd``: one energy + force evaluation on the batch's pair list, analytic
-  (:func:`glassgen.md.refine.energy_forces`) and by autograd of the energy summed from
-  :func:`glassgen.system.ka.pair_energy` (medians of ``--repeats``);
+  (:func:`glassgen.md.refine.energy_forces`) and by autograd of the same energy written in plain torch ops
+  (medians of ``--repeats``);
 - ``refine s/cfg``: one default ``refine`` call on one configuration (B = 1 rows only: L-BFGS to fmax = 1 within
   200 iterations, then 40 Brownian steps at T = ``--temperature``), its wall time, the iterations it took and the
   energy per particle it ends at;
@@ -59,12 +59,14 @@ def timed(fn, repeats: int = 1) -> float:
     return statistics.median(walls)
 
 
-def autograd_energy_forces(x: torch.Tensor, pairs: PairList, species: torch.Tensor):
+def autograd_energy_forces(x: torch.Tensor, pairs: PairList):
+    """The shifted KA energy of the pair list in plain torch ops, and its forces by autograd."""
     x = x.detach().requires_grad_(True)
     flat = x.reshape(-1, 3)
     vec = flat.index_select(0, pairs.dst) - flat.index_select(0, pairs.src) + pairs.shift.T
-    n = x.shape[1]
-    e = ka.pair_energy(vec.norm(dim=-1), species[pairs.src % n], species[pairs.dst % n]).sum()
+    r2 = (vec * vec).sum(dim=-1)
+    s6 = (pairs.sig2 / r2) ** 3
+    e = torch.where(r2 < pairs.rc2, pairs.eps4 * (s6 * s6 - s6) - pairs.v_cut, torch.zeros_like(r2)).sum()
     (g,) = torch.autograd.grad(e, x)
     return e, -g
 
@@ -73,12 +75,11 @@ def force_times(xs: np.ndarray, species, box, repeats: int):
     x = torch.as_tensor(xs)
     pairs = PairList(species, box, skin=0.7)
     pairs.build(x)
-    sp = torch.as_tensor(species)
     e, f = energy_forces(x, pairs)
-    e_ag, f_ag = autograd_energy_forces(x, pairs, sp)
+    e_ag, f_ag = autograd_energy_forces(x, pairs)
     assert torch.allclose(f, f_ag, rtol=1e-9, atol=1e-9 * float(f.abs().max())), "autograd and analytic forces differ"
     assert torch.allclose(e.sum(), e_ag, rtol=1e-12)
-    return timed(lambda: energy_forces(x, pairs), repeats), timed(lambda: autograd_energy_forces(x, pairs, sp), repeats)
+    return timed(lambda: energy_forces(x, pairs), repeats), timed(lambda: autograd_energy_forces(x, pairs), repeats)
 
 
 def lammps_quench(x, species, box, temperature: float, threads: int):
