@@ -14,7 +14,7 @@ draw) are refined together as one disjoint periodic graph (each configuration's
 Every move is capped: an L-BFGS step is scaled down as a whole until no particle moves more than
 ``min_max_step``, a Brownian step per particle (``max_step``), so an overlapping pair with a force of 1e12 ε/σ
 cannot throw its particles across the box. Forces are the analytic derivative of the
-pair potential (on the CPU 3–7× faster than autograd of the energy: ``benchmarks/refine_timing.py``).
+pair potential (on the CPU 1.6–5.9× faster than autograd of the energy: ``benchmarks/refine_timing.py``).
 The pair list is a Verlet list of cutoff 2.5 σ_AA + skin, rebuilt when any particle has moved more than half
 the skin since the last build. Positions are unwrapped in and out (the graph's lattice shifts carry the
 periodicity), float64 throughout; each configuration's noise comes from its own ``torch.Generator``, so a
