@@ -78,14 +78,16 @@ def lbfgs(x, e, f, evaluate, steps: int, fmax: float, max_step: float):
         s, y = trial - x, f - f_new  # y = g_new − g_old
         sy = (s * y).sum(dim=(1, 2))
         keep = ok & (sy > 1e-12)  # curvature must be positive, else the update would spoil H
-        s_hist, y_hist = _push(s_hist, s, keep), _push(y_hist, y, keep)
-        rho = _push(rho, 1.0 / sy.clamp_min(1e-300), keep)
+        if keep.any():  # a round of backtracking only: no copy of the (B,M,N,3) history
+            s_hist, y_hist = _push(s_hist, s, keep), _push(y_hist, y, keep)
+            rho = _push(rho, 1.0 / sy.clamp_min(1e-300), keep)
         x = torch.where(ok[:, None, None], trial, x)
         f = torch.where(ok[:, None, None], f_new, f)
         e = torch.where(ok, e_new, e)
         taken += ok.long()
         length = torch.where(ok, torch.ones_like(length), 0.5 * a)
-        d = torch.where(ok[:, None, None], _direction(-f, s_hist, y_hist, rho), d)
+        if ok.any():
+            d = torch.where(ok[:, None, None], _direction(-f, s_hist, y_hist, rho), d)
         uphill = (f * d).sum(dim=(1, 2)) <= 0
         rho = torch.where(uphill[:, None], torch.zeros_like(rho), rho)
         d = torch.where(uphill[:, None, None], f * FIRST_SCALE, d)
