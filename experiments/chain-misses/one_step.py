@@ -1,0 +1,82 @@
+"""One chain step of the shipped T = 0.6 model from different starting states, to find why the chain's per-step
+F_s,A is slower than MD's: the history the model reads, or the configurations the correction leaves?
+
+Each start set is written as one-frame files with the MD's metadata, then one step of ``glassgen rollout`` (the
+checkpoint's defaults: quench, no history on a first step) is drawn from them, and F_s,A / MSD_A / MSD_B of that
+step are averaged over the trajectories.
+
+    python experiments/chain-misses/one_step.py CHECKPOINT MD_DIR CHAIN_DIR STEP OUT [rollout options]
+
+start sets: ``md`` (the MD's t = 0 frames: the chain's first step), ``md-relaxed`` (the same after the
+checkpoint's relaxation alone, no draw), ``chain`` (the chain's frames after STEP steps, drawn from without history), beside the
+chain's own next step (which read its history) and MD's step from the same origins. CHAIN_DIR needs STEP + 1 steps.
+"""
+import glob
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from glassgen.io.h5md import read_trajectory, write_trajectory
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.stats.dynamics import fs_samples, msd_samples
+from glassgen.system.data import Trajectory
+
+
+def write_starts(out: Path, tag: str, frames, species, box, metas) -> list[Path]:
+    paths = []
+    for j, (x, meta) in enumerate(zip(frames, metas)):
+        p = out / tag / f"start_{j:03d}.h5"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        meta = {k: v for k, v in meta.items() if k != "source"}
+        write_trajectory(p, Trajectory(species, box, np.array([0.0]), x[None], meta=meta))
+        paths.append(p)
+    return paths
+
+
+def one_step(ckpt, starts, out: Path, extra) -> dict:
+    if not (out / "rollout_000.h5").exists():
+        inits = [a for p in starts for a in ("--init", str(p))]
+        subprocess.run(["glassgen", "rollout", ckpt, *inits, "--steps", "1", "--lag", "5", "--seed", "7",
+                        *extra, "-o", str(out / "rollout.h5")], capture_output=True)
+        # raw draws (--relax none) overlap, so the monitors call the run blown up and it exits 1; the files stay
+    dr = [read_trajectory(p).positions for p in sorted(out.glob("rollout_0*.h5"))]
+    sp = read_trajectory(out / "rollout_000.h5").species
+    dr = np.stack([x[1] - x[0] for x in dr])
+    return {"F_s,A": fs_samples(dr, mask=sp == 0).mean(), "MSD_A": msd_samples(dr, mask=sp == 0).mean(),
+            "MSD_B": msd_samples(dr, mask=sp == 1).mean()}
+
+
+def main():
+    ckpt, md_dir, chain_dir, step, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])
+    extra = sys.argv[6:]
+    md = [read_trajectory(p) for p in sorted(glob.glob(str(md_dir / "traj_0*.h5")))]
+    chain = [read_trajectory(p) for p in sorted(glob.glob(str(chain_dir / "rollout_0*.h5")))]
+    sp, box, metas = md[0].species, md[0].box, [t.meta for t in md]
+    t_md = float(chain[0].times[step])
+    relax = Relaxer(RelaxConfig(kind="quench", when="always", temperature=float(metas[0]["T"]), time=2.0,
+                                max_iterations=200), sp, box)
+    with relax:
+        relaxed = [relax.relax(t.positions[0], seed=j) for j, t in enumerate(md)]
+    sets = {"md": [t.positions[0] for t in md], "md-relaxed": relaxed,
+            "chain": [c.positions[step] for c in chain]}
+    print(f"| start | F_s,A(5) | MSD_A(5) | MSD_B(5) |\n|---|---|---|---|")
+    for tag, frames in sets.items():
+        r = one_step(ckpt, write_starts(out, tag, frames, sp, box, metas), out / f"{tag}-step", extra)
+        print(f"| {tag} | {r['F_s,A']:.4f} | {r['MSD_A']:.4f} | {r['MSD_B']:.4f} |", flush=True)
+    dr = np.stack([c.positions[step + 1] - c.positions[step] for c in chain])
+    print(f"| chain, its own step {step} → {step + 1} (history read) | {fs_samples(dr, mask=sp == 0).mean():.4f} | "
+          f"{msd_samples(dr, mask=sp == 0).mean():.4f} | {msd_samples(dr, mask=sp == 1).mean():.4f} |")
+    for t0 in (0.0, t_md):
+        dr = []
+        for t in md:
+            a, b = (int(np.argmin(np.abs(t.times - v))) for v in (t0, t0 + 5.0))
+            dr.append(t.positions[b] - t.positions[a])
+        dr = np.stack(dr)
+        print(f"| MD, origin t0 = {t0:g} | {fs_samples(dr, mask=sp == 0).mean():.4f} | "
+              f"{msd_samples(dr, mask=sp == 0).mean():.4f} | {msd_samples(dr, mask=sp == 1).mean():.4f} |")
+
+
+if __name__ == "__main__":
+    main()
