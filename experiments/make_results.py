@@ -17,7 +17,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 # Shipped models first, then what they stand on.
-ORDER = ["rollout-proof", "rollout-speed", "flow-T0.44-botan", "botan-T0.44-published", "md-validation",
+ORDER = ["rollout-proof", "lbfgs-refine", "rollout-speed", "flow-T0.44-botan", "botan-T0.44-published", "md-validation",
          "statistics-botan-data",
          "botan-T0.44", "flow-T0.44"]
 
