@@ -38,9 +38,11 @@ def write_starts(out: Path, tag: str, frames, species, box, metas) -> list[Path]
 def one_step(ckpt, starts, out: Path, extra) -> dict:
     if not (out / "rollout_000.h5").exists():
         inits = [a for p in starts for a in ("--init", str(p))]
-        subprocess.run(["glassgen", "rollout", ckpt, *inits, "--steps", "1", "--lag", "5", "--seed", "7",
-                        *extra, "-o", str(out / "rollout.h5")], capture_output=True)
+        run = subprocess.run(["glassgen", "rollout", ckpt, *inits, "--steps", "1", "--lag", "5", "--seed", "7",
+                              *extra, "-o", str(out / "rollout.h5")], capture_output=True, text=True)
         # raw draws (--relax none) overlap, so the monitors call the run blown up and it exits 1; the files stay
+        if not (out / "rollout_000.h5").exists():
+            sys.exit(f"one_step.py: glassgen rollout wrote nothing to {out}: {run.stderr.strip().splitlines()[-1:]}")
     dr = [read_trajectory(p).positions for p in sorted(out.glob("rollout_0*.h5"))]
     sp = read_trajectory(out / "rollout_000.h5").species
     dr = np.stack([x[1] - x[0] for x in dr])
