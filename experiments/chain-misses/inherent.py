@@ -16,14 +16,14 @@ from glassgen.io.h5md import read_trajectory
 from glassgen.md.refine import refine
 
 
-def frames(folder, pattern, t):
+def frames(trajs, t):
+    """The frame at time t of every trajectory (each file is read once, by main)."""
     out = []
-    for p in sorted(glob.glob(f"{folder}/{pattern}")):
-        tr = read_trajectory(p)
+    for tr in trajs:
         k = int(np.argmin(np.abs(np.asarray(tr.times) - t)))
-        assert abs(tr.times[k] - t) < 1e-6, f"{p}: no frame at t = {t}"
+        assert abs(tr.times[k] - t) < 1e-6, f"{tr.meta.get('source')}: no frame at t = {t}"
         out.append(tr.positions[k])
-    return np.stack(out), tr.species, tr.box
+    return np.stack(out), trajs[0].species, trajs[0].box
 
 
 def main():
@@ -32,9 +32,10 @@ def main():
     print("| source | t | frames | E_pot/N (mean ± s.d.) | E_IS/N (mean ± s.d.) | L-BFGS iterations (median) |")
     print("|---|---|---|---|---|---|")
     for name, folder, pattern in (("MD", md, "traj_0*.h5"), ("chain", chain, "rollout_0*.h5")):
+        trajs = [read_trajectory(p) for p in sorted(glob.glob(f"{folder}/{pattern}"))]
         for t in times:
-            x, sp, box = frames(folder, pattern, t)
-            y, reps = refine(x, sp, box, [0] * len(x), min_steps=5000, fmax=0.01)
+            x, sp, box = frames(trajs, t)
+            _, reps = refine(x, sp, box, [0] * len(x), min_steps=5000, fmax=0.01)
             e0 = np.array([r["e_start"] for r in reps])  # per particle
             e1 = np.array([r["e_end"] for r in reps])
             its = np.median([r["min_steps"] for r in reps])
