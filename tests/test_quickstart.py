@@ -57,8 +57,9 @@ def test_report_has_every_section_its_numbers_and_curves(small):
     from glassgen.io.h5md import read_meta
 
     meta = read_meta(out / "rollout" / "chain_000.h5")
-    assert (meta["relax_kind"], meta["history_from"], meta["lag"], meta["checkpoint"]) == ("quench", "draw", 5.0, "flow-proof-T0.6-sig")
+    assert (meta["relax_kind"], meta["history_from"], meta["lag"], meta["checkpoint"]) == ("quench", "chain", 5.0, "flow-proof-T0.6-sig")
     assert meta["relax_time"] == 2.0 and "relax" in meta["settings_from_checkpoint"] and "not blown up" in text
+    assert meta["noise_scale"] == "1.04,0.98" and "noise_scale" in meta["settings_from_checkpoint"]
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings["stages"]) == {"md", "sample", "rollout", "evaluate", "longtime"}
 
