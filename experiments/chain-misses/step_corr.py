@@ -22,7 +22,11 @@ def step_stats(paths: list[str], lag: float, k: int) -> dict[int, np.ndarray]:
     per = {0: [], 1: []}
     for p in paths:
         tr = read_trajectory(p)
-        x = tr.positions[[int(np.argmin(np.abs(tr.times - j * lag))) for j in range(k + 1)]]
+        idx = [int(np.argmin(np.abs(tr.times - j * lag))) for j in range(k + 1)]
+        # a chain shorter than K steps would repeat its last frame and report zero steps
+        if not np.allclose(tr.times[idx], lag * np.arange(k + 1), atol=1e-6):
+            sys.exit(f"step_corr.py: {p} has no frame at every t = k * {lag:g} up to k = {k}")
+        x = tr.positions[idx]
         d = np.diff(x, axis=0)
         for s in per:
             ds, xs = d[:, tr.species == s], x[:, tr.species == s]
