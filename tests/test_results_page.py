@@ -34,3 +34,27 @@ def test_every_record_row_names_a_command_and_its_record():
         assert cells[3].strip(), row  # command
         link = row.split("](../experiments/")[1].split(")")[0]
         assert (ROOT / "experiments" / link).is_file(), link
+
+
+def test_no_record_field_is_cut_by_a_yaml_comment():
+    """An unquoted ' #' starts a YAML comment: 'every row (issue #28)' would silently become 'every row (issue'."""
+    import yaml
+
+    for path in sorted((ROOT / "experiments").glob("*/results.yaml")):
+        text = path.read_text()
+        flat = " ".join(" ".join(str(v).split()) for v in _scalars(yaml.safe_load(text)))
+        for line in text.splitlines():
+            if " #" in line and not line.lstrip().startswith("#"):
+                tail = " ".join(line.split(" #", 1)[1].split()).rstrip("\"'")
+                assert tail and tail in flat, f"{path.relative_to(ROOT)}: '{line.strip()}' loses '#{tail}' to a YAML comment"
+
+
+def _scalars(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _scalars(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _scalars(v)
+    else:
+        yield node
