@@ -1,6 +1,6 @@
 """Why a chain's first steps are slow at T = 0.5: one draw of the shipped memory model from MD frames, with no
 history (a chain's first step), with MD's own previous step, and with MD's previous step and 3-step window (what
-the model reads from step 4 of a chain on), each raw and after the checkpoint's relaxation, against MD's next step.
+the model reads from step memory + 1 of a chain on), each raw and after the checkpoint's relaxation, against MD's next step.
 
     python experiments/chain-misses/true_history.py CHECKPOINT MD_DIR T0 [T0 ...]
 
@@ -38,10 +38,12 @@ def row(name, dr, sp):
 def main():
     ckpt, md_dir, t0s = sys.argv[1], Path(sys.argv[2]), [float(v) for v in sys.argv[3:]]
     ro = read_checkpoint(resolve(ckpt))[1]["defaults"]["rollout"]
-    lag, mem = float(ro["lag"]), 3
     model = load_model(ckpt)
+    lag, mem = float(ro["lag"]), int(model.memory)
+    if not mem:
+        sys.exit(f"true_history.py: {ckpt} is not a memory model (model.memory)")
     md = [read_trajectory(p) for p in sorted(glob.glob(str(md_dir / "traj_0*.h5")))]
-    sp, box, temp = md[0].species, md[0].box, float(md[0].meta["T"])
+    sp, box, temp = md[0].species, md[0].box, float(ro["relax_temperature"])
     solver = SolverConfig(method=ro["method"], ode_steps=int(ro["ode_steps"]))
     relax = Relaxer(RelaxConfig(kind=ro["relax"], when="always", temperature=temp, time=float(ro["relax_time"]),
                                 max_iterations=int(ro["relax_iterations"])), sp, box)
