@@ -72,3 +72,13 @@ def test_slightly_outside_initial_positions_are_folded():
     e = ens(initial=x0, positions=np.broadcast_to(x0, (2, 1, 4, 3)).copy())
     np.testing.assert_allclose(e.initial[0], [2.9, 0.05, 1.0])
     assert np.all((e.initial >= 0) & (e.initial < 3.0))
+
+
+def test_index_at_finds_the_frame_and_refuses_a_time_it_lacks():
+    t = traj()
+    for k, time in enumerate(t.times):
+        assert t.index_at(float(time) + 1e-9) == k
+    with pytest.raises(InputError, match="no frame at t"):
+        t.index_at(float(t.times[-1]) + 1.0)  # past the end: not the last frame
+    with pytest.raises(InputError, match="no frame at t"):
+        t.index_at(float(t.times[:2].mean()))  # between two frames

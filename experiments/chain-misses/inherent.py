@@ -20,9 +20,7 @@ def frames(trajs, t):
     """The frame at time t of every trajectory (each file is read once, by main)."""
     out = []
     for tr in trajs:
-        k = int(np.argmin(np.abs(np.asarray(tr.times) - t)))
-        assert abs(tr.times[k] - t) < 1e-6, f"{tr.meta.get('source')}: no frame at t = {t}"
-        out.append(tr.positions[k])
+        out.append(tr.positions[tr.index_at(t)])
     return np.stack(out), trajs[0].species, trajs[0].box
 
 

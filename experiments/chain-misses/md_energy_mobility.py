@@ -14,7 +14,7 @@ from glassgen.system.ka import mean_energy
 
 def origins(tr, lag):
     for t0 in np.arange(0.0, tr.times[-1] - lag + 1e-9, lag):
-        a, b = (int(np.argmin(np.abs(tr.times - t))) for t in (t0, t0 + lag))
+        a, b = tr.index_at(t0), tr.index_at(t0 + lag)
         yield tr.positions[a], tr.positions[b] - tr.positions[a]
 
 

@@ -87,10 +87,10 @@ def main():
     for t0 in (0.0, t_md):
         dr = []
         for t in md:
-            a, b = (int(np.argmin(np.abs(t.times - v))) for v in (t0, t0 + lag))
+            a, b = t.index_at(t0), t.index_at(t0 + lag)
             dr.append(t.positions[b] - t.positions[a])
         dr = np.stack(dr)
-        e = np.mean([mean_energy(t.positions[int(np.argmin(np.abs(t.times - t0)))], sp, box) for t in md])
+        e = np.mean([mean_energy(t.positions[t.index_at(t0)], sp, box) for t in md])
         print(f"| MD, origin t0 = {t0:g} | {e:.4f} | {fs_samples(dr, mask=sp == 0).mean():.4f} | "
               f"{msd_samples(dr, mask=sp == 0).mean():.4f} | {msd_samples(dr, mask=sp == 1).mean():.4f} |")
 

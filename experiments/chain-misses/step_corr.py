@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from glassgen.core.errors import InputError
 from glassgen.io.h5md import read_trajectory
 
 
@@ -22,10 +23,7 @@ def step_stats(paths: list[str], lag: float, k: int) -> dict[int, np.ndarray]:
     per = {0: [], 1: []}
     for p in paths:
         tr = read_trajectory(p)
-        idx = [int(np.argmin(np.abs(tr.times - j * lag))) for j in range(k + 1)]
-        # a chain shorter than K steps would repeat its last frame and report zero steps
-        if not np.allclose(tr.times[idx], lag * np.arange(k + 1), atol=1e-6):
-            sys.exit(f"step_corr.py: {p} has no frame at every t = k * {lag:g} up to k = {k}")
+        idx = [tr.index_at(j * lag) for j in range(k + 1)]  # refuses a chain shorter than K steps
         x = tr.positions[idx]
         d = np.diff(x, axis=0)
         for s in per:
@@ -47,4 +45,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as e:  # a chain shorter than K steps: one line, not a traceback
+        sys.exit(f"step_corr.py: {e}")

@@ -24,10 +24,7 @@ from glassgen.system.data import Snapshot
 
 
 def frame(tr, t):
-    k = int(np.argmin(np.abs(tr.times - t)))
-    if abs(tr.times[k] - t) > 1e-6:
-        sys.exit(f"true_history.py: {tr.meta.get('source')} has no frame at t = {t}")
-    return tr.positions[k]
+    return tr.positions[tr.index_at(t)]
 
 
 def row(name, dr, sp):

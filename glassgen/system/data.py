@@ -145,6 +145,15 @@ class Trajectory:
     def frame(self, k: int) -> "Snapshot":
         return Snapshot(self.species, self.box, self.positions[k], dict(self.meta, time=float(self.times[k])))
 
+    def index_at(self, time: float) -> int:
+        """Index of the frame at ``time`` (LJ units, to 1e-6 absolute); InputError when there is none, so a
+        lookup past a short trajectory's end is not silently its last frame."""
+        k = int(np.argmin(np.abs(self.times - time)))
+        if abs(self.times[k] - time) > 1e-6:
+            raise InputError(_source(self.meta), f"no frame at t = {time:g} (frames from {self.times[0]:g} to "
+                                                 f"{self.times[-1]:g})")
+        return k
+
 
 @dataclass
 class Ensemble:
