@@ -61,7 +61,7 @@ def timed(fn, repeats: int = 1) -> float:
 
 def autograd_energy_forces(x: torch.Tensor, pairs: PairList):
     """The shifted KA energy of the pair list in plain torch ops, and its forces by autograd."""
-    x = x.detach().requires_grad_(True)
+    x, pairs = x.detach().requires_grad_(True), pairs.joined()
     flat = x.reshape(-1, 3)
     vec = flat.index_select(0, pairs.dst) - flat.index_select(0, pairs.src) + pairs.shift.T
     r2 = (vec * vec).sum(dim=-1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from glassgen.core.errors import InputError
-from glassgen.system.pbc import fold, minimum_image, neighbour_graph, neighbour_graph_batch, unfold
+from glassgen.system.pbc import fold, half_pairs, minimum_image, neighbour_graph, neighbour_graph_batch, unfold
 
 
 def brute_force_pairs(x, box, cutoff):
@@ -54,6 +54,22 @@ def test_edge_vectors_follow_shift_formula_and_are_sorted(rng):
     np.testing.assert_allclose(g["edge_len"], np.linalg.norm(g["edge_vec"], axis=1))
     assert np.all(np.diff(src * len(x) + dst) > 0)
     assert np.all((g["edge_len"] > 0) & (g["edge_len"] < 2.0))
+
+
+@pytest.mark.parametrize("dim", [3, 2])
+def test_half_pairs_are_each_brute_force_pair_once_with_its_shift(rng, dim):
+    box = rng.uniform(5.0, 9.0, size=dim)
+    x = random_config(rng, 300, box, on_faces=4) + rng.integers(-3, 4, size=(300, dim)) * box  # unwrapped
+    i, j, s = half_pairs(x, box, 2.3)
+    assert np.all(i < j) and np.all(np.diff(i * len(x) + j) > 0)
+    ref = {k: v for k, v in brute_force_pairs(x, box, 2.3).items() if k[0] < k[1]}
+    assert set(zip(i.tolist(), j.tolist())) == set(ref)
+    got = x[j] - x[i] + s * box
+    np.testing.assert_allclose(got, np.stack([ref[(a, b)] for a, b in zip(i, j)]), atol=1e-9)
+    g = neighbour_graph(x, box, 2.3)  # the full graph's src < dst half, in the same order
+    half = g["edge_index"][0] < g["edge_index"][1]
+    np.testing.assert_array_equal(np.stack([i, j]), g["edge_index"][:, half])
+    np.testing.assert_array_equal(s, g["shifts"][half])
 
 
 def test_both_directions_present(rng):

@@ -1,8 +1,8 @@
 """Refinement of generated configurations with the true Kob–Andersen potential, in torch (no LAMMPS).
 
 B configurations of one system (same species and box: the trajectories of a rollout, the samples of a
-draw) are refined together as one disjoint periodic graph (each configuration's
-:func:`glassgen.system.pbc.neighbour_graph`, node indices offset):
+draw) are refined together as one disjoint periodic graph (each configuration's pairs from
+:func:`glassgen.system.pbc.half_pairs`, node indices offset):
 
 1. at most ``min_steps`` iterations of L-BFGS on the potential energy (:func:`glassgen.md.minimise.lbfgs`),
    each configuration with its own history and frozen once its largest per-particle force is below ``fmax``;
@@ -15,10 +15,10 @@ Every move is capped: an L-BFGS step is scaled down as a whole until no particle
 ``min_max_step``, a Brownian step per particle (``max_step``), so an overlapping pair with a force of 1e12 ε/σ
 cannot throw its particles across the box. Forces are the analytic derivative of the
 pair potential (on the CPU 1.6–5.9× faster than autograd of the energy: ``benchmarks/refine_timing.py``).
-The pair list is a Verlet list of cutoff 2.5 σ_AA + skin, rebuilt when any particle has moved more than half
-the skin since the last build. Positions are unwrapped in and out (the graph's lattice shifts carry the
+The pair list is a Verlet list of cutoff 2.5 σ_AA + skin, one block per configuration, rebuilt when one of
+that configuration's particles has moved more than half the skin since its last build. Positions are unwrapped in and out (the graph's lattice shifts carry the
 periodicity), float64 throughout; each configuration's noise comes from its own ``torch.Generator``, so a
-batched refinement equals the configurations refined one by one, and a call is a pure function of its
+batched refinement equals the configurations refined one by one, bit for bit, and a call is a pure function of its
 input and seeds. See ``docs/rollout.md`` ("Relaxation", kind ``refine``).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from glassgen.core.errors import InputError
 from glassgen.md.minimise import lbfgs
 from glassgen.system import ka
-from glassgen.system.pbc import neighbour_graph
+from glassgen.system.pbc import half_pairs
 
 # Pairs per pass on the CPU, so that a pass's temporaries (128 kB each) stay in cache: at B = 16, N = 1000 one
 # pass over all 1.3 million pairs was about 1.5× slower per force evaluation on a 2-core machine.
@@ -43,7 +43,9 @@ class PairList:
     """Verlet pair list of B configurations (B, N, 3) of one system, each pair once (src < dst).
 
     Holds per pair the KA parameters (ε, σ², r_c², the shift of the energy) and the lattice shift vector,
-    so a force evaluation is gathers, arithmetic and two scatters.
+    so a force evaluation is gathers, arithmetic and two scatters. Each configuration has its own block of
+    pairs, rebuilt only when one of its own particles has moved more than half the skin: a configuration's
+    list, and so its forces to the last bit, do not depend on the others in the batch.
     """
 
     def __init__(self, species, box, skin: float, device="cpu"):
@@ -58,63 +60,66 @@ class PairList:
         self.device = device
         self.builds = 0
         self.reference = None
+        self.blocks: list = []
 
-    def build(self, x: torch.Tensor) -> None:
-        b, n, _ = x.shape
-        x_np = x.detach().cpu().numpy()
-        src, dst, kind, shifts = [], [], [], []
-        for j in range(b):  # one graph at a time: only its half list is kept, not the batch's full one
-            g = neighbour_graph(x_np[j], self.box, self.rc + self.skin, source=f"configuration {j}")
-            half = np.flatnonzero(g["edge_index"][0] < g["edge_index"][1])
-            i, k = np.take(g["edge_index"], half, axis=1)
-            src.append(i + j * n), dst.append(k + j * n), shifts.append(np.take(g["shifts"], half, axis=0))
-            kind.append(2 * np.take(self.species, i) + np.take(self.species, k))  # species pair 0..3: AA AB BA BB
-        dev = self.device
-        src, dst, kind = (torch.from_numpy(np.concatenate(v)).to(dev) for v in (src, dst, kind))
+    def _block(self, xj: np.ndarray, j: int) -> SimpleNamespace:
+        """Configuration j's pairs with their parameters, node indices offset by j N."""
+        n, dev = len(self.species), self.device
+        i, k, shifts = half_pairs(xj, self.box, self.rc + self.skin, source=f"configuration {j}")
+        kind = torch.from_numpy(2 * np.take(self.species, i) + np.take(self.species, k)).to(dev)  # 0..3: AA AB BA BB
         yc = (ka.SIGMA / ka.CUTOFF) ** 6
         table = lambda t: torch.as_tensor(np.ravel(t), dtype=torch.float64, device=dev).take(kind)
-        self.src, self.dst, self.config = src, dst, torch.div(src, n, rounding_mode="floor")
-        self.eps4, self.eps24 = table(4.0 * ka.EPSILON), table(24.0 * ka.EPSILON)
-        self.sig2, self.rc2, self.v_cut = table(ka.SIGMA ** 2), table(ka.CUTOFF ** 2), table(4.0 * ka.EPSILON * (yc * yc - yc))
-        # (3,E): component rows make the pair arithmetic contiguous
-        self.shift = torch.from_numpy(np.ascontiguousarray(np.concatenate(shifts).T * self.box[:, None])).to(dev)
-        self.reference = x.detach().clone()
-        self.builds += 1
-        self._subset = None
+        # shift as (3,E): component rows make the pair arithmetic contiguous
+        return SimpleNamespace(src=torch.from_numpy(i + j * n).to(dev), dst=torch.from_numpy(k + j * n).to(dev),
+                               config=torch.full((len(i),), j, dtype=torch.int64, device=dev),
+                               eps4=table(4.0 * ka.EPSILON), eps24=table(24.0 * ka.EPSILON), sig2=table(ka.SIGMA ** 2),
+                               rc2=table(ka.CUTOFF ** 2), v_cut=table(4.0 * ka.EPSILON * (yc * yc - yc)),
+                               shift=torch.from_numpy(np.ascontiguousarray((shifts * self.box).T)).to(dev))
 
-    def subset(self, active: torch.Tensor) -> SimpleNamespace:
-        """The pairs of the configurations where ``active`` (B,) is true, kept until the mask or the list changes:
-        a minimisation stops configurations one by one, so their pairs need not be summed any more."""
-        key = tuple(active.tolist())
-        if self._subset is None or self._subset[0] != key:
-            keep = active.index_select(0, self.config).nonzero()[:, 0]
-            names = ("src", "dst", "config", "eps4", "eps24", "sig2", "rc2", "v_cut")
-            sub = SimpleNamespace(shift=self.shift.index_select(1, keep),
-                                  **{k: getattr(self, k).index_select(0, keep) for k in names})
-            self._subset = (key, sub)
-        return self._subset[1]
+    def build(self, x: torch.Tensor, which=None) -> None:
+        """(Re)build the blocks of configurations ``which`` (all when None) at positions ``x`` (B,N,3)."""
+        x_np = x.detach().cpu().numpy()
+        if which is None or self.reference is None:
+            which, self.blocks, self.reference = range(len(x_np)), [None] * len(x_np), x.detach().clone()
+        for j in which:
+            self.blocks[j] = self._block(x_np[j], j)
+            self.reference[j] = x[j].detach()
+        self.builds += 1
 
     def refresh(self, x: torch.Tensor) -> None:
-        """Rebuild when a particle has moved more than half the skin since the last build."""
-        if self.reference is None or (x - self.reference).norm(dim=-1).max() > 0.5 * self.skin:
-            self.build(x)
+        """Rebuild the blocks of the configurations with a particle moved more than half the skin since theirs."""
+        if self.reference is None:
+            return self.build(x)
+        moved = ((x - self.reference).norm(dim=-1).amax(dim=1) > 0.5 * self.skin).nonzero()[:, 0].tolist()
+        if moved:
+            self.build(x, moved)
+
+    def joined(self) -> SimpleNamespace:
+        """All blocks as one list (the same fields, concatenated in configuration order)."""
+        cat = {k: torch.cat([getattr(b, k) for b in self.blocks]) for k in vars(self.blocks[0]) if k != "shift"}
+        return SimpleNamespace(shift=torch.cat([b.shift for b in self.blocks], dim=1), **cat)
 
 
-def energy_forces(x: torch.Tensor, pairs: PairList, energy: bool = True):
+def energy_forces(x: torch.Tensor, pairs: PairList, energy: bool = True, active=None):
     """Potential energy of each configuration (B,) and forces (B,N,3) of the shifted KA potential.
 
     Args:
         x: (B,N,3) float64 unwrapped positions, on the pair list's device.
         pairs: a :class:`PairList` built no longer than half its skin ago.
         energy: False skips the energy (None is returned for it): the dynamics needs forces only.
+        active: optional (B,) bool: only these configurations are summed (a minimisation stops them one by
+            one); the others get energy and forces 0.
     """
     b, n, _ = x.shape
     xt = x.reshape(b * n, 3).T.contiguous()  # (3, BN)
     f = torch.zeros_like(xt)
     e = torch.zeros(b, dtype=x.dtype, device=x.device) if energy else None
-    chunk = CHUNK if x.device.type == "cpu" else len(pairs.src)
-    for lo in range(0, len(pairs.src), chunk):
-        _pair_terms(xt, pairs, slice(lo, lo + chunk), f, e)
+    use = range(b) if active is None else active.nonzero()[:, 0].tolist()
+    for j in use:
+        blk = pairs.blocks[j]
+        chunk = CHUNK if x.device.type == "cpu" else len(blk.src)
+        for lo in range(0, len(blk.src), chunk):
+            _pair_terms(xt, blk, slice(lo, lo + chunk), f, e)
     return e, f.T.reshape(b, n, 3)
 
 
@@ -149,7 +154,7 @@ def ka_energy_forces(positions, species, box):
 def _evaluate(x, pairs, phase: str, step: int, energy: bool = False, active=None):
     """Energies and forces after a pair-list refresh; with ``active`` (B,) those of the other configurations are 0."""
     pairs.refresh(x)
-    e, f = energy_forces(x, pairs if active is None or active.all() else pairs.subset(active), energy)
+    e, f = energy_forces(x, pairs, energy, active)
     ok = torch.isfinite(f).all(dim=2).all(dim=1)
     if energy:
         ok &= torch.isfinite(e)

@@ -76,7 +76,7 @@ def check_cutoff(cutoff: float, box, source: str | None = None) -> None:
         )
 
 
-def _vesin_pairs(x: np.ndarray, box: np.ndarray, cutoff: float):
+def _vesin_pairs(x: np.ndarray, box: np.ndarray, cutoff: float, full: bool = True):
     from vesin import NeighborList
 
     d = x.shape[1]
@@ -87,6 +87,9 @@ def _vesin_pairs(x: np.ndarray, box: np.ndarray, cutoff: float):
         cell, periodic = np.diag(np.append(box, 4.0 * cutoff)), [True, True, False]
     else:
         raise InputError(None, f"only 2D and 3D boxes are supported; got D = {d}")
+    if not full:  # no vectors: a pair potential recomputes them at every evaluation anyway
+        i, j, s = NeighborList(cutoff=float(cutoff), full_list=False).compute(pts, cell, periodic, quantities="ijS")
+        return i.astype(np.int64), j.astype(np.int64), s[:, :d].astype(np.int64), None
     i, j, s, vec = NeighborList(cutoff=float(cutoff), full_list=True).compute(pts, cell, periodic, quantities="ijSD")
     return i.astype(np.int64), j.astype(np.int64), s[:, :d].astype(np.int64), vec[:, :d]
 
@@ -135,6 +138,33 @@ def neighbour_graph(positions, box, cutoff: float, source: str | None = None) ->
     # minimum-image vector as x[j] - x[i] + s*box for the input ones (to rounding).
     vec = np.take(vec, order, axis=0)
     return {"edge_index": np.stack([i, j]), "shifts": s, "edge_vec": vec, "edge_len": np.sqrt(np.einsum("ed,ed->e", vec, vec))}
+
+
+def half_pairs(positions, box, cutoff: float, source: str | None = None):
+    """Every pair with 0 < |r_ij| < cutoff once (i < j), for pair potentials; half the work of a full graph.
+
+    Args:
+        positions: (N,D) numpy coordinates, wrapped or unwrapped.
+        box: (D,) box edges.
+        cutoff: as in :func:`neighbour_graph`.
+
+    Shapes: returns ``(i (E,), j (E,), shifts (E,D))`` int64, sorted by (i, j), with
+    ``x[j] - x[i] + shifts * box`` the minimum-image vector r_j - r_i of the input coordinates.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    box = np.asarray(box, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != box.shape[0]:
+        raise InputError(source, f"positions must have shape (N,{box.shape[0]}); got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(source, "positions contain NaN/inf")
+    check_cutoff(cutoff, box, source)
+    wrapped, image = fold(x, box)
+    i, j, s, _ = _vesin_pairs(wrapped, box, cutoff, full=False)
+    flip = i > j  # the same pair seen from j: r_i - r_j = -(r_j - r_i)
+    i, j, s = np.where(flip, j, i), np.where(flip, i, j), np.where(flip[:, None], -s, s)
+    order = np.argsort(i * x.shape[0] + j, kind="stable")
+    i, j, s = np.take(i, order), np.take(j, order), np.take(s, order, axis=0)
+    return i, j, s + np.take(image, i, axis=0) - np.take(image, j, axis=0)
 
 
 def neighbour_graph_batch(positions: Sequence, boxes: Sequence, cutoff: float) -> dict:
