@@ -5,7 +5,7 @@ the checkpoint's noise scale. Prints, per species, MSD, the share of particles m
 (the in-cage part), alpha_2, and the Pearson correlation of the draws' |dr|^2 with MD's own step from the same
 start; beside MD's step over the same lag from every origin.
 
-    python experiments/chain-misses/tail_prior.py CHECKPOINT MD_DIR R P1:K1,P2:K2,... [--draws 2]
+    python experiments/chain-misses/tail_prior.py CHECKPOINT MD_DIR R P1:K1,P2:K2,... [--draws 2] [--lag L] [--noise-scale C]
 """
 import argparse
 import glob
@@ -52,11 +52,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ckpt"), ap.add_argument("md_dir"), ap.add_argument("r_cut", type=float), ap.add_argument("trials")
     ap.add_argument("--draws", type=int, default=2)
+    ap.add_argument("--lag", type=float, help="for a checkpoint without rollout defaults (a fit's best.safetensors)")
+    ap.add_argument("--noise-scale", help="c, or cA,cB, instead of the checkpoint's (1 without defaults)")
     a = ap.parse_args()
     model = load_model(a.ckpt)
-    rollout = read_checkpoint(resolve(a.ckpt))[1]["defaults"]["rollout"]
-    lag, c = float(rollout["lag"]), rollout["noise_scale"]
-    solver = SolverConfig(method=rollout["method"], ode_steps=int(rollout["ode_steps"]))
+    rollout = read_checkpoint(resolve(a.ckpt))[1].get("defaults", {}).get("rollout", {})
+    lag = a.lag if a.lag is not None else float(rollout["lag"])
+    c = [float(v) for v in a.noise_scale.split(",")] if a.noise_scale else rollout.get("noise_scale", 1.0)
+    solver = SolverConfig(method=rollout.get("method", "heun"), ode_steps=int(rollout.get("ode_steps", 8)))
     md = [read_trajectory(p) for p in sorted(glob.glob(a.md_dir + "/traj_0*.h5"))]
     sp = md[0].species
     first = np.stack([t.positions[t.index_at(lag)] - t.positions[0] for t in md])
