@@ -94,6 +94,16 @@ def _vesin_pairs(x: np.ndarray, box: np.ndarray, cutoff: float, full: bool = Tru
     return i.astype(np.int64), j.astype(np.int64), s[:, :d].astype(np.int64), vec[:, :d]
 
 
+def _checked_fold(x: np.ndarray, box: np.ndarray, cutoff: float, source):
+    """:func:`fold` of (N,D) positions after the checks every pair search needs (shape, finite, cutoff)."""
+    if x.ndim != 2 or x.shape[1] != box.shape[0]:
+        raise InputError(source, f"positions must have shape (N,{box.shape[0]}); got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(source, "positions contain NaN/inf")
+    check_cutoff(cutoff, box, source)
+    return fold(x, box)
+
+
 def neighbour_graph(positions, box, cutoff: float, source: str | None = None) -> dict:
     """Directed periodic neighbour graph of one configuration, O(N) with cell lists.
 
@@ -110,12 +120,7 @@ def neighbour_graph(positions, box, cutoff: float, source: str | None = None) ->
     is_torch = type(positions).__module__.startswith("torch")
     x_np = positions.detach().cpu().double().numpy() if is_torch else np.asarray(positions, dtype=np.float64)
     box_np = np.asarray(box.detach().cpu() if hasattr(box, "detach") else box, dtype=np.float64)
-    if x_np.ndim != 2 or x_np.shape[1] != box_np.shape[0]:
-        raise InputError(source, f"positions must have shape (N,{box_np.shape[0]}); got {x_np.shape}")
-    if not np.all(np.isfinite(x_np)):
-        raise InputError(source, "positions contain NaN/inf")
-    check_cutoff(cutoff, box_np, source)
-    wrapped, image = fold(x_np, box_np)
+    wrapped, image = _checked_fold(x_np, box_np, cutoff, source)
     i, j, s, vec = _vesin_pairs(wrapped, box_np, cutoff)
     # One int64 key is ~4x cheaper to sort than lexsort((j, i)); (i, j) pairs are
     # unique because cutoff < L/2, so the order is fully determined.
@@ -151,14 +156,8 @@ def half_pairs(positions, box, cutoff: float, source: str | None = None):
     Shapes: returns ``(i (E,), j (E,), shifts (E,D))`` int64, sorted by (i, j), with
     ``x[j] - x[i] + shifts * box`` the minimum-image vector r_j - r_i of the input coordinates.
     """
-    x = np.asarray(positions, dtype=np.float64)
-    box = np.asarray(box, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != box.shape[0]:
-        raise InputError(source, f"positions must have shape (N,{box.shape[0]}); got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise InputError(source, "positions contain NaN/inf")
-    check_cutoff(cutoff, box, source)
-    wrapped, image = fold(x, box)
+    x, box = np.asarray(positions, dtype=np.float64), np.asarray(box, dtype=np.float64)
+    wrapped, image = _checked_fold(x, box, cutoff, source)
     i, j, s, _ = _vesin_pairs(wrapped, box, cutoff, full=False)
     flip = i > j  # the same pair seen from j: r_i - r_j = -(r_j - r_i)
     i, j, s = np.where(flip, j, i), np.where(flip, i, j), np.where(flip[:, None], -s, s)
