@@ -16,10 +16,11 @@ Every move is capped: an L-BFGS step is scaled down as a whole until no particle
 cannot throw its particles across the box. Forces are the analytic derivative of the
 pair potential (on the CPU 1.6–5.9× faster than autograd of the energy: ``benchmarks/refine_timing.py``).
 The pair list is a Verlet list of cutoff 2.5 σ_AA + skin, one block per configuration, rebuilt when one of
-that configuration's particles has moved more than half the skin since its last build. Positions are unwrapped in and out (the graph's lattice shifts carry the
-periodicity), float64 throughout; each configuration's noise comes from its own ``torch.Generator``, so a
-batched refinement equals the configurations refined one by one, bit for bit, and a call is a pure function of its
-input and seeds. See ``docs/rollout.md`` ("Relaxation", kind ``refine``).
+that configuration's particles has moved more than half the skin since its last build. Positions are unwrapped
+in and out (the graph's lattice shifts carry the periodicity), float64 throughout; each configuration's noise
+comes from its own ``torch.Generator``, so a batched refinement equals the configurations refined one by one,
+bit for bit, and a call is a pure function of its input and seeds. See ``docs/rollout.md`` ("Relaxation", kind
+``refine``).
 """
 from __future__ import annotations
 
