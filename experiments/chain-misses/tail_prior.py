@@ -20,6 +20,7 @@ from glassgen.sampling import sample as sample_mod
 from glassgen.sampling.models import load_model
 from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.data import Snapshot
+from md_energy_mobility import origins  # this folder's script: every origin t0 = k·lag of a trajectory
 
 _ORIGINAL = paths.draw_prior
 
@@ -63,8 +64,7 @@ def main():
     md = [read_trajectory(p) for p in sorted(glob.glob(a.md_dir + "/traj_0*.h5"))]
     sp = md[0].species
     first = np.stack([t.positions[t.index_at(lag)] - t.positions[0] for t in md])
-    every = np.concatenate([np.stack([t.positions[t.index_at(t0 + lag)] - t.positions[t.index_at(t0)] for t in md])
-                            for t0 in np.arange(0.0, md[0].times[-1] - lag + 1e-9, lag)])
+    every = np.stack([d for t in md for _, d in origins(t, lag)])
     print(f"{a.ckpt}, lag {lag:g}, noise scale {c}, {solver.method} x {solver.ode_steps}, {a.draws} draws per start")
     for s, name in ((0, "A"), (1, "B")):
         print(f"MD {name}, every origin ({len(every)} steps): {stats(every, None, sp == s, a.r_cut)}")
