@@ -1,0 +1,78 @@
+"""Does a model pull an escaped particle back? One raw draw (no relaxation) from MD frames at origins t0 = k·lag,
+given MD's own previous step as the history, against MD's next step from the same frames. Per species: the one-step
+MSD, the share beyond R, and the step correlation c₁ = ⟨d_prev·d_next⟩ / ⟨d_prev²⟩ (the memory step_corr.py
+measures in a chain), over all particles and over those whose previous step went beyond R (an escape). With
+--relax KIND, also the step after that relaxation (Relaxer, --relax-time, --relax-iterations, T = 0.6 unless
+--relax-temperature), as a chain would take it.
+
+    python experiments/chain-misses/pullback.py CHECKPOINT MD_DIR R K1 K2 ... [--noise-scale C] [--lag L]
+        [--relax KIND [--relax-time T] [--relax-iterations I]]
+"""
+import argparse
+import glob
+from pathlib import Path
+
+import numpy as np
+
+from glassgen.core.checkpoint import read_checkpoint, resolve
+from glassgen.io.h5md import read_trajectory
+from glassgen.md.relax import RelaxConfig, Relaxer
+from glassgen.sampling.models import load_model
+from glassgen.sampling.sample import sample
+from glassgen.sampling.solvers import SolverConfig
+from glassgen.system.data import Snapshot
+
+
+def frame(tr, t):
+    return tr.positions[tr.index_at(t)]
+
+
+def table_row(name, prev, nxt, mask, r_cut):
+    p, n = prev[:, mask], nxt[:, mask]
+    far = np.linalg.norm(p, axis=-1) > r_cut
+    dot, p2 = (p * n).sum(-1), (p * p).sum(-1)
+    return (f"| {name} | {(n * n).sum(-1).mean():.4f} | {(np.linalg.norm(n, axis=-1) > r_cut).mean():.3f} | "
+            f"{dot.mean() / p2.mean():+.3f} | {dot[far].mean() / p2[far].mean():+.3f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ckpt"), ap.add_argument("md_dir"), ap.add_argument("r_cut", type=float)
+    ap.add_argument("origins", type=int, nargs="+", help="origin indices k (t0 = k·lag, k >= 1)")
+    ap.add_argument("--noise-scale"), ap.add_argument("--lag", type=float), ap.add_argument("--relax")
+    ap.add_argument("--relax-time", type=float, default=2.0), ap.add_argument("--relax-iterations", type=int, default=200)
+    ap.add_argument("--relax-temperature", type=float, default=0.6)
+    a = ap.parse_args()
+    ro = read_checkpoint(resolve(a.ckpt))[1].get("defaults", {}).get("rollout", {})
+    lag = a.lag or float(ro["lag"])
+    scale = [float(v) for v in a.noise_scale.split(",")] if a.noise_scale else ro.get("noise_scale")
+    model, solver = load_model(a.ckpt), SolverConfig(method=ro.get("method", "heun"), ode_steps=int(ro.get("ode_steps", 8)))
+    md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
+    sp = md[0].species
+    prev, draw, nxt = [], [], []
+    relax = a.relax and Relaxer(RelaxConfig(kind=a.relax, when="always", temperature=a.relax_temperature,
+                                            time=a.relax_time, max_iterations=a.relax_iterations), sp, md[0].box)
+    for k in a.origins:
+        for j, tr in enumerate(md):
+            x0, before = frame(tr, k * lag), frame(tr, (k - 1) * lag)
+            d, _ = sample(model, Snapshot(sp, tr.box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
+                          history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
+                          previous=x0 - before)
+            prev.append(x0 - before), draw.append(d[0]), nxt.append(frame(tr, (k + 1) * lag) - x0)
+    prev, draw, nxt = np.stack(prev), np.stack(draw), np.stack(nxt)
+    relaxed = None
+    if relax:
+        starts = [frame(tr, k * lag) for k in a.origins for tr in md]
+        with relax:
+            relaxed = np.stack([relax.relax(x0 + d, seed=i) - x0 for i, (x0, d) in enumerate(zip(starts, draw))])
+    print(f"{a.ckpt}, lag {lag:g}, noise scale {scale}, {len(prev)} draws")
+    print("| next step | ⟨d²⟩ | share beyond R | c₁ | c₁ after an escape |\n|---|---|---|---|---|")
+    for s, name in ((0, "A"), (1, "B")):
+        print(table_row(f"MD, {name}", prev, nxt, sp == s, a.r_cut))
+        print(table_row(f"raw draw, {name}", prev, draw, sp == s, a.r_cut))
+        if relaxed is not None:
+            print(table_row(f"after {a.relax} ({a.relax_time:g} LJ), {name}", prev, relaxed, sp == s, a.r_cut))
+
+
+if __name__ == "__main__":
+    main()
