@@ -21,10 +21,7 @@ from glassgen.sampling.models import load_model
 from glassgen.sampling.sample import sample
 from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.data import Snapshot
-
-
-def frame(tr, t):
-    return tr.positions[tr.index_at(t)]
+from true_history import frame  # this folder's script: the frame of trajectory tr nearest time t
 
 
 def table_row(name, prev, nxt, mask, r_cut):
@@ -49,7 +46,7 @@ def main():
     model, solver = load_model(a.ckpt), SolverConfig(method=ro.get("method", "heun"), ode_steps=int(ro.get("ode_steps", 8)))
     md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
     sp = md[0].species
-    prev, draw, nxt = [], [], []
+    starts, prev, draw, nxt = [], [], [], []
     relax = a.relax and Relaxer(RelaxConfig(kind=a.relax, when="always", temperature=a.relax_temperature,
                                             time=a.relax_time, max_iterations=a.relax_iterations), sp, md[0].box)
     for k in a.origins:
@@ -58,11 +55,10 @@ def main():
             d, _ = sample(model, Snapshot(sp, tr.box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
                           history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
                           previous=x0 - before)
-            prev.append(x0 - before), draw.append(d[0]), nxt.append(frame(tr, (k + 1) * lag) - x0)
+            starts.append(x0), prev.append(x0 - before), draw.append(d[0]), nxt.append(frame(tr, (k + 1) * lag) - x0)
     prev, draw, nxt = np.stack(prev), np.stack(draw), np.stack(nxt)
     relaxed = None
     if relax:
-        starts = [frame(tr, k * lag) for k in a.origins for tr in md]
         with relax:
             relaxed = np.stack([relax.relax(x0 + d, seed=i) - x0 for i, (x0, d) in enumerate(zip(starts, draw))])
     print(f"{a.ckpt}, lag {lag:g}, noise scale {scale}, {len(prev)} draws")
