@@ -3,10 +3,12 @@ given MD's own previous step as the history, against MD's next step from the sam
 MSD, the share beyond R, and the step correlation c₁ = ⟨d_prev·d_next⟩ / ⟨d_prev²⟩ (the memory step_corr.py
 measures in a chain), over all particles and over those whose previous step went beyond R (an escape). With
 --relax KIND, also the step after that relaxation (Relaxer, --relax-time, --relax-iterations, T = 0.6 unless
---relax-temperature), as a chain would take it.
+--relax-temperature), as a chain would take it. With --relax-input the relaxation is applied to the frame the model reads instead (a
+chain's input is always a relaxed configuration): the draw starts from relax(x0), its history is relax(x0) - x(t0 - lag),
+and c₁ is taken against that history.
 
     python experiments/chain-misses/pullback.py CHECKPOINT MD_DIR R K1 K2 ... [--noise-scale C] [--lag L]
-        [--relax KIND [--relax-time T] [--relax-iterations I]]
+        [--relax KIND [--relax-time T] [--relax-iterations I] [--relax-input]]
 """
 import argparse
 import glob
@@ -38,7 +40,7 @@ def main():
     ap.add_argument("origins", type=int, nargs="+", help="origin indices k (t0 = k·lag, k >= 1)")
     ap.add_argument("--noise-scale"), ap.add_argument("--lag", type=float), ap.add_argument("--relax")
     ap.add_argument("--relax-time", type=float, default=2.0), ap.add_argument("--relax-iterations", type=int, default=200)
-    ap.add_argument("--relax-temperature", type=float, default=0.6)
+    ap.add_argument("--relax-temperature", type=float, default=0.6), ap.add_argument("--relax-input", action="store_true")
     a = ap.parse_args()
     ro = read_checkpoint(resolve(a.ckpt))[1].get("defaults", {}).get("rollout", {})
     lag = a.lag or float(ro["lag"])
@@ -49,19 +51,26 @@ def main():
     starts, prev, draw, nxt = [], [], [], []
     relax = a.relax and Relaxer(RelaxConfig(kind=a.relax, when="always", temperature=a.relax_temperature,
                                             time=a.relax_time, max_iterations=a.relax_iterations), sp, md[0].box)
+    if a.relax_input and not relax:
+        ap.error("--relax-input needs --relax KIND")
     for k in a.origins:
         for j, tr in enumerate(md):
             x0, before = frame(tr, k * lag), frame(tr, (k - 1) * lag)
+            if a.relax_input:
+                x0 = relax.relax(x0, seed=1000 * k + j)
             d, _ = sample(model, Snapshot(sp, tr.box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
                           history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
                           previous=x0 - before)
             starts.append(x0), prev.append(x0 - before), draw.append(d[0]), nxt.append(frame(tr, (k + 1) * lag) - x0)
+    if a.relax_input:
+        relax.close()
     prev, draw, nxt = np.stack(prev), np.stack(draw), np.stack(nxt)
     relaxed = None
-    if relax:
+    if relax and not a.relax_input:
         with relax:
             relaxed = np.stack([relax.relax(x0 + d, seed=i) - x0 for i, (x0, d) in enumerate(zip(starts, draw))])
-    print(f"{a.ckpt}, lag {lag:g}, noise scale {scale}, {len(prev)} draws")
+    print(f"{a.ckpt}, lag {lag:g}, noise scale {scale}, {len(prev)} draws"
+          + (f", from frames relaxed by {a.relax} ({a.relax_time:g} LJ)" if a.relax_input else ""))
     print("| next step | ⟨d²⟩ | share beyond R | c₁ | c₁ after an escape |\n|---|---|---|---|---|")
     for s, name in ((0, "A"), (1, "B")):
         print(table_row(f"MD, {name}", prev, nxt, sp == s, a.r_cut))
