@@ -3,9 +3,9 @@ given MD's own previous step as the history, against MD's next step from the sam
 MSD, the share beyond R, and the step correlation c₁ = ⟨d_prev·d_next⟩ / ⟨d_prev²⟩ (the memory step_corr.py
 measures in a chain), over all particles and over those whose previous step went beyond R (an escape). With
 --relax KIND, also the step after that relaxation (Relaxer, --relax-time, --relax-iterations, T = 0.6 unless
---relax-temperature), as a chain would take it. With --relax-input the relaxation is applied to the frame the model reads instead (a
-chain's input is always a relaxed configuration): the draw starts from relax(x0), its history is relax(x0) - x(t0 - lag),
-and c₁ is taken against that history.
+--relax-temperature), as a chain would take it. With --relax-input the relaxation is applied instead to the frame
+the model reads (a chain's input is always a relaxed configuration): the draw starts from relax(x0), its history is
+relax(x0) - x(t0 - lag), and the draw's c₁ is taken against that history; the MD rows stay MD's own steps.
 
     python experiments/chain-misses/pullback.py CHECKPOINT MD_DIR R K1 K2 ... [--noise-scale C] [--lag L]
         [--relax KIND [--relax-time T] [--relax-iterations I] [--relax-input]]
@@ -48,23 +48,23 @@ def main():
     model, solver = load_model(a.ckpt), SolverConfig(method=ro.get("method", "heun"), ode_steps=int(ro.get("ode_steps", 8)))
     md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
     sp = md[0].species
-    starts, prev, draw, nxt = [], [], [], []
+    starts, prev, md_prev, draw, nxt = [], [], [], [], []
     relax = a.relax and Relaxer(RelaxConfig(kind=a.relax, when="always", temperature=a.relax_temperature,
                                             time=a.relax_time, max_iterations=a.relax_iterations), sp, md[0].box)
     if a.relax_input and not relax:
         ap.error("--relax-input needs --relax KIND")
     for k in a.origins:
         for j, tr in enumerate(md):
-            x0, before = frame(tr, k * lag), frame(tr, (k - 1) * lag)
-            if a.relax_input:
-                x0 = relax.relax(x0, seed=1000 * k + j)
+            x_md, before = frame(tr, k * lag), frame(tr, (k - 1) * lag)
+            x0 = relax.relax(x_md, seed=1000 * k + j) if a.relax_input else x_md
             d, _ = sample(model, Snapshot(sp, tr.box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
                           history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
                           previous=x0 - before)
-            starts.append(x0), prev.append(x0 - before), draw.append(d[0]), nxt.append(frame(tr, (k + 1) * lag) - x0)
+            starts.append(x0), prev.append(x0 - before), draw.append(d[0])
+            md_prev.append(x_md - before), nxt.append(frame(tr, (k + 1) * lag) - x_md)
     if a.relax_input:
         relax.close()
-    prev, draw, nxt = np.stack(prev), np.stack(draw), np.stack(nxt)
+    prev, md_prev, draw, nxt = np.stack(prev), np.stack(md_prev), np.stack(draw), np.stack(nxt)
     relaxed = None
     if relax and not a.relax_input:
         with relax:
@@ -73,7 +73,7 @@ def main():
           + (f", from frames relaxed by {a.relax} ({a.relax_time:g} LJ)" if a.relax_input else ""))
     print("| next step | ⟨d²⟩ | share beyond R | c₁ | c₁ after an escape |\n|---|---|---|---|---|")
     for s, name in ((0, "A"), (1, "B")):
-        print(table_row(f"MD, {name}", prev, nxt, sp == s, a.r_cut))
+        print(table_row(f"MD, {name}", md_prev, nxt, sp == s, a.r_cut))
         print(table_row(f"raw draw, {name}", prev, draw, sp == s, a.r_cut))
         if relaxed is not None:
             print(table_row(f"after {a.relax} ({a.relax_time:g} LJ), {name}", prev, relaxed, sp == s, a.r_cut))

@@ -49,8 +49,8 @@ def main():
                                 max_iterations=int(ro["relax_iterations"])), sp, box)
     rec = {k: [] for k in ("h0", "d1", "r1", "d2", "r2", "m1", "m2")}
 
-    def draw(x, prev, seed):
-        d, _ = sample(model, Snapshot(sp, box, x, dict(md[0].meta)), lag, 1, solver, seed=seed,
+    def draw(x, prev, seed, meta):
+        d, _ = sample(model, Snapshot(sp, box, x, dict(meta)), lag, 1, solver, seed=seed,
                       history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale, previous=prev)
         return d[0]
 
@@ -58,9 +58,9 @@ def main():
         for k in a.origins:
             for j, tr in enumerate(md):
                 x0, h0 = frame(tr, k * lag), frame(tr, k * lag) - frame(tr, (k - 1) * lag)
-                d1 = draw(x0, h0, 7 + j)
+                d1 = draw(x0, h0, 7 + j, tr.meta)
                 x1 = relax.relax(x0 + d1, seed=j)
-                d2 = draw(x1, x1 - x0, 107 + j)
+                d2 = draw(x1, x1 - x0, 107 + j, tr.meta)
                 x2 = relax.relax(x1 + d2, seed=100 + j)
                 m1, m2 = frame(tr, (k + 1) * lag) - x0, frame(tr, (k + 2) * lag) - frame(tr, (k + 1) * lag)
                 for key, v in zip(rec, (h0, d1, x1 - x0 - d1, d2, x2 - x1 - d2, m1, m2)):
