@@ -6,20 +6,14 @@ against MD's, and the share of particles whose basin position moves beyond R.
     python experiments/chain-misses/draw_basin.py CHECKPOINT MD_DIR R K1 K2 ... [--noise-scale C]
 """
 import argparse
-import glob
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from glassgen.core.checkpoint import read_checkpoint, resolve
-from glassgen.io.h5md import read_trajectory
 from glassgen.md.refine import refine
-from glassgen.sampling.models import load_model
 from glassgen.sampling.sample import sample
-from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.data import Snapshot
-from true_history import frame  # this folder's script: the frame of trajectory tr nearest time t
+from true_history import frame, setup  # this folder's script: a frame at time t; model, sampler and MD
 
 
 def main():
@@ -28,11 +22,7 @@ def main():
     ap.add_argument("ckpt"), ap.add_argument("md_dir"), ap.add_argument("r_cut", type=float)
     ap.add_argument("origins", type=int, nargs="+"), ap.add_argument("--noise-scale")
     a = ap.parse_args()
-    ro = read_checkpoint(resolve(a.ckpt))[1]["defaults"]["rollout"]
-    lag = float(ro["lag"])
-    scale = [float(v) for v in a.noise_scale.split(",")] if a.noise_scale else ro.get("noise_scale")
-    model, solver = load_model(a.ckpt), SolverConfig(method=ro["method"], ode_steps=int(ro["ode_steps"]))
-    md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
+    ro, lag, scale, model, solver, md = setup(a.ckpt, a.md_dir, a.noise_scale)
     sp, box = md[0].species, md[0].box
     x0s, draws, x1s = [], [], []
     for k in a.origins:

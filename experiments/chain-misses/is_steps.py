@@ -34,8 +34,8 @@ def stats(d, mask):
 def main():
     torch.set_num_threads(1)
     md, lag, k, chains = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-    print(f"| source | species | frames: ⟨d²⟩ | frames: c₁ | inherent structures: ⟨Δ²⟩ | inherent structures: c₁ |"
-          f"\n|---|---|---|---|---|---|")
+    print("| source | species | frames: ⟨d²⟩ | frames: c₁ | inherent structures: ⟨Δ²⟩ | inherent structures: c₁ |"
+          "\n|---|---|---|---|---|---|")
     for name, folder, pattern in [("MD", md, "traj_0*.h5")] * (md != "-") + [(c.rstrip("/").split("/")[-1], c, "rollout_0*.h5")
                                                                for c in chains]:
         sp, d, di = steps(folder, pattern, lag, k)

@@ -27,6 +27,16 @@ def frame(tr, t):
     return tr.positions[tr.index_at(t)]
 
 
+def setup(ckpt, md_dir, noise_scale=None):
+    """What the one-step scripts of this folder share: the checkpoint's rollout defaults, its lag, the noise scale
+    (the "C" or "CA,CB" string given, else the default), the model and its sampler, and the MD trajectories."""
+    ro = read_checkpoint(resolve(ckpt))[1]["defaults"]["rollout"]
+    scale = [float(v) for v in noise_scale.split(",")] if noise_scale else ro.get("noise_scale")
+    solver = SolverConfig(method=ro["method"], ode_steps=int(ro["ode_steps"]))
+    md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(md_dir) / "traj_0*.h5")))]
+    return ro, float(ro["lag"]), scale, load_model(ckpt), solver, md
+
+
 def row(name, dr, sp):
     return (f"| {name} | {fs_samples(dr, mask=sp == 0).mean():.4f} | {msd_samples(dr, mask=sp == 0).mean():.4f} | "
             f"{msd_samples(dr, mask=sp == 1).mean():.4f} |")

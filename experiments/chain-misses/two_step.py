@@ -9,19 +9,13 @@ The checkpoint's rollout defaults give the lag, sampler, history guidance, noise
 temperature, iterations); --noise-scale and --relax-time override them. One start per MD trajectory and origin.
 """
 import argparse
-import glob
-from pathlib import Path
 
 import numpy as np
 
-from glassgen.core.checkpoint import read_checkpoint, resolve
-from glassgen.io.h5md import read_trajectory
 from glassgen.md.relax import RelaxConfig, Relaxer
-from glassgen.sampling.models import load_model
 from glassgen.sampling.sample import sample
-from glassgen.sampling.solvers import SolverConfig
 from glassgen.system.data import Snapshot
-from true_history import frame  # this folder's script: the frame of trajectory tr nearest time t
+from true_history import frame, setup  # this folder's script: a frame at time t; model, sampler and MD
 
 
 def corr(a, b, mask):
@@ -38,11 +32,7 @@ def main():
     ap.add_argument("origins", type=int, nargs="+", help="origin indices k (t0 = k·lag, k >= 1)")
     ap.add_argument("--noise-scale"), ap.add_argument("--relax-time", type=float)
     a = ap.parse_args()
-    ro = read_checkpoint(resolve(a.ckpt))[1]["defaults"]["rollout"]
-    lag = float(ro["lag"])
-    scale = [float(v) for v in a.noise_scale.split(",")] if a.noise_scale else ro.get("noise_scale")
-    model, solver = load_model(a.ckpt), SolverConfig(method=ro["method"], ode_steps=int(ro["ode_steps"]))
-    md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
+    ro, lag, scale, model, solver, md = setup(a.ckpt, a.md_dir, a.noise_scale)
     sp, box = md[0].species, md[0].box
     rt = a.relax_time if a.relax_time is not None else float(ro["relax_time"])
     relax = Relaxer(RelaxConfig(kind=ro["relax"], when="always", temperature=float(ro["relax_temperature"]), time=rt,
