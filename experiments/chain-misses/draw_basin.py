@@ -11,9 +11,7 @@ import numpy as np
 import torch
 
 from glassgen.md.refine import refine
-from glassgen.sampling.sample import sample
-from glassgen.system.data import Snapshot
-from true_history import frame, setup  # this folder's script: a frame at time t; model, sampler and MD
+from true_history import draw, frame, setup  # this folder's script: one draw, a frame at time t, the set-up
 
 
 def main():
@@ -28,10 +26,8 @@ def main():
     for k in a.origins:
         for j, tr in enumerate(md):
             x0 = frame(tr, k * lag)
-            d, _ = sample(model, Snapshot(sp, box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
-                          history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
-                          previous=x0 - frame(tr, (k - 1) * lag))
-            x0s.append(x0), draws.append(d[0]), x1s.append(frame(tr, (k + 1) * lag))
+            d = draw(model, solver, ro, scale, tr, x0, lag, x0 - frame(tr, (k - 1) * lag), 7 + j)
+            x0s.append(x0), draws.append(d), x1s.append(frame(tr, (k + 1) * lag))
     x0s, draws, x1s = np.stack(x0s), np.stack(draws), np.stack(x1s)
     m = len(x0s)
     inh, _ = refine(np.concatenate([x0s, x0s + draws, x1s]), sp, box, [0] * (3 * m), min_steps=5000, fmax=0.01)

@@ -11,19 +11,11 @@ relax(x0) - x(t0 - lag), and the draw's c₁ is taken against that history; the 
         [--relax KIND [--relax-time T] [--relax-iterations I] [--relax-input]]
 """
 import argparse
-import glob
-from pathlib import Path
 
 import numpy as np
 
-from glassgen.core.checkpoint import read_checkpoint, resolve
-from glassgen.io.h5md import read_trajectory
 from glassgen.md.relax import RelaxConfig, Relaxer
-from glassgen.sampling.models import load_model
-from glassgen.sampling.sample import sample
-from glassgen.sampling.solvers import SolverConfig
-from glassgen.system.data import Snapshot
-from true_history import frame  # this folder's script: the frame of trajectory tr nearest time t
+from true_history import draw, frame, setup  # this folder's script: one draw, a frame at time t, the set-up
 
 
 def table_row(name, prev, nxt, mask, r_cut):
@@ -42,13 +34,10 @@ def main():
     ap.add_argument("--relax-time", type=float, default=2.0), ap.add_argument("--relax-iterations", type=int, default=200)
     ap.add_argument("--relax-temperature", type=float, default=0.6), ap.add_argument("--relax-input", action="store_true")
     a = ap.parse_args()
-    ro = read_checkpoint(resolve(a.ckpt))[1].get("defaults", {}).get("rollout", {})
-    lag = a.lag or float(ro["lag"])
-    scale = [float(v) for v in a.noise_scale.split(",")] if a.noise_scale else ro.get("noise_scale")
-    model, solver = load_model(a.ckpt), SolverConfig(method=ro.get("method", "heun"), ode_steps=int(ro.get("ode_steps", 8)))
-    md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(a.md_dir) / "traj_0*.h5")))]
+    ro, lag, scale, model, solver, md = setup(a.ckpt, a.md_dir, a.noise_scale)
+    lag = a.lag or lag
     sp = md[0].species
-    starts, prev, md_prev, draw, nxt = [], [], [], [], []
+    starts, prev, md_prev, draws, nxt = [], [], [], [], []
     relax = a.relax and Relaxer(RelaxConfig(kind=a.relax, when="always", temperature=a.relax_temperature,
                                             time=a.relax_time, max_iterations=a.relax_iterations), sp, md[0].box)
     if a.relax_input and not relax:
@@ -57,24 +46,22 @@ def main():
         for j, tr in enumerate(md):
             x_md, before = frame(tr, k * lag), frame(tr, (k - 1) * lag)
             x0 = relax.relax(x_md, seed=1000 * k + j) if a.relax_input else x_md
-            d, _ = sample(model, Snapshot(sp, tr.box, x0, dict(tr.meta)), lag, 1, solver, seed=7 + j,
-                          history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale,
-                          previous=x0 - before)
-            starts.append(x0), prev.append(x0 - before), draw.append(d[0])
+            d = draw(model, solver, ro, scale, tr, x0, lag, x0 - before, 7 + j)
+            starts.append(x0), prev.append(x0 - before), draws.append(d)
             md_prev.append(x_md - before), nxt.append(frame(tr, (k + 1) * lag) - x_md)
     if a.relax_input:
         relax.close()
-    prev, md_prev, draw, nxt = np.stack(prev), np.stack(md_prev), np.stack(draw), np.stack(nxt)
+    prev, md_prev, draws, nxt = np.stack(prev), np.stack(md_prev), np.stack(draws), np.stack(nxt)
     relaxed = None
     if relax and not a.relax_input:
         with relax:
-            relaxed = np.stack([relax.relax(x0 + d, seed=i) - x0 for i, (x0, d) in enumerate(zip(starts, draw))])
+            relaxed = np.stack([relax.relax(x0 + d, seed=i) - x0 for i, (x0, d) in enumerate(zip(starts, draws))])
     print(f"{a.ckpt}, lag {lag:g}, noise scale {scale}, {len(prev)} draws"
           + (f", from frames relaxed by {a.relax} ({a.relax_time:g} LJ)" if a.relax_input else ""))
     print("| next step | ⟨d²⟩ | share beyond R | c₁ | c₁ after an escape |\n|---|---|---|---|---|")
     for s, name in ((0, "A"), (1, "B")):
         print(table_row(f"MD, {name}", md_prev, nxt, sp == s, a.r_cut))
-        print(table_row(f"raw draw, {name}", prev, draw, sp == s, a.r_cut))
+        print(table_row(f"raw draw, {name}", prev, draws, sp == s, a.r_cut))
         if relaxed is not None:
             print(table_row(f"after {a.relax} ({a.relax_time:g} LJ), {name}", prev, relaxed, sp == s, a.r_cut))
 

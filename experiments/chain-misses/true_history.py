@@ -29,12 +29,22 @@ def frame(tr, t):
 
 def setup(ckpt, md_dir, noise_scale=None):
     """What the one-step scripts of this folder share: the checkpoint's rollout defaults, its lag, the noise scale
-    (the "C" or "CA,CB" string given, else the default), the model and its sampler, and the MD trajectories."""
-    ro = read_checkpoint(resolve(ckpt))[1]["defaults"]["rollout"]
+    (the "C" or "CA,CB" string given, else the default), the model and its sampler, and the MD trajectories. A fit
+    without rollout defaults (a bare best.safetensors) gets heun × 8 and lag None."""
+    ro = read_checkpoint(resolve(ckpt))[1].get("defaults", {}).get("rollout", {})
     scale = [float(v) for v in noise_scale.split(",")] if noise_scale else ro.get("noise_scale")
-    solver = SolverConfig(method=ro["method"], ode_steps=int(ro["ode_steps"]))
+    solver = SolverConfig(method=ro.get("method", "heun"), ode_steps=int(ro.get("ode_steps", 8)))
     md = [read_trajectory(p) for p in sorted(glob.glob(str(Path(md_dir) / "traj_0*.h5")))]
-    return ro, float(ro["lag"]), scale, load_model(ckpt), solver, md
+    lag = float(ro["lag"]) if "lag" in ro else None
+    return ro, lag, scale, load_model(ckpt), solver, md
+
+
+def draw(model, solver, ro, scale, tr, x, lag, previous, seed):
+    """One draw (N,3) from configuration x of trajectory tr, given the previous step, with the checkpoint's history
+    guidance and the noise scale given."""
+    d, _ = sample(model, Snapshot(tr.species, tr.box, x, dict(tr.meta)), lag, 1, solver, seed=seed,
+                  history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale, previous=previous)
+    return d[0]
 
 
 def row(name, dr, sp):

@@ -13,9 +13,7 @@ import argparse
 import numpy as np
 
 from glassgen.md.relax import RelaxConfig, Relaxer
-from glassgen.sampling.sample import sample
-from glassgen.system.data import Snapshot
-from true_history import frame, setup  # this folder's script: a frame at time t; model, sampler and MD
+from true_history import draw, frame, setup  # this folder's script: one draw, a frame at time t, the set-up
 
 
 def corr(a, b, mask):
@@ -39,18 +37,14 @@ def main():
                                 max_iterations=int(ro["relax_iterations"])), sp, box)
     rec = {k: [] for k in ("h0", "d1", "r1", "d2", "r2", "m1", "m2")}
 
-    def draw(x, prev, seed, meta):
-        d, _ = sample(model, Snapshot(sp, box, x, dict(meta)), lag, 1, solver, seed=seed,
-                      history_guidance=float(ro.get("history_guidance", 1.0)), noise_scale=scale, previous=prev)
-        return d[0]
-
     with relax:
         for k in a.origins:
             for j, tr in enumerate(md):
-                x0, h0 = frame(tr, k * lag), frame(tr, k * lag) - frame(tr, (k - 1) * lag)
-                d1 = draw(x0, h0, 7 + j, tr.meta)
+                x0 = frame(tr, k * lag)
+                h0 = x0 - frame(tr, (k - 1) * lag)
+                d1 = draw(model, solver, ro, scale, tr, x0, lag, h0, 7 + j)
                 x1 = relax.relax(x0 + d1, seed=j)
-                d2 = draw(x1, x1 - x0, 107 + j, tr.meta)
+                d2 = draw(model, solver, ro, scale, tr, x1, lag, x1 - x0, 107 + j)
                 x2 = relax.relax(x1 + d2, seed=100 + j)
                 m1, m2 = frame(tr, (k + 1) * lag) - x0, frame(tr, (k + 2) * lag) - frame(tr, (k + 1) * lag)
                 for key, v in zip(rec, (h0, d1, x1 - x0 - d1, d2, x2 - x1 - d2, m1, m2)):
